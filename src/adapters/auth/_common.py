@@ -1,0 +1,114 @@
+"""Pieces shared by the token verifiers: the clock, JWT peeking and claim checks."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import jwt
+
+from base_core.errors import Unauthenticated
+
+# A clock answers "now" as epoch seconds or as a datetime; naive datetimes are read as UTC.
+Clock = Callable[[], float | datetime]
+
+# Real tokens are a few KiB at most; refusing huge inputs early keeps parsing cheap.
+MAX_TOKEN_LENGTH = 16 * 1024
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def system_clock() -> float:
+    return time.time()
+
+
+def epoch_seconds(clock: Clock) -> float:
+    now = clock()
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        return now.timestamp()
+    return float(now)
+
+
+def canonical_uuid(value: object) -> str | None:
+    """The lower-case hyphenated form, or None: `uuid.UUID` also accepts braces and urns."""
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return value.lower()
+    return None
+
+
+def check_secret(secret: str, what: str) -> None:
+    if not isinstance(secret, str) or len(secret) < 32:
+        raise ValueError(f"{what} must be a string of at least 32 characters")
+    if secret.lstrip().startswith(("-----BEGIN", "ssh-", "{")):
+        # A public key used as an HMAC secret is exactly what algorithm confusion exploits.
+        raise ValueError(f"{what} looks like a key, not a shared secret")
+
+
+def unverified_header(token: object) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, before any signature check; for routing only."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated("malformed token")
+    if token.count(".") != 2:
+        raise Unauthenticated("malformed token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise Unauthenticated("malformed token") from None
+    if not isinstance(header, dict):
+        raise Unauthenticated("malformed token")
+    return header
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload without checking anything; only to decide which verifier to ask."""
+    unverified_header(token)
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise Unauthenticated("malformed token") from None
+    if not isinstance(claims, dict):
+        raise Unauthenticated("malformed token")
+    return claims
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise Unauthenticated(f"token has no {name}")
+        return None
+    # bool is an int in Python, and NaN/inf would make every comparison lie.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Unauthenticated(f"token has an invalid {name}")
+    return float(value)
+
+
+def check_time_claims(claims: Mapping[str, Any], now: float, leeway: float) -> None:
+    """exp (required), nbf and iat against the injected clock; PyJWT reads the system clock."""
+    exp = _numeric_date(claims, "exp", required=True)
+    assert exp is not None
+    if now >= exp + leeway:
+        raise Unauthenticated("token expired")
+    nbf = _numeric_date(claims, "nbf", required=False)
+    if nbf is not None and now < nbf - leeway:
+        raise Unauthenticated("token not yet valid")
+    iat = _numeric_date(claims, "iat", required=False)
+    if iat is not None and now < iat - leeway:
+        raise Unauthenticated("token issued in the future")
+
+
+# Signature, aud and iss come from PyJWT; the time claims are checked by check_time_claims.
+DECODE_OPTIONS: dict[str, Any] = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": True,
+    "verify_iss": True,
+}

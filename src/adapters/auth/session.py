@@ -1,0 +1,84 @@
+"""The service's own session tokens, issued after a Telegram sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from base_core.errors import Unauthenticated
+from base_core.identity import Identity
+
+from ._common import (
+    DECODE_OPTIONS,
+    Clock,
+    canonical_uuid,
+    check_secret,
+    check_time_claims,
+    epoch_seconds,
+    system_clock,
+    unverified_header,
+)
+
+SESSION_AUDIENCE = "base-session"
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+class SessionTokens:
+    """Issues and verifies HS256 session JWTs; an IdentityVerifier for provider "telegram"."""
+
+    def __init__(
+        self,
+        secret: str,
+        ttl_seconds: int = THIRTY_DAYS,
+        issuer: str = "base",
+        clock: Clock = system_clock,
+        *,
+        leeway_seconds: float = 30.0,
+    ) -> None:
+        check_secret(secret, "the session secret")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        if not issuer:
+            raise ValueError("issuer must not be empty")
+        self._secret = secret
+        self._ttl = int(ttl_seconds)
+        self.issuer = issuer
+        self._clock = clock
+        self._leeway = leeway_seconds
+
+    def issue(self, user_id: str) -> str:
+        subject = canonical_uuid(user_id)
+        if subject is None:
+            raise ValueError("user_id must be a UUID string")
+        now = int(epoch_seconds(self._clock))
+        claims = {
+            "sub": subject,
+            "iat": now,
+            "exp": now + self._ttl,
+            "iss": self.issuer,
+            "aud": SESSION_AUDIENCE,
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    async def verify(self, bearer_token: str) -> Identity:
+        if unverified_header(bearer_token).get("alg") != "HS256":
+            raise Unauthenticated("unsupported token algorithm")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                bearer_token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=SESSION_AUDIENCE,
+                issuer=self.issuer,
+                options={**DECODE_OPTIONS, "require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("invalid token signature") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Unauthenticated("invalid session token") from None
+        check_time_claims(claims, epoch_seconds(self._clock), self._leeway)
+        user_id = canonical_uuid(claims.get("sub"))
+        if user_id is None:
+            raise Unauthenticated("token subject is not a user id")
+        return Identity(user_id=user_id, provider="telegram")
