@@ -134,20 +134,25 @@ class JwksCache:
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> SigningKey | None:
-        if self._wants_fetch(kid):
-            async with self._lock:
-                # Another caller may have fetched while this one waited for the lock.
-                if self._wants_fetch(kid):
-                    await self._refresh()
+        known = self._keys.get(kid)
+        # A known key is served while a refresh is under way rather than queueing behind it.
+        if known is not None and (not self._stale() or self._lock.locked()):
+            return known
+        async with self._lock:
+            # Waiting here means riding along on the fetch another caller started.
+            if self._wants_fetch(kid):
+                await self._refresh()
         return self._keys.get(kid)
+
+    def _stale(self) -> bool:
+        now = epoch_seconds(self._clock)
+        return self._fetched_at is None or now - self._fetched_at >= self._ttl
 
     def _wants_fetch(self, kid: str) -> bool:
         now = epoch_seconds(self._clock)
         if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
             return False
-        if self._fetched_at is None or now - self._fetched_at >= self._ttl:
-            return True
-        return kid not in self._keys
+        return self._stale() or kid not in self._keys
 
     async def _refresh(self) -> None:
         self._attempted_at = epoch_seconds(self._clock)
