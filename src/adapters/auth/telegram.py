@@ -69,6 +69,7 @@ def _parse(init_data: object) -> dict[str, str]:
     if not isinstance(init_data, str) or not init_data or len(init_data) > MAX_INIT_DATA_LENGTH:
         raise Unauthenticated("malformed init data")
     try:
+        init_data.encode()  # lone surrogates would otherwise fail later, in the HMAC
         pairs = parse_qsl(
             init_data,
             keep_blank_values=True,

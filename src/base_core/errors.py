@@ -1,0 +1,191 @@
+"""Every error the core can raise, in one tree.
+
+    BaseError
+    ├── DomainError                    the request broke a rule of the product
+    │   ├── InvalidRequest             400: a field is missing, unknown or out of range
+    │   │   ├── UnknownModel           400: no such model (or not for that action)
+    │   │   └── ProviderInputRejected  422 from Replicate: the user's input, not the token's fault
+    │   ├── Unauthenticated            401: no credentials, or credentials that don't verify
+    │   ├── InsufficientCredits        402: carries `needed` and `available`
+    │   ├── Forbidden                  403: authenticated, but not allowed
+    │   ├── NotFound                   404: absent, deleted, or someone else's
+    │   ├── Conflict                   409
+    │   │   ├── IdempotencyConflict    the same key came back with different fields
+    │   │   └── IllegalTransition      a state change the lifecycle does not allow
+    │   └── TooManyInFlight            429: the user's cap on running generations
+    ├── ProviderError                  Replicate could not take the work
+    │   ├── TokenError                 the token's fault; the rotation policy reacts to it
+    │   │   ├── TokenRejected          401/403: the token is retired
+    │   │   ├── TokenOutOfCredit       402: the account is out of money; retired
+    │   │   ├── TokenRateLimited       429: cooled down for `retry_after` seconds
+    │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
+    │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
+    └── InfrastructureError            503: the database (or another dependency) failed
+
+Adapters translate outside exceptions into these at their boundary; nothing above an
+adapter sees a driver's or a client library's exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class BaseError(Exception):
+    """Root of the errors the core raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DomainError(BaseError):
+    """The request broke a rule of the product; the caller can fix it."""
+
+
+class InvalidRequest(DomainError):
+    """A field of the request is missing, unknown, of the wrong type or out of range."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class UnknownModel(InvalidRequest):
+    def __init__(self, model_id: str, message: str | None = None) -> None:
+        super().__init__("model_id", message or f"unknown model {model_id!r}")
+        self.model_id = model_id
+
+
+class ProviderInputRejected(InvalidRequest):
+    """Replicate refused the input (422). Never the token's fault, never retried."""
+
+    def __init__(self, fields: Mapping[str, str], detail: str = "input validation failed") -> None:
+        field = ", ".join(sorted(fields)) if fields else "input"
+        super().__init__(field, detail)
+        self.fields = dict(fields)
+
+
+class Unauthenticated(DomainError):
+    def __init__(self, message: str = "authentication required") -> None:
+        super().__init__(message)
+
+
+class InsufficientCredits(DomainError):
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"insufficient credits: {needed} needed, {available} available")
+        self.needed = needed
+        self.available = available
+
+
+class Forbidden(DomainError):
+    def __init__(self, message: str = "forbidden") -> None:
+        super().__init__(message)
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class Conflict(DomainError):
+    pass
+
+
+class IdempotencyConflict(Conflict):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used with different fields")
+        self.key = key
+
+
+class IllegalTransition(Conflict):
+    def __init__(self, current: str, event: str) -> None:
+        super().__init__(f"cannot {event} a generation that is {current}")
+        self.current = current
+        self.event = event
+
+
+class TooManyInFlight(DomainError):
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(f"at most {limit} generations may run at once")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class ProviderError(BaseError):
+    """Replicate could not take the work."""
+
+
+class TokenError(ProviderError):
+    """The token's fault (or its account's); another token may succeed."""
+
+
+class TokenRejected(TokenError):
+    """401 or 403: the token is wrong or revoked."""
+
+    def __init__(self, status: int, message: str = "token rejected") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TokenOutOfCredit(TokenError):
+    """402: the token's account has no money left."""
+
+    def __init__(self, message: str = "insufficient credit on the provider account") -> None:
+        super().__init__(message)
+
+
+class TokenRateLimited(TokenError):
+    """429: the account is throttled for `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(TokenError):
+    """5xx, a timeout or a connection error."""
+
+    def __init__(self, message: str = "provider unavailable", status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NoTokenAvailable(ProviderError):
+    """No token can take the work now; the earliest frees up in `retry_after` seconds."""
+
+    def __init__(self, retry_after: float | None, message: str = "no Replicate token available") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InfrastructureError(BaseError):
+    """A dependency of the service (the database) failed; nothing was half-done."""
+
+
+__all__ = [
+    "BaseError",
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "InfrastructureError",
+    "InsufficientCredits",
+    "InvalidRequest",
+    "NoTokenAvailable",
+    "NotFound",
+    "ProviderError",
+    "ProviderInputRejected",
+    "ProviderUnavailable",
+    "TokenError",
+    "TokenOutOfCredit",
+    "TokenRateLimited",
+    "TokenRejected",
+    "TooManyInFlight",
+    "Unauthenticated",
+    "UnknownModel",
+]

@@ -1,0 +1,194 @@
+"""The ports: what the core needs from the outside world, in the core's own words.
+
+Storage is one unit of work holding one repository per aggregate. Everything read through
+a unit of work and written back through it commits or rolls back together. Methods named
+`..._for_update` lock what they return until the unit of work ends (a row lock on
+PostgreSQL, the write transaction on SQLite, the store's lock in memory), so the
+read-decide-write sequences of the use cases are safe with many processes on one database.
+
+Adapters raise only the core's errors (base_core.errors); a database failure is an
+InfrastructureError and the unit of work has rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+import attrs
+
+from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
+from base_core.ledger import CreditAccount, Hold, LedgerEntry
+from base_core.tokens import ReplicateToken
+from base_core.users import User
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdFactory(Protocol):
+    def new_id(self) -> str:
+        """A fresh unique id (a UUID string)."""
+        ...
+
+
+class UserRepository(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+    async def get_by_telegram_id(self, telegram_id: int) -> User | None: ...
+    async def add(self, user: User) -> None:
+        """Insert; raise Conflict when the id (or the telegram id) is taken."""
+        ...
+    async def save(self, user: User) -> None: ...
+
+
+class LedgerRepository(Protocol):
+    async def add_account(self, account: CreditAccount) -> None: ...
+    async def account(self, user_id: str) -> CreditAccount | None: ...
+    async def account_for_update(self, user_id: str) -> CreditAccount | None: ...
+    async def save_account(self, account: CreditAccount) -> None: ...
+    async def append(self, entry: LedgerEntry) -> None:
+        """Append an entry; raise Conflict when its key is taken."""
+        ...
+    async def entry(self, key: str) -> LedgerEntry | None: ...
+    async def entries(self, user_id: str) -> list[LedgerEntry]:
+        """A user's entries, oldest first."""
+        ...
+    async def add_hold(self, hold: Hold) -> None: ...
+    async def hold_for_update(self, key: str) -> Hold | None: ...
+    async def save_hold(self, hold: Hold) -> None: ...
+    async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
+        """Pending holds whose time is up, oldest first."""
+        ...
+
+
+class GenerationRepository(Protocol):
+    async def add(self, generation: Generation) -> None: ...
+    async def get(self, generation_id: str) -> Generation | None: ...
+    async def get_for_update(self, generation_id: str) -> Generation | None: ...
+    async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None: ...
+    async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None: ...
+    async def save(self, generation: Generation) -> None: ...
+    async def list(self, query: GenerationQuery) -> GenerationPage:
+        """Not-deleted generations of `query.user_id`, newest first, with the total."""
+        ...
+    async def count_in_flight(self, user_id: str) -> int:
+        """Pending or processing generations of a user."""
+        ...
+    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
+        """Pending or processing generations with no change since `cutoff`, oldest first."""
+        ...
+
+
+class TokenRepository(Protocol):
+    async def add(self, token: ReplicateToken) -> None: ...
+    async def get(self, token_id: str) -> ReplicateToken | None: ...
+    async def get_for_update(self, token_id: str) -> ReplicateToken | None: ...
+    async def get_by_secret(self, secret: str) -> ReplicateToken | None: ...
+    async def list(self) -> list[ReplicateToken]: ...
+    async def list_for_update(self) -> list[ReplicateToken]: ...
+    async def save(self, token: ReplicateToken) -> None: ...
+
+
+class UpdateInbox(Protocol):
+    """Webhook bookkeeping: deliveries already applied, and updates that came early."""
+
+    async def mark_delivered(self, delivery_id: str, now: datetime) -> bool:
+        """Record a webhook delivery; False when it was recorded before (a duplicate)."""
+        ...
+    async def park(self, update: PredictionUpdate, now: datetime) -> None:
+        """Keep an update whose prediction is not known yet."""
+        ...
+    async def take(self, prediction_id: str) -> list[PredictionUpdate]:
+        """Remove and return the parked updates of a prediction, in arrival order."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    users: UserRepository
+    ledger: LedgerRepository
+    generations: GenerationRepository
+    tokens: TokenRepository
+    inbox: UpdateInbox
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@attrs.frozen
+class TokenCredential:
+    """What the inference provider needs to act as one token."""
+
+    token_id: str
+    secret: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class WebhookTarget:
+    url: str
+    events: tuple[str, ...] = ("start", "completed")
+
+
+class InferenceProvider(Protocol):
+    """Replicate, or something that behaves like it.
+
+    Token-side failures raise TokenError subclasses, a refused input raises
+    ProviderInputRejected; nothing else escapes.
+    """
+
+    async def create(
+        self,
+        token: TokenCredential,
+        replicate_model: str,
+        replicate_input: dict[str, Any],
+        webhook: WebhookTarget | None,
+    ) -> PredictionUpdate: ...
+
+    async def get(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate: ...
+
+    async def cancel(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate: ...
+
+
+class GenerationEvents(Protocol):
+    """Told about every state change (for logs and metrics); must not raise."""
+
+    def changed(self, generation: Generation, previous: str) -> None: ...
+
+
+class NoEvents:
+    def changed(self, generation: Generation, previous: str) -> None:
+        return None
+
+
+__all__ = [
+    "Clock",
+    "GenerationEvents",
+    "GenerationRepository",
+    "IdFactory",
+    "InferenceProvider",
+    "LedgerRepository",
+    "NoEvents",
+    "TokenCredential",
+    "TokenRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UpdateInbox",
+    "UserRepository",
+    "WebhookTarget",
+]

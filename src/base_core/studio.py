@@ -1,0 +1,87 @@
+"""The core's front door: one object with every use case, for the API, the CLI and embedders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from base_core.catalogue import Action, GenerationRequest, ModelSpec
+from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
+from base_core.ledger import LedgerEntry
+from base_core.tokens import ReplicateToken, TokenStats
+from base_core.usecases import accounts, generations, tokens
+from base_core.usecases.accounts import UserView
+from base_core.usecases.context import Context
+from base_core.users import TelegramProfile
+
+
+class Studio:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    # The catalogue
+
+    def models(self, action: Action | None = None) -> list[ModelSpec]:
+        return self.context.registry.list(action)
+
+    # Users and credits
+
+    async def ensure_user(self, user_id: str, email: str | None = None) -> UserView:
+        return await accounts.ensure_user(self.context, user_id, email)
+
+    async def sign_in_telegram(self, profile: TelegramProfile) -> UserView:
+        return await accounts.sign_in_telegram(self.context, profile)
+
+    async def user(self, user_id: str) -> UserView:
+        return await accounts.get_user(self.context, user_id)
+
+    async def balance(self, user_id: str) -> int:
+        return await accounts.balance(self.context, user_id)
+
+    async def adjust_credits(
+        self, user_id: str, amount: int, reason: str = "", key: str | None = None
+    ) -> int:
+        return await accounts.adjust_credits(self.context, user_id, amount, reason, key)
+
+    async def ledger(self, user_id: str) -> list[LedgerEntry]:
+        return await accounts.ledger_entries(self.context, user_id)
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.context.config.admin_user_ids
+
+    # Generations
+
+    async def create_generation(
+        self, user_id: str, request: GenerationRequest, idempotency_key: str | None = None
+    ) -> Generation:
+        return await generations.create_generation(self.context, user_id, request, idempotency_key)
+
+    async def apply_update(
+        self, update: PredictionUpdate, delivery_id: str | None = None
+    ) -> Generation | None:
+        return await generations.apply_update(self.context, update, delivery_id)
+
+    async def generation(self, user_id: str, generation_id: str) -> Generation:
+        return await generations.get_generation(self.context, user_id, generation_id)
+
+    async def generations(self, query: GenerationQuery) -> GenerationPage:
+        return await generations.list_generations(self.context, query)
+
+    async def delete_generation(self, user_id: str, generation_id: str) -> None:
+        await generations.delete_generation(self.context, user_id, generation_id)
+
+    async def refresh(self, generation_id: str) -> Generation | None:
+        return await generations.refresh(self.context, generation_id)
+
+    # The token pool
+
+    async def add_token(self, secret: str, label: str | None = None) -> ReplicateToken:
+        return await tokens.add_token(self.context, secret, label)
+
+    async def ensure_tokens(self, secrets: Iterable[str]) -> list[ReplicateToken]:
+        return await tokens.ensure_tokens(self.context, secrets)
+
+    async def set_token_active(self, token_id: str, active: bool) -> ReplicateToken:
+        return await tokens.set_token_active(self.context, token_id, active)
+
+    async def token_stats(self) -> TokenStats:
+        return await tokens.token_stats(self.context)

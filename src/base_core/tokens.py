@@ -1,0 +1,186 @@
+"""The Replicate token pool: each token's health, and which one takes the next prediction.
+
+Per outcome of a call made with a token:
+
+    success                    consecutive failures reset
+    429 TokenRateLimited       cooled down for the announced wait
+    401/403 TokenRejected      retired (is_active false) until an operator re-enables it
+    402 TokenOutOfCredit       retired until an operator re-enables it
+    5xx/timeout ProviderUnavailable
+                               counted; `failure_threshold` in a row cool it down
+    422 ProviderInputRejected  the user's fault: the token is not touched
+
+The next prediction goes to the healthy token used least recently. When none is healthy,
+NoTokenAvailable says when the earliest cooling token frees up (None if all are retired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+import attrs
+
+from base_core.errors import (
+    NoTokenAvailable,
+    ProviderUnavailable,
+    TokenError,
+    TokenOutOfCredit,
+    TokenRateLimited,
+    TokenRejected,
+)
+
+
+@attrs.frozen
+class RotationPolicy:
+    failure_threshold: int = 3
+    failure_cooldown: timedelta = timedelta(seconds=30)
+    default_retry_after: timedelta = timedelta(seconds=30)
+    max_retry_after: timedelta = timedelta(hours=1)
+
+    def choose(
+        self, tokens: Iterable[ReplicateToken], now: datetime, exclude: Collection[str] = ()
+    ) -> ReplicateToken:
+        candidates = [t for t in tokens if t.id not in exclude]
+        healthy = [t for t in candidates if t.is_available(now)]
+        if healthy:
+            return min(healthy, key=_least_recently_used)
+        cooling = [t.cooldown_until for t in candidates if t.is_active and t.cooldown_until is not None]
+        if cooling:
+            wait = max((min(cooling) - now).total_seconds(), 1.0)
+            raise NoTokenAvailable(retry_after=wait)
+        raise NoTokenAvailable(retry_after=None)
+
+    def retry_after_for(self, error: TokenRateLimited) -> timedelta:
+        seconds = error.retry_after if error.retry_after and error.retry_after > 0 else None
+        wait = timedelta(seconds=seconds) if seconds is not None else self.default_retry_after
+        return min(wait, self.max_retry_after)
+
+
+def _least_recently_used(token: ReplicateToken) -> tuple[int, datetime | None, int, str]:
+    never_used = token.last_used_at is None
+    return (0 if never_used else 1, token.last_used_at, token.request_count, token.id)
+
+
+@attrs.define
+class ReplicateToken:
+    id: str
+    label: str
+    secret: str = attrs.field(repr=False)
+    created_at: datetime
+    is_active: bool = True
+    request_count: int = 0
+    error_count: int = 0
+    last_used_at: datetime | None = None
+    cooldown_until: datetime | None = None
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
+
+    @property
+    def masked(self) -> str:
+        return mask_secret(self.secret)
+
+    def is_available(self, now: datetime) -> bool:
+        return self.is_active and (self.cooldown_until is None or self.cooldown_until <= now)
+
+    def record_request(self, now: datetime) -> None:
+        self.request_count += 1
+        self.last_used_at = now
+
+    def record_success(self) -> None:
+        self.consecutive_failures = 0
+
+    def record_failure(self, error: TokenError, now: datetime, policy: RotationPolicy) -> None:
+        self.error_count += 1
+        if isinstance(error, TokenRejected):
+            self._retire(f"rejected by Replicate ({error.status})")
+        elif isinstance(error, TokenOutOfCredit):
+            self._retire("Replicate account out of credit (402)")
+        elif isinstance(error, TokenRateLimited):
+            self.cooldown_until = now + policy.retry_after_for(error)
+        elif isinstance(error, ProviderUnavailable):
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= policy.failure_threshold:
+                self.cooldown_until = now + policy.failure_cooldown
+                self.consecutive_failures = 0
+
+    def enable(self) -> None:
+        self.is_active = True
+        self.disabled_reason = None
+        self.cooldown_until = None
+        self.consecutive_failures = 0
+
+    def disable(self, reason: str = "disabled by an operator") -> None:
+        self._retire(reason)
+
+    def _retire(self, reason: str) -> None:
+        self.is_active = False
+        self.disabled_reason = reason
+
+
+def mask_secret(secret: str) -> str:
+    """Enough to tell tokens apart, never enough to use one."""
+    if len(secret) < 12:
+        return "*" * len(secret)
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
+@attrs.frozen
+class TokenStat:
+    id: str
+    label: str
+    masked: str
+    is_active: bool
+    request_count: int
+    error_count: int
+    error_rate_percent: float | None
+    last_used_at: datetime | None
+    cooldown_until: datetime | None
+    disabled_reason: str | None
+
+    @classmethod
+    def of(cls, token: ReplicateToken) -> TokenStat:
+        rate = (
+            round(token.error_count / token.request_count * 100, 2) if token.request_count else None
+        )
+        return cls(
+            token.id, token.label, token.masked, token.is_active, token.request_count,
+            token.error_count, rate, token.last_used_at, token.cooldown_until, token.disabled_reason,
+        )
+
+
+@attrs.frozen
+class TokenTotals:
+    total_tokens: int
+    active_tokens: int
+    total_requests: int
+    total_errors: int
+
+
+@attrs.frozen
+class TokenStats:
+    tokens: list[TokenStat]
+    totals: TokenTotals
+
+    @classmethod
+    def of(cls, tokens: Iterable[ReplicateToken]) -> TokenStats:
+        ordered = sorted(tokens, key=lambda t: (-t.request_count, t.id))
+        return cls(
+            tokens=[TokenStat.of(t) for t in ordered],
+            totals=TokenTotals(
+                total_tokens=len(ordered),
+                active_tokens=sum(1 for t in ordered if t.is_active),
+                total_requests=sum(t.request_count for t in ordered),
+                total_errors=sum(t.error_count for t in ordered),
+            ),
+        )
+
+
+__all__ = [
+    "ReplicateToken",
+    "RotationPolicy",
+    "TokenStat",
+    "TokenStats",
+    "TokenTotals",
+    "mask_secret",
+]

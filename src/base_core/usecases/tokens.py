@@ -1,0 +1,60 @@
+"""The token pool as operators see it: add, enable, disable, statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from base_core.errors import InvalidRequest, NotFound
+from base_core.tokens import ReplicateToken, TokenStats
+from base_core.usecases.context import Context
+
+MAX_SECRET_LENGTH = 500
+MAX_LABEL_LENGTH = 100
+
+
+async def add_token(ctx: Context, secret: str, label: str | None = None) -> ReplicateToken:
+    """Add a token to the pool; adding a secret that is already there returns that token."""
+    secret = secret.strip() if isinstance(secret, str) else secret
+    if not isinstance(secret, str) or not secret or len(secret) > MAX_SECRET_LENGTH:
+        raise InvalidRequest("token", f"must be a non-empty string of at most {MAX_SECRET_LENGTH} characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in secret):
+        raise InvalidRequest("token", "must not contain spaces or control characters")
+    if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH):
+        raise InvalidRequest("label", f"must be a string of at most {MAX_LABEL_LENGTH} characters")
+    async with ctx.uow() as uow:
+        existing = await uow.tokens.get_by_secret(secret)
+        if existing is not None:
+            return existing
+        token = ReplicateToken(
+            id=ctx.ids.new_id(),
+            label=label or f"token {secret[-4:]}",
+            secret=secret,
+            created_at=ctx.clock.now(),
+        )
+        await uow.tokens.add(token)
+        await uow.commit()
+        return token
+
+
+async def ensure_tokens(ctx: Context, secrets: Iterable[str]) -> list[ReplicateToken]:
+    """Feed the pool from configuration; idempotent across restarts and processes."""
+    return [await add_token(ctx, secret) for secret in secrets if secret.strip()]
+
+
+async def set_token_active(ctx: Context, token_id: str, active: bool) -> ReplicateToken:
+    async with ctx.uow() as uow:
+        token = await uow.tokens.get_for_update(token_id)
+        if token is None:
+            raise NotFound("token", token_id)
+        if active:
+            token.enable()
+        else:
+            token.disable()
+        await uow.tokens.save(token)
+        await uow.commit()
+        return token
+
+
+async def token_stats(ctx: Context) -> TokenStats:
+    async with ctx.uow() as uow:
+        return TokenStats.of(await uow.tokens.list())

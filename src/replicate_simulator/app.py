@@ -1,0 +1,228 @@
+"""The HTTP face of the simulator: Replicate's `/v1` routes and the output files."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from replicate_simulator import problems
+from replicate_simulator.admin import admin_handlers
+from replicate_simulator.engine import Engine
+from replicate_simulator.faults import Operation
+from replicate_simulator.models import InputInvalid, ModelSpec
+from replicate_simulator.problems import Problem
+from replicate_simulator.state import Prediction
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() in ("bearer", "token") else None
+
+
+class RequestLog:
+    """Records every `/v1` request with its token and final status."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self._app = app
+        self._engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self._app(scope, receive, send)
+            return
+        status = 500
+
+        async def remember_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, remember_status)
+        finally:
+            headers = dict(scope["headers"])
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            self._engine.history.record_request(
+                scope["method"], scope["path"], bearer_token(authorization), status
+            )
+
+
+def create_app(engine: Engine) -> Litestar:
+    async def admit(request: Request[Any, Any, Any], operation: Operation) -> tuple[str, str]:
+        """Apply injected faults, then check the token; return (token, account)."""
+        token = bearer_token(request.headers.get("authorization"))
+        fault = engine.faults.take_for_request(token, operation)
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                raise problems.from_fault(fault)
+        account = engine.accounts.account_for(token)
+        if token is None or account is None:
+            raise problems.unauthenticated()
+        return token, account
+
+    async def json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as error:
+            raise problems.bad_request(f"Request body is not valid JSON: {error}") from error
+        if not isinstance(body, dict):
+            raise problems.bad_request("Request body must be a JSON object")
+        return body
+
+    async def start(
+        request: Request[Any, Any, Any], model: ModelSpec, token: str, account: str, body: dict[str, Any]
+    ) -> Response[Any]:
+        try:
+            prediction = engine.create(
+                model,
+                token,
+                account,
+                body.get("input", {}),
+                body.get("webhook"),
+                body.get("webhook_events_filter"),
+            )
+        except InputInvalid as invalid:
+            raise problems.invalid_input(invalid.fields) from invalid
+        status = 201
+        wait = _prefer_wait(request.headers.get("prefer"))
+        if wait is not None:
+            try:
+                await asyncio.wait_for(prediction.finished.wait(), wait)
+            except TimeoutError:
+                status = 202
+        return _prediction_response(engine, prediction, status)
+
+    @post("/v1/models/{owner:str}/{name:str}/predictions")
+    async def create_for_model(request: Request[Any, Any, Any], owner: str, name: str) -> Response[Any]:
+        token, account = await admit(request, "create")
+        body = await json_body(request)
+        model = engine.catalog.by_ref(f"{owner}/{name}")
+        if model is None or not model.official:
+            raise problems.not_found(
+                f"Model {owner}/{name} not found, or it is not an official model: "
+                "create its predictions with a version"
+            )
+        return await start(request, model, token, account, body)
+
+    @post("/v1/predictions")
+    async def create_for_version(request: Request[Any, Any, Any]) -> Response[Any]:
+        token, account = await admit(request, "create")
+        body = await json_body(request)
+        version = body.get("version")
+        if not isinstance(version, str) or not version:
+            raise problems.invalid_input(
+                [problems.InvalidField("required", "version", "version is required")]
+            )
+        model = engine.catalog.by_version(version)
+        if model is None:
+            raise problems.invalid_version()
+        return await start(request, model, token, account, body)
+
+    def owned(prediction_id: str, account: str) -> Prediction:
+        prediction = engine.get(prediction_id, account)
+        if prediction is None:
+            raise problems.not_found()
+        return prediction
+
+    @get("/v1/predictions/{prediction_id:str}")
+    async def get_prediction(request: Request[Any, Any, Any], prediction_id: str) -> Response[Any]:
+        _, account = await admit(request, "get")
+        return _prediction_response(engine, owned(prediction_id, account), 200)
+
+    @post("/v1/predictions/{prediction_id:str}/cancel")
+    async def cancel_prediction(request: Request[Any, Any, Any], prediction_id: str) -> Response[Any]:
+        _, account = await admit(request, "cancel")
+        prediction = owned(prediction_id, account)
+        engine.cancel(prediction)
+        return _prediction_response(engine, prediction, 200)
+
+    @get("/v1/webhooks/default/secret")
+    async def webhook_secret(request: Request[Any, Any, Any]) -> Response[Any]:
+        _, account = await admit(request, "secret")
+        return Response({"key": engine.accounts.secret_for_account(account)})
+
+    @get("/files/{folder:str}/{name:str}")
+    async def output_file(folder: str, name: str) -> Response[bytes]:
+        stored = engine.files.get(f"{folder}/{name}")
+        if stored is None:
+            raise problems.not_found("File not found")
+        return Response(stored.data, media_type=stored.content_type)
+
+    @get("/p/{prediction_id:str}")
+    async def web_page(prediction_id: str) -> Response[str]:
+        prediction = engine.get(prediction_id)
+        if prediction is None:
+            raise problems.not_found()
+        return Response(
+            f"<h1>{html.escape(prediction.model.ref)}</h1><p>{html.escape(prediction.status)}</p>",
+            media_type="text/html",
+        )
+
+    async def on_startup() -> None:
+        await engine.startup()
+
+    async def on_shutdown() -> None:
+        await engine.shutdown()
+
+    return Litestar(
+        route_handlers=[
+            create_for_model,
+            create_for_version,
+            get_prediction,
+            cancel_prediction,
+            webhook_secret,
+            output_file,
+            web_page,
+            *admin_handlers(engine),
+        ],
+        exception_handlers={
+            Problem: lambda _, problem: problem.to_response(),
+            HTTPException: _http_exception,
+        },
+        middleware=[DefineMiddleware(RequestLog, engine=engine)],
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        openapi_config=None,
+    )
+
+
+def _http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    response = Problem(error.status_code, _title(error.status_code), str(error.detail)).to_response()
+    response.headers.update(error.headers or {})
+    return response
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase
+
+
+def _prediction_response(engine: Engine, prediction: Prediction, status: int) -> Response[Any]:
+    return Response(prediction.to_json(engine.base_url), status_code=status)
+
+
+def _prefer_wait(prefer: str | None) -> float | None:
+    """Seconds to hold a create request for `Prefer: wait` or `Prefer: wait=N`."""
+    if not prefer:
+        return None
+    for part in prefer.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(1.0, min(60.0, float(value))) if value else 60.0
+            except ValueError:
+                return 60.0
+    return None
