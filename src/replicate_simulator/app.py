@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from replicate_simulator import problems
 from replicate_simulator.admin import admin_handlers
 from replicate_simulator.engine import Engine
 from replicate_simulator.faults import Operation
-from replicate_simulator.models import InputInvalid, ModelSpec
+from replicate_simulator.models import InputInvalid, InvalidField, ModelSpec
 from replicate_simulator.problems import Problem
 from replicate_simulator.state import Prediction
 
@@ -57,7 +57,8 @@ class RequestLog:
             )
 
 
-def create_app(engine: Engine) -> Litestar:
+def create_app(engine: Engine) -> ASGIApp:
+    """The simulator's ASGI app: Litestar, wrapped so that every `/v1` request is logged."""
     async def admit(request: Request[Any, Any, Any], operation: Operation) -> tuple[str, str]:
         """Apply injected faults, then check the token; return (token, account)."""
         token = bearer_token(request.headers.get("authorization"))
@@ -123,7 +124,7 @@ def create_app(engine: Engine) -> Litestar:
         version = body.get("version")
         if not isinstance(version, str) or not version:
             raise problems.invalid_input(
-                [problems.InvalidField("required", "version", "version is required")]
+                [InvalidField("required", "version", "version is required")]
             )
         model = engine.catalog.by_version(version)
         if model is None:
@@ -176,7 +177,7 @@ def create_app(engine: Engine) -> Litestar:
     async def on_shutdown() -> None:
         await engine.shutdown()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             create_for_model,
             create_for_version,
@@ -191,11 +192,12 @@ def create_app(engine: Engine) -> Litestar:
             Problem: lambda _, problem: problem.to_response(),
             HTTPException: _http_exception,
         },
-        middleware=[DefineMiddleware(RequestLog, engine=engine)],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=None,
+        logging_config=None,
     )
+    return RequestLog(app, engine)
 
 
 def _http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
@@ -205,8 +207,6 @@ def _http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response
 
 
 def _title(status: int) -> str:
-    from http import HTTPStatus
-
     return HTTPStatus(status).phrase
 
 

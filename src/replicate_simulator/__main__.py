@@ -1,0 +1,5 @@
+import sys
+
+from replicate_simulator.server import main
+
+sys.exit(main())
