@@ -12,7 +12,7 @@ InfrastructureError and the unit of work has rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -165,6 +165,18 @@ class InferenceProvider(Protocol):
     async def cancel(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate: ...
 
 
+@attrs.frozen
+class VerifiedWebhook:
+    delivery_id: str  # Replicate's `webhook-id`: the same on every retry of one delivery
+    update: PredictionUpdate
+
+
+class WebhookVerifier(Protocol):
+    async def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
+        """Check a webhook's signature over the raw body; raise Unauthenticated if it fails."""
+        ...
+
+
 class GenerationEvents(Protocol):
     """Told about every state change (for logs and metrics); must not raise."""
 
@@ -190,5 +202,7 @@ __all__ = [
     "UnitOfWorkFactory",
     "UpdateInbox",
     "UserRepository",
+    "VerifiedWebhook",
     "WebhookTarget",
+    "WebhookVerifier",
 ]
