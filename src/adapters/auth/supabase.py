@@ -92,6 +92,8 @@ class SupabaseJwtVerifier:
     async def verify(self, bearer_token: str) -> Identity:
         header = unverified_header(bearer_token)
         algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise Unauthenticated("unsupported token algorithm")
         key: Any
         if algorithm == "HS256" and self._secret is not None:
             key = self._secret

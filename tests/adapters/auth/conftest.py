@@ -48,7 +48,8 @@ class KeyPair:
         return self.private.public_key()
 
     def jwk(self) -> dict[str, Any]:
-        algo = jwt.algorithms.ECAlgorithm if self.algorithm == "ES256" else jwt.algorithms.RSAAlgorithm
+        algorithms = jwt.algorithms
+        algo = algorithms.ECAlgorithm if self.algorithm == "ES256" else algorithms.RSAAlgorithm
         data: dict[str, Any] = algo.to_jwk(self.public, as_dict=True)
         return {**data, "kid": self.kid, "alg": self.algorithm, "use": "sig", "key_ops": ["verify"]}
 
@@ -104,7 +105,9 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def raw_token(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]) -> str:
+def raw_token(
+    header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]
+) -> str:
     """A compact JWS built by hand, for tokens PyJWT refuses to produce."""
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     return f"{signing_input}.{b64url(sign(signing_input.encode()))}"

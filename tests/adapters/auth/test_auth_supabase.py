@@ -31,7 +31,9 @@ async def refused(verifier: Any, token: Any) -> Unauthenticated:
 
 async def test_hs256_with_the_shared_secret(supabase):
     identity = await supabase.verifier().verify(supabase.hs256())
-    assert identity == Identity(user_id=supabase.user_id, provider="supabase", email="ada@example.com")
+    assert identity == Identity(
+        user_id=supabase.user_id, provider="supabase", email="ada@example.com"
+    )
 
 
 async def test_es256_through_the_jwks(supabase):
@@ -204,7 +206,8 @@ async def test_trailing_slash_in_the_project_url_is_ignored(supabase):
 
 @pytest.mark.parametrize("role", ["anon", "service_role", "", None, "DROP"])
 async def test_role_other_than_authenticated_is_refused(supabase, role):
-    await refused(supabase.verifier(), supabase.hs256(role=supabase.DROP if role == "DROP" else role))
+    value = supabase.DROP if role == "DROP" else role
+    await refused(supabase.verifier(), supabase.hs256(role=value))
 
 
 @pytest.mark.parametrize(
