@@ -54,13 +54,13 @@ def admin_handlers(engine: Engine) -> list[HTTPRouteHandler]:
         return Response(_fault_json(fault_id, fault, fault.times), status_code=201)
 
     @delete("/_sim/faults", status_code=200)
-    async def clear_faults(token: str | None = None) -> dict[str, object]:
-        engine.faults.clear(token)
+    async def clear_faults(request: Request[Any, Any, Any]) -> dict[str, object]:
+        engine.faults.clear(request.query_params.get("token"))
         return {"ok": True}
 
     @delete("/_sim/faults/{fault_id:int}", status_code=200)
-    async def remove_fault(fault_id: int) -> dict[str, object]:
-        engine.faults.remove(fault_id)
+    async def remove_fault(request: Request[Any, Any, Any]) -> dict[str, object]:
+        engine.faults.remove(request.path_params["fault_id"])
         return {"ok": True}
 
     @get("/_sim/tokens")
@@ -78,18 +78,21 @@ def admin_handlers(engine: Engine) -> list[HTTPRouteHandler]:
         return Response({"token": token, "account": account, "secret": secret}, status_code=201)
 
     @get("/_sim/secrets/{token:str}")
-    async def secret_for_token(token: str) -> dict[str, str]:
+    async def secret_for_token(request: Request[Any, Any, Any]) -> dict[str, str]:
+        token = request.path_params["token"]
         account = engine.accounts.account_for(token)
         if account is None:
             raise problems.not_found(f"Unknown token {token}")
         return {"account": account, "key": engine.accounts.secret_for_account(account)}
 
     @get("/_sim/requests")
-    async def request_log(token: str | None = None) -> list[dict[str, object]]:
+    async def request_log(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
+        token = request.query_params.get("token")
         return [r.to_json() for r in engine.history.requests(token)]
 
     @get("/_sim/webhooks")
-    async def webhook_log(prediction_id: str | None = None) -> list[dict[str, object]]:
+    async def webhook_log(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
+        prediction_id = request.query_params.get("prediction_id")
         return [w.to_json() for w in engine.history.webhooks(prediction_id)]
 
     @get("/_sim/settings")
@@ -105,14 +108,16 @@ def admin_handlers(engine: Engine) -> list[HTTPRouteHandler]:
         return engine.settings.to_json()
 
     @post("/_sim/files")
-    async def upload(request: Request[Any, Any, Any], ext: str = "png") -> Response[Any]:
+    async def upload(request: Request[Any, Any, Any]) -> Response[Any]:
+        ext = request.query_params.get("ext", "png")
         if not ext.isalnum():
             raise problems.bad_request("ext must be alphanumeric")
         url = engine.upload(await request.body(), ext.lower())
         return Response({"url": url}, status_code=201)
 
     @get("/_sim/predictions")
-    async def list_predictions(token: str | None = None) -> list[dict[str, object]]:
+    async def list_predictions(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
+        token = request.query_params.get("token")
         return [
             {**p.to_json(engine.base_url), "token": p.token, "account": p.account}
             for p in engine.predictions()
@@ -120,7 +125,8 @@ def admin_handlers(engine: Engine) -> list[HTTPRouteHandler]:
         ]
 
     @post("/_sim/predictions/{prediction_id:str}/remove-data", status_code=200)
-    async def remove_data(prediction_id: str) -> dict[str, object]:
+    async def remove_data(request: Request[Any, Any, Any]) -> dict[str, object]:
+        prediction_id = request.path_params["prediction_id"]
         if engine.get(prediction_id) is None:
             raise problems.not_found()
         engine.remove_data(prediction_id)

@@ -106,7 +106,8 @@ def create_app(engine: Engine) -> ASGIApp:
         return _prediction_response(engine, prediction, status)
 
     @post("/v1/models/{owner:str}/{name:str}/predictions")
-    async def create_for_model(request: Request[Any, Any, Any], owner: str, name: str) -> Response[Any]:
+    async def create_for_model(request: Request[Any, Any, Any]) -> Response[Any]:
+        owner, name = request.path_params["owner"], request.path_params["name"]
         token, account = await admit(request, "create")
         body = await json_body(request)
         model = engine.catalog.by_ref(f"{owner}/{name}")
@@ -138,12 +139,14 @@ def create_app(engine: Engine) -> ASGIApp:
         return prediction
 
     @get("/v1/predictions/{prediction_id:str}")
-    async def get_prediction(request: Request[Any, Any, Any], prediction_id: str) -> Response[Any]:
+    async def get_prediction(request: Request[Any, Any, Any]) -> Response[Any]:
+        prediction_id = request.path_params["prediction_id"]
         _, account = await admit(request, "get")
         return _prediction_response(engine, owned(prediction_id, account), 200)
 
     @post("/v1/predictions/{prediction_id:str}/cancel")
-    async def cancel_prediction(request: Request[Any, Any, Any], prediction_id: str) -> Response[Any]:
+    async def cancel_prediction(request: Request[Any, Any, Any]) -> Response[Any]:
+        prediction_id = request.path_params["prediction_id"]
         _, account = await admit(request, "cancel")
         prediction = owned(prediction_id, account)
         engine.cancel(prediction)
@@ -155,15 +158,15 @@ def create_app(engine: Engine) -> ASGIApp:
         return Response({"key": engine.accounts.secret_for_account(account)})
 
     @get("/files/{folder:str}/{name:str}")
-    async def output_file(folder: str, name: str) -> Response[bytes]:
-        stored = engine.files.get(f"{folder}/{name}")
+    async def output_file(request: Request[Any, Any, Any]) -> Response[bytes]:
+        stored = engine.files.get(f"{request.path_params['folder']}/{request.path_params['name']}")
         if stored is None:
             raise problems.not_found("File not found")
         return Response(stored.data, media_type=stored.content_type)
 
     @get("/p/{prediction_id:str}")
-    async def web_page(prediction_id: str) -> Response[str]:
-        prediction = engine.get(prediction_id)
+    async def web_page(request: Request[Any, Any, Any]) -> Response[str]:
+        prediction = engine.get(request.path_params["prediction_id"])
         if prediction is None:
             raise problems.not_found()
         return Response(
