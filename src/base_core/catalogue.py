@@ -95,12 +95,27 @@ def _is_internal_host(host: str) -> bool:
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
-        if name.isdigit() or name.startswith("0x"):
-            return True  # integer and hex forms of an IPv4 address
+        last_label = name.rsplit(".", 1)[-1]
+        if last_label.isdigit() or last_label.startswith("0x"):
+            # No public name ends in a number: this is an IPv4 address in a non-canonical
+            # spelling resolvers still accept (2130706433, 0x7f000001, 0177.0.0.1, 127.1).
+            return True
         return "." not in name  # a bare intranet name
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        address = _embedded_ipv4(address) or address
     return not address.is_global
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, compatible, 6to4, NAT64), if any."""
+    if address.ipv4_mapped or address.sixtofour:
+        return address.ipv4_mapped or address.sixtofour
+    if int(address) >> 32 == 0 or address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 @attrs.frozen
