@@ -73,9 +73,9 @@ def create_app(engine: Engine) -> ASGIApp:
             raise problems.unauthenticated()
         return token, account
 
-    async def json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def json_body(raw: bytes) -> dict[str, Any]:
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError as error:
             raise problems.bad_request(f"Request body is not valid JSON: {error}") from error
         if not isinstance(body, dict):
@@ -108,8 +108,9 @@ def create_app(engine: Engine) -> ASGIApp:
     @post("/v1/models/{owner:str}/{name:str}/predictions")
     async def create_for_model(request: Request[Any, Any, Any]) -> Response[Any]:
         owner, name = request.path_params["owner"], request.path_params["name"]
+        raw = await request.body()  # read before any injected delay: the client may give up
         token, account = await admit(request, "create")
-        body = await json_body(request)
+        body = json_body(raw)
         model = engine.catalog.by_ref(f"{owner}/{name}")
         if model is None or not model.official:
             raise problems.not_found(
@@ -120,8 +121,9 @@ def create_app(engine: Engine) -> ASGIApp:
 
     @post("/v1/predictions")
     async def create_for_version(request: Request[Any, Any, Any]) -> Response[Any]:
+        raw = await request.body()  # read before any injected delay: the client may give up
         token, account = await admit(request, "create")
-        body = await json_body(request)
+        body = json_body(raw)
         version = body.get("version")
         if not isinstance(version, str) or not version:
             raise problems.invalid_input(
