@@ -11,7 +11,8 @@ Per outcome of a call made with a token:
     422 ProviderInputRejected  the user's fault: the token is not touched
 
 The next prediction goes to the healthy token used least recently. When none is healthy,
-NoTokenAvailable says when the earliest cooling token frees up (None if all are retired).
+NoTokenAvailable says when the earliest cooling token frees up (None if all are retired;
+a token already tried for the same work counts as free again in a second).
 """
 
 from __future__ import annotations
@@ -41,14 +42,19 @@ class RotationPolicy:
     def choose(
         self, tokens: Iterable[ReplicateToken], now: datetime, exclude: Collection[str] = ()
     ) -> ReplicateToken:
-        candidates = [t for t in tokens if t.id not in exclude]
-        healthy = [t for t in candidates if t.is_available(now)]
+        pool = list(tokens)
+        healthy = [t for t in pool if t.id not in exclude and t.is_available(now)]
         if healthy:
             return min(healthy, key=_least_recently_used)
-        cooling = [t.cooldown_until for t in candidates if t.is_active and t.cooldown_until is not None]
-        if cooling:
-            wait = max((min(cooling) - now).total_seconds(), 1.0)
-            raise NoTokenAvailable(retry_after=wait)
+        # Tokens already tried for this work are still live: they can take a retry, so
+        # they count towards when the caller may come back, like the cooling ones.
+        waits = [
+            (t.cooldown_until - now).total_seconds() if t.cooldown_until is not None else 0.0
+            for t in pool
+            if t.is_active
+        ]
+        if waits:
+            raise NoTokenAvailable(retry_after=max(min(waits), 1.0))
         raise NoTokenAvailable(retry_after=None)
 
     def retry_after_for(self, error: TokenRateLimited) -> timedelta:
@@ -140,13 +146,20 @@ class TokenStat:
 
     @classmethod
     def of(cls, token: ReplicateToken) -> TokenStat:
-        rate = (
-            round(token.error_count / token.request_count * 100, 2) if token.request_count else None
-        )
+        rate = error_rate_percent(token.error_count, token.request_count)
         return cls(
             token.id, token.label, token.masked, token.is_active, token.request_count,
             token.error_count, rate, token.last_used_at, token.cooldown_until, token.disabled_reason,
         )
+
+
+def error_rate_percent(errors: int, requests: int) -> float | None:
+    """Errors per 100 requests to two places, rounded half up like SQL's ROUND on numeric
+    (Python's round() on the float would give 3.12 for 1 in 32, the seed's SQL 3.13)."""
+    if not requests:
+        return None
+    hundredths = (errors * 10_000 * 2 + requests) // (2 * requests)
+    return hundredths / 100
 
 
 @attrs.frozen
@@ -182,5 +195,6 @@ __all__ = [
     "TokenStat",
     "TokenStats",
     "TokenTotals",
+    "error_rate_percent",
     "mask_secret",
 ]
