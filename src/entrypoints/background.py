@@ -1,0 +1,101 @@
+"""The poller: asks Replicate about running generations when no webhook can reach us.
+
+Started by the HTTP service when BASE_PUBLIC_URL is unset (and usable with webhooks on, as
+a reconciler for lost ones). One asyncio task per process; every `interval` seconds it runs
+one round of base_core.usecases.polling.poll_once, whose schedule decides which
+generations are due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from base_core.studio import Studio
+from base_core.usecases.context import Context
+from base_core.usecases.polling import DEFAULT_RECONCILE_AFTER, PollSchedule, poll_once
+
+logger = logging.getLogger(__name__)
+
+
+class Poller:
+    """Polls in the background: `await start()` / `await stop()`, or `await run(stop_event)`.
+
+    `interval` is how often a round runs (the schedule's resolution, not the wait between
+    two polls of one generation); `reconcile_after` is the longest wait between two polls
+    of one generation (BASE_RECONCILE_AFTER_SECONDS). `webhooks=True` polls only
+    generations that have been quiet for `reconcile_after`.
+    """
+
+    def __init__(
+        self,
+        target: Studio | Context,
+        interval: float = 1.0,
+        *,
+        reconcile_after: float = DEFAULT_RECONCILE_AFTER.total_seconds(),
+        webhooks: bool = False,
+        schedule: PollSchedule | None = None,
+        limit: int = 20,
+    ) -> None:
+        if interval <= 0 or reconcile_after <= 0 or limit <= 0:
+            raise ValueError("interval, reconcile_after and limit must be positive")
+        self._ctx = target.context if isinstance(target, Studio) else target
+        self._interval = interval
+        self._limit = limit
+        if schedule is None:
+            quiet = timedelta(seconds=reconcile_after)
+            schedule = PollSchedule.reconciling(quiet) if webhooks else PollSchedule.polling(quiet)
+        self.schedule = schedule
+        self.rounds = 0  # completed rounds, for tests and health checks
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a failing round is logged and the next one runs."""
+        while not stop.is_set():
+            try:
+                await poll_once(self._ctx, self.schedule, self._limit)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be down for a while: keep going
+                logger.exception("a polling round failed")
+            self.rounds += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self.run(self._stop), name="base-poller")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current round (or cancel it after `timeout`) and stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        assert self._stop is not None
+        self._stop.set()
+        try:
+            await asyncio.wait_for(task, timeout)
+        except TimeoutError:
+            logger.warning("the poller did not stop within %.1fs; cancelled", timeout)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+
+    async def __aenter__(self) -> Poller:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+__all__ = ["Poller"]
