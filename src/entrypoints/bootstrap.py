@@ -1,0 +1,262 @@
+"""The composition root: every adapter is built here, by hand, from Settings.
+
+Nothing happens at import time. `open_services(settings)` is an async context manager
+that builds the database, Replicate, the sign-in verifiers and the Studio, feeds the
+configured tokens into the pool, starts the poller when Replicate cannot call us back,
+and tears it all down in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from adapters.auth import BearerVerifier, SessionTokens, SupabaseJwtVerifier, TelegramInitDataVerifier
+from adapters.system import SystemClock, UuidIds
+from base_core import (
+    Context,
+    Generation,
+    IdentityVerifier,
+    ModelRegistry,
+    Studio,
+    StudioConfig,
+    UrlPolicy,
+    WebhookTarget,
+    builtin_registry,
+)
+from base_core.ports import Clock, IdFactory, InferenceProvider, UnitOfWorkFactory, WebhookVerifier
+from entrypoints.settings import Settings, SettingsError
+
+log = logging.getLogger("base")
+events_log = logging.getLogger("base.generations")
+
+Ping = Callable[[], Awaitable[None]]
+
+
+async def _always_up() -> None:
+    return None
+
+
+@attrs.frozen
+class Services:
+    """Everything the HTTP API and the CLI need, already built."""
+
+    studio: Studio
+    bearer: IdentityVerifier
+    webhooks: WebhookVerifier
+    sessions: SessionTokens
+    telegram: TelegramInitDataVerifier | None = None
+    ping: Ping = _always_up  # raises when the database does not answer
+
+
+class LoggingEvents:
+    """One log line per generation state change; ids and statuses only, never inputs."""
+
+    def changed(self, generation: Generation, previous: str) -> None:
+        try:
+            events_log.info(
+                "generation %s %s -> %s (user %s, model %s, prediction %s)",
+                generation.id,
+                previous,
+                generation.status.value,
+                generation.user_id,
+                generation.model_id,
+                generation.prediction_id,
+            )
+        except Exception:  # the port promises never to raise into a use case
+            pass
+
+
+def load_registry(settings: Settings) -> ModelRegistry:
+    path = settings.models_file
+    if path is None:
+        return builtin_registry()
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            return ModelRegistry.from_toml(text)
+        return ModelRegistry.from_json(text)
+    except ValueError as error:
+        raise SettingsError("BASE_MODELS_FILE", str(error)) from error
+
+
+def studio_config(settings: Settings) -> StudioConfig:
+    webhook_url = settings.webhook_url
+    return StudioConfig(
+        initial_credits=settings.initial_credits,
+        max_in_flight_per_user=settings.max_in_flight_per_user,
+        webhook=WebhookTarget(webhook_url) if webhook_url else None,
+        urls=UrlPolicy(allow_private_hosts=settings.allow_private_image_urls),
+        admin_user_ids=settings.admin_user_ids,
+    )
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a SQLite URL, or None for other databases and in-memory SQLite."""
+    if not database_url.startswith("sqlite"):
+        return None
+    _, _, rest = database_url.partition(":///")
+    rest = rest.split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest)
+
+
+def session_secret_file(settings: Settings) -> Path | None:
+    path = sqlite_path(settings.database_url)
+    return path.with_name(path.name + ".session-secret") if path is not None else None
+
+
+def resolve_session_secret(settings: Settings) -> str:
+    """BASE_SESSION_SECRET, else one generated for this database and kept next to it.
+
+    SQLite keeps it in `<db>.session-secret` (mode 0600) so every process on that file
+    shares it; an in-memory database gets a fresh one per process. PostgreSQL has no
+    file all its processes can see, so there the variable is required.
+    """
+    if settings.session_secret:
+        return settings.session_secret
+    if settings.is_memory:
+        return secrets.token_urlsafe(48)
+    path = session_secret_file(settings)
+    if path is None:
+        raise SettingsError(
+            "BASE_SESSION_SECRET", "is required with PostgreSQL (all processes must share it)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        # O_EXCL: when several processes start at once exactly one writes the secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    for _ in range(50):
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+        time.sleep(0.02)  # the winning process has created the file but not written it yet
+    raise SettingsError("BASE_SESSION_SECRET", f"{path} is empty")
+
+
+def build_verifiers(
+    settings: Settings, sessions: SessionTokens
+) -> tuple[IdentityVerifier, TelegramInitDataVerifier | None]:
+    supabase = (
+        SupabaseJwtVerifier(settings.supabase_url, settings.supabase_jwt_secret)
+        if settings.supabase_url or settings.supabase_jwt_secret
+        else None
+    )
+    telegram = (
+        TelegramInitDataVerifier(settings.telegram_bot_token) if settings.telegram_bot_token else None
+    )
+    return BearerVerifier(session=sessions, supabase=supabase), telegram
+
+
+@attrs.frozen
+class Overrides:
+    """Pieces tests and the demo may supply instead of the ones built from settings."""
+
+    inference: InferenceProvider | None = None
+    webhooks: WebhookVerifier | None = None
+    clock: Clock | None = None
+    ids: IdFactory | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping]]:
+    if settings.is_memory:
+        from adapters.memory import MemoryStore
+
+        yield MemoryStore(), _always_up
+        return
+    from adapters.sql import SqlDatabase
+
+    db = SqlDatabase.from_url(settings.database_url)
+    try:
+        path = sqlite_path(settings.database_url)
+        if path is not None:
+            # The embedded default should just work: bring a SQLite file up to date.
+            await db.migrate()
+        yield db.unit_of_work, db.ping
+    finally:
+        await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def open_replicate(
+    settings: Settings, overrides: Overrides
+) -> AsyncIterator[tuple[InferenceProvider, WebhookVerifier]]:
+    if overrides.inference is not None and overrides.webhooks is not None:
+        yield overrides.inference, overrides.webhooks
+        return
+    from adapters.replicate import ReplicateInference, ReplicateWebhooks
+
+    inference: Any = overrides.inference or ReplicateInference(settings.replicate_base_url)
+    webhooks: Any = overrides.webhooks or ReplicateWebhooks(
+        secret=settings.replicate_webhook_secret, inference=inference
+    )
+    try:
+        yield inference, webhooks
+    finally:
+        close = getattr(inference, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, overrides: Overrides | None = None, *, background: bool = True
+) -> AsyncIterator[Services]:
+    """Build every service from `settings`; `background=False` skips the poller (CLI)."""
+    overrides = overrides or Overrides()
+    registry = load_registry(settings)
+    sessions = SessionTokens(resolve_session_secret(settings))
+    bearer, telegram = build_verifiers(settings, sessions)
+    async with contextlib.AsyncExitStack() as stack:
+        uow, ping = await stack.enter_async_context(open_database(settings))
+        inference, webhooks = await stack.enter_async_context(open_replicate(settings, overrides))
+        context = Context(
+            uow=uow,
+            inference=inference,
+            registry=registry,
+            clock=overrides.clock or SystemClock(),
+            ids=overrides.ids or UuidIds(),
+            config=studio_config(settings),
+            events=LoggingEvents(),
+        )
+        studio = Studio(context)
+        if settings.replicate_tokens:
+            await studio.ensure_tokens(settings.replicate_tokens)
+        if background and not settings.public_url:
+            await stack.enter_async_context(_polling(studio, settings))
+        yield Services(
+            studio=studio,
+            bearer=bearer,
+            webhooks=webhooks,
+            sessions=sessions,
+            telegram=telegram,
+            ping=ping,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
+    """No webhook can reach us: ask Replicate about running generations instead."""
+    from entrypoints.background import Poller
+
+    poller = Poller(studio, interval=settings.reconcile_after_seconds)
+    await poller.start()
+    try:
+        yield
+    finally:
+        await poller.stop()
+
+
+__all__ = ["LoggingEvents", "Overrides", "Services", "open_services", "resolve_session_secret"]

@@ -1,0 +1,117 @@
+"""The Litestar application: routes, DI, errors, logging, limits and the OpenAPI schema."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from entrypoints.bootstrap import Services
+from entrypoints.http.accounts import AdminController, AuthController
+from entrypoints.http.dependencies import BASE_DEPENDENCIES
+from entrypoints.http.generations import GenerationController
+from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.system import health, list_models, replicate_webhook
+
+MAX_BODY_BYTES = 64 * 1024
+access_log = logging.getLogger("base.http.access")
+
+ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
+
+
+def access_logging(app: ASGIApp) -> ASGIApp:
+    """One line per request: method, path, status, duration. Never headers or bodies."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def remember(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, remember)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    return middleware
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title=".base",
+        version="0.1.0",
+        description="The backend of an AI image studio paid for with credits. Errors are "
+        "RFC 9457 problem+json.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="A Supabase access token or a session token from /api/auth/telegram",
+                )
+            }
+        ),
+    )
+
+
+def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> Litestar:
+    """The API over ready `Services`, or over a factory the lifespan opens and closes.
+
+    A factory is what `base serve` uses: each worker process builds its own services
+    inside its own event loop.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if isinstance(services, Services):
+            app.state.services = services
+            yield
+            return
+        async with services() as built:
+            app.state.services = built
+            yield
+
+    return Litestar(
+        route_handlers=[
+            list_models,
+            GenerationController,
+            replicate_webhook,
+            AuthController,
+            AdminController,
+            health,
+        ],
+        dependencies=BASE_DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        middleware=[access_logging],
+        openapi_config=openapi_config(),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=debug,
+    )
+
+

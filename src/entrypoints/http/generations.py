@@ -1,0 +1,92 @@
+"""Generations: create, read, list, delete; each handler calls one Studio method."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from base_core import Action, GenerationQuery, GenerationRequest, Status
+from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep
+from entrypoints.http.problems import problem_responses
+from entrypoints.http.schemas import (
+    CreatedGeneration,
+    CreateGenerationIn,
+    Deleted,
+    GenerationList,
+    GenerationOut,
+    generation_list,
+    generation_out,
+)
+
+
+class GenerationController(Controller):
+    path = "/api/generations"
+    tags = ["generations"]
+    dependencies = CALLER
+    security = SECURITY
+
+    @post(
+        "/create",
+        status_code=201,
+        summary="Start a generation",
+        description="Validated against the model's settings; holds `price × num_outputs` "
+        "credits until the generation ends. An `Idempotency-Key` header makes retries safe.",
+        responses=problem_responses(400, 401, 402, 409, 413, 422, 429, 503),
+    )
+    async def create(
+        self,
+        data: JSONBody[CreateGenerationIn],
+        caller: CallerDep,
+        studio: StudioDep,
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
+        ] = None,
+    ) -> CreatedGeneration:
+        request = GenerationRequest(
+            action=data.action,
+            model_id=data.model_id,
+            prompt=data.prompt,
+            input_image_url=data.input_image_url,
+            settings=data.settings or {},
+        )
+        generation = await studio.create_generation(caller.user_id, request, idempotency_key)
+        return CreatedGeneration(
+            id=generation.id, prediction_id=generation.prediction_id, status=generation.status.value
+        )
+
+    @get(
+        "/list",
+        summary="The caller's generations, newest first",
+        responses=problem_responses(400, 401),
+    )
+    async def list_generations(
+        self,
+        caller: CallerDep,
+        studio: StudioDep,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page")] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="page size")] = 20,
+        action: FromQuery[Action | None] = None,
+        status: FromQuery[Status | None] = None,
+    ) -> GenerationList:
+        query = GenerationQuery.parse(caller.user_id, page, limit, action, status)
+        return generation_list(await studio.generations(query))
+
+    @get(
+        "/{generation_id:str}",
+        summary="One of the caller's generations",
+        responses=problem_responses(401, 404),
+    )
+    async def read(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> GenerationOut:
+        return generation_out(await studio.generation(caller.user_id, generation_id))
+
+    @delete(
+        "/{generation_id:str}",
+        status_code=200,
+        summary="Cancel (refunding its hold) and delete a generation",
+        responses=problem_responses(401, 404, 409, 503),
+    )
+    async def remove(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> Deleted:
+        await studio.delete_generation(caller.user_id, generation_id)
+        return Deleted(success=True)

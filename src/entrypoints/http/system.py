@@ -1,0 +1,71 @@
+"""Public routes: the model catalogue, Replicate's webhook, and the health check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+from base_core import Action
+from entrypoints.http.dependencies import ServicesDep, StudioDep
+from entrypoints.http.problems import PROBLEM_JSON, problem, problem_responses
+from entrypoints.http.schemas import Health, ModelList, Problem, WebhookAck, model_out
+
+
+@get(
+    "/api/models/list",
+    tags=["models"],
+    summary="The model catalogue, optionally for one action",
+    responses=problem_responses(400),
+)
+async def list_models(studio: StudioDep, action: FromQuery[Action | None] = None) -> ModelList:
+    return ModelList(models=[model_out(m) for m in studio.models(action)])
+
+
+@dataclass
+class _RawJsonBody(Operation):
+    """Documents the webhook's body, which the handler reads raw to check its signature."""
+
+    request_body: RequestBody | None = field(
+        default_factory=lambda: RequestBody(
+            required=True,
+            description="Replicate's prediction object, signed with the Standard Webhooks "
+            "headers webhook-id, webhook-timestamp and webhook-signature",
+            content={"application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))},
+        )
+    )
+
+
+@post(
+    "/api/webhook/replicate",
+    status_code=200,
+    tags=["webhooks"],
+    summary="Replicate's signed prediction webhook",
+    description="Duplicates, late and out-of-order deliveries are harmless.",
+    operation_class=_RawJsonBody,
+    responses=problem_responses(401, 413, 503),
+)
+async def replicate_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
+    body = await request.body()
+    verified = await services.webhooks.verify(dict(request.headers), body)
+    await services.studio.apply_update(verified.update, verified.delivery_id)
+    return WebhookAck()
+
+
+@get(
+    "/health",
+    tags=["system"],
+    summary="Up, and the database answers",
+    responses={503: problem_responses(503)[503]},
+)
+async def health(services: ServicesDep) -> Response[Health | Problem]:
+    try:
+        await services.ping()
+    except Exception:
+        body = problem(503, "the database does not answer")
+        return Response(body, status_code=503, media_type=PROBLEM_JSON)
+    return Response(Health(status="ok", database="ok"))

@@ -1,0 +1,166 @@
+"""Helpers for the API tests: memory services, token minting, signed webhooks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import attrs
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from litestar.testing import AsyncTestClient
+
+from adapters.auth import SessionTokens, sign_init_data
+from adapters.memory import FakeInference, MemoryStore
+from adapters.system import SystemClock, UuidIds
+from base_core import PredictionUpdate, Studio
+from base_core.errors import Unauthenticated
+from base_core.ports import VerifiedWebhook
+from entrypoints.bootstrap import LoggingEvents, Services, studio_config
+from entrypoints.http import create_app
+from entrypoints.settings import Settings
+from base_core import Context, builtin_registry
+
+SUPABASE_URL = "https://testproject.supabase.co"
+ISSUER = f"{SUPABASE_URL}/auth/v1"
+SUPABASE_SECRET = "s" * 40
+SESSION_SECRET = "session-secret-" + "x" * 40
+BOT_TOKEN = "123456:TEST-bot-token"
+WEBHOOK_KEY = b"webhook-key-for-tests-0123456789"
+ADMIN_ID = "00000000-0000-4000-8000-00000000a0a0"
+
+
+class HmacWebhooks:
+    """Standard Webhooks verification with one key, as Replicate signs its deliveries."""
+
+    async def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
+        lower = {k.lower(): v for k, v in headers.items()}
+        delivery, stamp, signature = (lower.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+        if not delivery or not stamp or not signature or abs(time.time() - int(stamp)) > 300:
+            raise Unauthenticated("bad webhook")
+        expected = sign_webhook(delivery, stamp, body)
+        if not any(hmac.compare_digest(expected, part) for part in signature.split()):
+            raise Unauthenticated("bad webhook signature")
+        data = json.loads(body)
+        return VerifiedWebhook(
+            delivery_id=delivery,
+            update=PredictionUpdate(
+                prediction_id=data["id"],
+                status=data["status"],
+                output=PredictionUpdate.normalize_output(data.get("output")),
+                error=data.get("error"),
+                predict_time=(data.get("metrics") or {}).get("predict_time"),
+            ),
+        )
+
+
+def sign_webhook(delivery: str, stamp: str, body: bytes) -> str:
+    digest = hmac.new(WEBHOOK_KEY, f"{delivery}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_headers(body: bytes, delivery: str | None = None) -> dict[str, str]:
+    delivery = delivery or f"msg_{uuid.uuid4().hex}"
+    stamp = str(int(time.time()))
+    return {
+        "webhook-id": delivery,
+        "webhook-timestamp": stamp,
+        "webhook-signature": sign_webhook(delivery, stamp, body),
+        "content-type": "application/json",
+    }
+
+
+@attrs.define
+class Api:
+    client: AsyncTestClient[Any]
+    studio: Studio
+    inference: FakeInference
+    sessions: SessionTokens
+    ec_key: Any
+
+    def supabase_token(self, user_id: str | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "sub": user_id or str(uuid.uuid4()),
+            "aud": "authenticated",
+            "role": "authenticated",
+            "iss": ISSUER,
+            "iat": now,
+            "exp": now + 3600,
+            **claims,
+        }
+        return jwt.encode(payload, SUPABASE_SECRET, algorithm="HS256")
+
+    def es256_token(self, user_id: str) -> str:
+        now = int(time.time())
+        payload = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "iss": ISSUER,
+                   "iat": now, "exp": now + 3600}
+        return jwt.encode(payload, self.ec_key, algorithm="ES256", headers={"kid": "test-ec"})
+
+    def auth(self, user_id: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.supabase_token(user_id)}"}
+
+    def admin(self) -> dict[str, str]:
+        return self.auth(ADMIN_ID)
+
+    def init_data(self, telegram_id: int = 777, auth_date: int | None = None, **user: Any) -> str:
+        profile = {"id": telegram_id, "first_name": "Ann", "username": "ann", **user}
+        fields = {
+            "query_id": "AAE-test",
+            "user": json.dumps(profile),
+            "auth_date": str(auth_date if auth_date is not None else int(time.time())),
+        }
+        return sign_init_data(fields, BOT_TOKEN)
+
+
+def build_services(store: MemoryStore, inference: FakeInference, ec_key: Any) -> tuple[Services, SessionTokens]:
+    settings = Settings(
+        database_url="memory://",
+        supabase_url=SUPABASE_URL,
+        supabase_jwt_secret=SUPABASE_SECRET,
+        telegram_bot_token=BOT_TOKEN,
+        initial_credits=100,
+        admin_user_ids=frozenset({ADMIN_ID}),
+        max_in_flight_per_user=3,
+    )
+    sessions = SessionTokens(SESSION_SECRET)
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True)
+
+    async def fetch_jwks(url: str) -> Any:
+        return {"keys": [{**jwk, "kid": "test-ec", "alg": "ES256", "use": "sig"}]}
+
+    from adapters.auth import SupabaseJwtVerifier, BearerVerifier, TelegramInitDataVerifier
+
+    supabase = SupabaseJwtVerifier(SUPABASE_URL, SUPABASE_SECRET, fetch_jwks=fetch_jwks)
+    context = Context(
+        uow=store,
+        inference=inference,
+        registry=builtin_registry(),
+        clock=SystemClock(),
+        ids=UuidIds(),
+        config=studio_config(settings),
+        events=LoggingEvents(),
+    )
+    services = Services(
+        studio=Studio(context),
+        bearer=BearerVerifier(session=sessions, supabase=supabase),
+        webhooks=HmacWebhooks(),
+        sessions=sessions,
+        telegram=TelegramInitDataVerifier(BOT_TOKEN),
+    )
+    return services, sessions
+
+
+CREATE_BODY = {
+    "action": "create",
+    "model_id": "flux-schnell",
+    "prompt": "A beautiful sunset over mountains",
+    "settings": {"aspect_ratio": "16:9", "num_outputs": 1},
+}
