@@ -1,0 +1,107 @@
+"""Engines for the two databases, configured for many writers.
+
+SQLite: WAL (readers never block the writer), a 30 s busy timeout, foreign keys on, and
+every transaction opened with BEGIN IMMEDIATE. A deferred transaction that reads and
+then writes fails with SQLITE_BUSY at once when another connection wrote in between; an
+immediate one takes the write lock up front and waits its turn instead. pysqlite's own
+BEGIN handling must be switched off for that (SQLAlchemy's documented recipe).
+
+PostgreSQL: asyncpg, READ COMMITTED, a bounded pool; the row locks taken by the
+`..._for_update` methods and the conditional balance update make it safe with many
+processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+POSTGRES_COMMAND_TIMEOUT_SECONDS = 60
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def is_postgres(url: URL) -> bool:
+    return url.get_backend_name() == "postgresql"
+
+
+def create_engine(
+    url: URL,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    echo: bool,
+    schema: str | None = None,
+) -> AsyncEngine:
+    """Build the engine; connects lazily, so this does no I/O."""
+    if is_sqlite(url):
+        return _sqlite_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+    if is_postgres(url):
+        return _postgres_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, echo=echo, schema=schema
+        )
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -> AsyncEngine:
+    if url.get_driver_name() != "aiosqlite":
+        raise ValueError("SQLite needs the async driver: sqlite+aiosqlite:///path.db")
+    if url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+        # One shared in-memory connection cannot isolate concurrent units of work.
+        raise ValueError("an in-memory SQLite database is not supported: use adapters.memory")
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgres_engine(
+    url: URL, *, pool_size: int, max_overflow: int, echo: bool, schema: str | None
+) -> AsyncEngine:
+    if url.get_driver_name() != "asyncpg":
+        raise ValueError("PostgreSQL needs the async driver: postgresql+asyncpg://...")
+    server_settings = {"application_name": "base"}
+    if schema is not None:
+        server_settings["search_path"] = schema
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "server_settings": server_settings,
+            "command_timeout": POSTGRES_COMMAND_TIMEOUT_SECONDS,
+        },
+    )

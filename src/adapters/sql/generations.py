@@ -1,0 +1,103 @@
+"""Generations, in the `generations` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from adapters.sql.mappers import generation_from_row, generation_to_row
+from adapters.sql.schema import IN_FLIGHT_SQL, NOT_DELETED_SQL, generations
+from adapters.sql.session import Session
+from base_core.errors import Conflict
+from base_core.generation import Generation, GenerationPage, GenerationQuery
+
+g = generations
+# Literal SQL, not bound parameters, so PostgreSQL can match the partial indexes.
+IN_FLIGHT = sa.text(IN_FLIGHT_SQL)
+NOT_DELETED = sa.text(NOT_DELETED_SQL)
+
+
+class SqlGenerationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(self, generation: Generation) -> None:
+        if not await self._session.insert_new(g, generation_to_row(generation)):
+            raise Conflict(
+                f"generation {generation.id} exists, or its prediction or idempotency key is taken"
+            )
+
+    async def get(self, generation_id: str) -> Generation | None:
+        return await self._one(sa.select(g).where(g.c.id == generation_id))
+
+    async def get_for_update(self, generation_id: str) -> Generation | None:
+        return await self._one(sa.select(g).where(g.c.id == generation_id).with_for_update())
+
+    async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None:
+        return await self._one(
+            sa.select(g).where(g.c.prediction_id == prediction_id).with_for_update()
+        )
+
+    async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
+        return await self._one(
+            sa.select(g).where(g.c.user_id == user_id, g.c.idempotency_key == key)
+        )
+
+    async def save(self, generation: Generation) -> None:
+        if generation.prediction_id is not None:
+            # Checked first so the common mistake leaves the transaction usable.
+            taken = await self._session.execute(
+                sa.select(g.c.id).where(
+                    g.c.prediction_id == generation.prediction_id, g.c.id != generation.id
+                )
+            )
+            if taken.first() is not None:
+                raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
+        row = generation_to_row(generation)
+        del row["id"]
+        result = await self._session.execute(
+            sa.update(g).where(g.c.id == generation.id).values(row).returning(g.c.id)
+        )
+        if result.first() is None:
+            await self.add(generation)
+
+    async def list(self, query: GenerationQuery) -> GenerationPage:
+        conditions: list[sa.ColumnElement[bool]] = [g.c.user_id == query.user_id, NOT_DELETED]
+        if query.action is not None:
+            conditions.append(g.c.action == query.action.value)
+        if query.status is not None:
+            conditions.append(g.c.status == query.status.value)
+        total = (
+            await self._session.execute(sa.select(sa.func.count()).select_from(g).where(*conditions))
+        ).scalar_one()
+        items: list[Generation] = []
+        if total > query.offset:
+            result = await self._session.execute(
+                sa.select(g)
+                .where(*conditions)
+                .order_by(g.c.created_at.desc(), g.c.id.desc())
+                .offset(query.offset)
+                .limit(query.limit)
+            )
+            items = [generation_from_row(row) for row in result.mappings()]
+        return GenerationPage(items=items, total=total, page=query.page, limit=query.limit)
+
+    async def count_in_flight(self, user_id: str) -> int:
+        result = await self._session.execute(
+            sa.select(sa.func.count()).select_from(g).where(g.c.user_id == user_id, IN_FLIGHT)
+        )
+        return int(result.scalar_one())
+
+    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
+        result = await self._session.execute(
+            sa.select(g)
+            .where(IN_FLIGHT, g.c.updated_at < cutoff)
+            .order_by(g.c.updated_at, g.c.id)
+            .limit(limit)
+        )
+        return [generation_from_row(row) for row in result.mappings()]
+
+    async def _one(self, statement: sa.Select[tuple[object, ...]]) -> Generation | None:
+        row = (await self._session.execute(statement)).mappings().first()
+        return generation_from_row(row) if row is not None else None

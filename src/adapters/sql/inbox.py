@@ -1,0 +1,36 @@
+"""Webhook bookkeeping: deliveries seen, and updates parked until their prediction is known."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from adapters.sql.mappers import update_from_row, update_to_row
+from adapters.sql.schema import parked_updates, webhook_deliveries
+from adapters.sql.session import Session
+from base_core.generation import PredictionUpdate
+
+
+class SqlUpdateInbox:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def mark_delivered(self, delivery_id: str, now: datetime) -> bool:
+        # A concurrent duplicate waits on the key and then inserts nothing.
+        return await self._session.insert_new(
+            webhook_deliveries, {"delivery_id": delivery_id, "received_at": now}
+        )
+
+    async def park(self, update: PredictionUpdate, now: datetime) -> None:
+        await self._session.execute(sa.insert(parked_updates).values(update_to_row(update, now)))
+
+    async def take(self, prediction_id: str) -> list[PredictionUpdate]:
+        # One DELETE ... RETURNING: two takers cannot both get the same update.
+        result = await self._session.execute(
+            sa.delete(parked_updates)
+            .where(parked_updates.c.prediction_id == prediction_id)
+            .returning(*parked_updates.columns)
+        )
+        rows = sorted(result.mappings(), key=lambda row: row["seq"])
+        return [update_from_row(row) for row in rows]

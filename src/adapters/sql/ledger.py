@@ -1,0 +1,155 @@
+"""Credit accounts, ledger entries and holds.
+
+The balance is a cached column kept next to the append-only entries. Besides the row
+lock taken by `account_for_update`, a save writes the *change* since the account was
+read, conditionally: `balance = balance + :delta WHERE balance + :delta >= 0`. Two
+writers can then never lose each other's update, even one that forgot the lock, and the
+CHECK (balance >= 0) constraint stays a last line that is never reached. A resolved hold
+never changes state again (`WHERE state = 'pending'`), and the unique `settle:`/`void:`
+entry keys stop a second resolution as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from adapters.sql.mappers import (
+    account_from_row,
+    account_to_row,
+    entry_from_row,
+    entry_to_row,
+    hold_from_row,
+    hold_to_row,
+)
+from adapters.sql.schema import credit_accounts, credit_holds, ledger_entries
+from adapters.sql.session import Session
+from base_core.errors import Conflict
+from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
+
+
+class SqlLedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        # user id -> balance as this unit of work last saw it in the database
+        self._seen_balances: dict[str, int] = {}
+
+    def forget(self) -> None:
+        """After a rollback what was seen may not be in the database any more."""
+        self._seen_balances.clear()
+
+    # Accounts
+
+    async def add_account(self, account: CreditAccount) -> None:
+        if not await self._session.insert_new(credit_accounts, account_to_row(account)):
+            raise Conflict(f"account {account.user_id} exists")
+        self._seen_balances[account.user_id] = account.balance
+
+    async def account(self, user_id: str) -> CreditAccount | None:
+        return await self._read_account(user_id, lock=False)
+
+    async def account_for_update(self, user_id: str) -> CreditAccount | None:
+        return await self._read_account(user_id, lock=True)
+
+    async def save_account(self, account: CreditAccount) -> None:
+        if account.balance < 0:
+            raise Conflict("a balance cannot go below zero")
+        seen = self._seen_balances.get(account.user_id)
+        table = credit_accounts
+        if seen is None:
+            statement = (
+                sa.update(table).where(table.c.user_id == account.user_id).values(balance=account.balance)
+            )
+        else:
+            delta = account.balance - seen
+            statement = (
+                sa.update(table)
+                .where(table.c.user_id == account.user_id, table.c.balance + delta >= 0)
+                .values(balance=table.c.balance + delta)
+            )
+        result = await self._session.execute(statement.returning(table.c.balance))
+        row = result.first()
+        if row is None:
+            if seen is not None or await self._read_account(account.user_id, lock=False):
+                raise Conflict("a balance cannot go below zero")
+            await self.add_account(account)
+            return
+        self._seen_balances[account.user_id] = row.balance
+
+    async def _read_account(self, user_id: str, *, lock: bool) -> CreditAccount | None:
+        statement = sa.select(credit_accounts).where(credit_accounts.c.user_id == user_id)
+        if lock:
+            statement = statement.with_for_update()
+        row = (await self._session.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        account = account_from_row(row)
+        self._seen_balances[user_id] = account.balance
+        return account
+
+    # Entries
+
+    async def append(self, entry: LedgerEntry) -> None:
+        if not await self._session.insert_new(ledger_entries, entry_to_row(entry)):
+            raise Conflict(f"ledger entry {entry.key} exists")
+
+    async def entry(self, key: str) -> LedgerEntry | None:
+        result = await self._session.execute(
+            sa.select(ledger_entries).where(ledger_entries.c.key == key)
+        )
+        row = result.mappings().first()
+        return entry_from_row(row) if row is not None else None
+
+    async def entries(self, user_id: str) -> list[LedgerEntry]:
+        result = await self._session.execute(
+            sa.select(ledger_entries)
+            .where(ledger_entries.c.user_id == user_id)
+            .order_by(ledger_entries.c.id)
+        )
+        return [entry_from_row(row) for row in result.mappings()]
+
+    # Holds
+
+    async def add_hold(self, hold: Hold) -> None:
+        if not await self._session.insert_new(credit_holds, hold_to_row(hold)):
+            raise Conflict(f"hold {hold.key} exists")
+
+    async def hold_for_update(self, key: str) -> Hold | None:
+        result = await self._session.execute(
+            sa.select(credit_holds).where(credit_holds.c.key == key).with_for_update()
+        )
+        row = result.mappings().first()
+        return hold_from_row(row) if row is not None else None
+
+    async def save_hold(self, hold: Hold) -> None:
+        table = credit_holds
+        row = hold_to_row(hold)
+        statement = sa.update(table).where(table.c.key == hold.key)
+        if hold.state is not HoldState.PENDING:
+            # Resolving happens once: only a pending hold (or a repeat of the same
+            # resolution) may be written.
+            statement = statement.where(
+                sa.or_(table.c.state == HoldState.PENDING.value, table.c.state == hold.state.value)
+            )
+        result = await self._session.execute(statement.values(row).returning(table.c.key))
+        if result.first() is not None:
+            return
+        if await self._exists(hold.key):
+            raise Conflict(f"hold {hold.key} is already resolved")
+        await self.add_hold(hold)
+
+    async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
+        result = await self._session.execute(
+            sa.select(credit_holds)
+            .where(sa.text("state = 'pending'"), credit_holds.c.expires_at <= now)
+            .order_by(credit_holds.c.expires_at, credit_holds.c.key)
+            .limit(limit)
+        )
+        return [hold_from_row(row) for row in result.mappings()]
+
+    async def _exists(self, key: str) -> bool:
+        result = await self._session.execute(
+            sa.select(credit_holds.c.key).where(credit_holds.c.key == key)
+        )
+        return result.first() is not None

@@ -1,0 +1,183 @@
+"""The tables, as the adapter reads and writes them (migrations/ creates them).
+
+One schema for SQLite and PostgreSQL. Money rules that the database can hold by itself
+are written here as constraints: a balance never below zero, one ledger entry per key,
+one hold per generation. tests/contract/test_migrations.py checks that the migrations
+produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.sql.types import BigSerial, UtcDateTime, json_column_type
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+IN_FLIGHT_SQL = "status IN ('pending', 'processing')"
+NOT_DELETED_SQL = "deleted_at IS NULL"
+
+
+def _partial(where: str) -> dict[str, object]:
+    return {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)}
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("telegram_id", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("telegram_username", sa.String, nullable=True),
+    sa.Column("telegram_first_name", sa.String, nullable=True),
+    sa.Column("email", sa.String, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+credit_accounts = sa.Table(
+    "credit_accounts",
+    metadata,
+    sa.Column("user_id", sa.String, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("balance", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("balance >= 0", name="balance_not_negative"),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("id", BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String, nullable=False, unique=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey("credit_accounts.user_id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("hold_key", sa.String, nullable=True),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "kind IN ('grant', 'hold', 'settle', 'void', 'adjust')", name="kind_known"
+    ),
+    sa.Index(None, "user_id", "id"),
+)
+
+credit_holds = sa.Table(
+    "credit_holds",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey("credit_accounts.user_id"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+    sa.CheckConstraint("state IN ('pending', 'settled', 'voided')", name="state_known"),
+    sa.Index("ix_credit_holds_pending_expires_at", "expires_at", **_partial("state = 'pending'")),
+)
+
+generations = sa.Table(
+    "generations",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("model_id", sa.String, nullable=False),
+    sa.Column("model_name", sa.String, nullable=False),
+    sa.Column("prompt", sa.Text, nullable=True),
+    sa.Column("input_image_url", sa.Text, nullable=True),
+    sa.Column("settings", json_column_type(), nullable=False),
+    sa.Column("replicate_input", json_column_type(), nullable=False),
+    sa.Column("cost", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("prediction_id", sa.String, nullable=True, unique=True),
+    sa.Column("token_id", sa.String, nullable=True),
+    sa.Column("output_urls", json_column_type(), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("processing_time_ms", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("idempotency_key", sa.String, nullable=True),
+    sa.Column("request_fingerprint", sa.String, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
+        name="status_known",
+    ),
+    sa.CheckConstraint("cost >= 0", name="cost_not_negative"),
+    sa.UniqueConstraint("user_id", "idempotency_key"),
+    # The history page: one user's visible generations, newest first, optionally by
+    # action or status.
+    sa.Index(
+        "ix_generations_user_newest",
+        "user_id", sa.text("created_at DESC"), sa.text("id DESC"),
+        **_partial(NOT_DELETED_SQL),
+    ),
+    sa.Index(
+        "ix_generations_user_action_newest",
+        "user_id", "action", sa.text("created_at DESC"), sa.text("id DESC"),
+        **_partial(NOT_DELETED_SQL),
+    ),
+    sa.Index(
+        "ix_generations_user_status_newest",
+        "user_id", "status", sa.text("created_at DESC"), sa.text("id DESC"),
+        **_partial(NOT_DELETED_SQL),
+    ),
+    # The reconciler's scan and the per-user in-flight cap.
+    sa.Index("ix_generations_in_flight_updated_at", "updated_at", "id", **_partial(IN_FLIGHT_SQL)),
+    sa.Index("ix_generations_in_flight_user_id", "user_id", **_partial(IN_FLIGHT_SQL)),
+)
+
+replicate_tokens = sa.Table(
+    "replicate_tokens",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("secret", sa.String, nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("request_count", sa.BigInteger, nullable=False),
+    sa.Column("error_count", sa.BigInteger, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("cooldown_until", UtcDateTime, nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("disabled_reason", sa.String, nullable=True),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+parked_updates = sa.Table(
+    "parked_updates",
+    metadata,
+    sa.Column("seq", BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String, nullable=False, index=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("output", json_column_type(), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("predict_time", sa.Float, nullable=True),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Column("parked_at", UtcDateTime, nullable=False),
+)
+
+__all__ = [
+    "credit_accounts",
+    "credit_holds",
+    "generations",
+    "ledger_entries",
+    "metadata",
+    "parked_updates",
+    "replicate_tokens",
+    "users",
+    "webhook_deliveries",
+]

@@ -1,0 +1,56 @@
+"""The Replicate token pool, in `replicate_tokens` (the name the admin SQL uses)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.sql.mappers import token_from_row, token_to_row
+from adapters.sql.schema import replicate_tokens
+from adapters.sql.session import Session
+from base_core.errors import Conflict
+from base_core.tokens import ReplicateToken
+
+t = replicate_tokens
+# One order for reading and for locking: two processes locking the pool take the rows in
+# the same sequence and cannot deadlock.
+POOL_ORDER = (t.c.created_at, t.c.id)
+
+
+class SqlTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def add(self, token: ReplicateToken) -> None:
+        if not await self._session.insert_new(t, token_to_row(token)):
+            raise Conflict("token exists")
+
+    async def get(self, token_id: str) -> ReplicateToken | None:
+        return await self._one(sa.select(t).where(t.c.id == token_id))
+
+    async def get_for_update(self, token_id: str) -> ReplicateToken | None:
+        return await self._one(sa.select(t).where(t.c.id == token_id).with_for_update())
+
+    async def get_by_secret(self, secret: str) -> ReplicateToken | None:
+        return await self._one(sa.select(t).where(t.c.secret == secret))
+
+    async def list(self) -> list[ReplicateToken]:
+        return await self._many(sa.select(t).order_by(*POOL_ORDER))
+
+    async def list_for_update(self) -> list[ReplicateToken]:
+        return await self._many(sa.select(t).order_by(*POOL_ORDER).with_for_update())
+
+    async def save(self, token: ReplicateToken) -> None:
+        row = token_to_row(token)
+        del row["id"]
+        result = await self._session.execute(
+            sa.update(t).where(t.c.id == token.id).values(row).returning(t.c.id)
+        )
+        if result.first() is None:
+            await self.add(token)
+
+    async def _one(self, statement: sa.Select[tuple[object, ...]]) -> ReplicateToken | None:
+        row = (await self._session.execute(statement)).mappings().first()
+        return token_from_row(row) if row is not None else None
+
+    async def _many(self, statement: sa.Select[tuple[object, ...]]) -> list[ReplicateToken]:
+        return [token_from_row(row) for row in (await self._session.execute(statement)).mappings()]

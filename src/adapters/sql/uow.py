@@ -1,0 +1,94 @@
+"""One unit of work: one pooled connection, one transaction at a time.
+
+The transaction starts with the first statement (BEGIN IMMEDIATE on SQLite) and ends
+with commit(), rollback() or the end of the `async with` block, which rolls back
+whatever was not committed. After a commit the unit of work may go on; the next
+statement opens a new transaction, as the in-memory store behaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.errors import DRIVER_ERRORS, translated
+from adapters.sql.generations import SqlGenerationRepository
+from adapters.sql.inbox import SqlUpdateInbox
+from adapters.sql.ledger import SqlLedgerRepository
+from adapters.sql.session import Session
+from adapters.sql.tokens import SqlTokenRepository
+from adapters.sql.users import SqlUserRepository
+
+log = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._session = Session(engine.dialect.name)
+        self._entered = False
+        self.users = SqlUserRepository(self._session)
+        self.ledger = SqlLedgerRepository(self._session)
+        self.generations = SqlGenerationRepository(self._session)
+        self.tokens = SqlTokenRepository(self._session)
+        self.inbox = SqlUpdateInbox(self._session)
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open connection, for diagnostics and the adapter's own tests."""
+        if self._session.connection is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session.connection
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._entered:
+            raise RuntimeError("a unit of work can be entered only once")
+        self._entered = True
+        with translated():
+            self._session.connection = await self._engine.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._session.connection = self._session.connection, None
+        if connection is None:
+            return
+        try:
+            await connection.rollback()
+        except DRIVER_ERRORS + (ValueError,):
+            # The connection is gone (and with it the transaction); never hand it out again.
+            log.warning("rollback failed; discarding the connection", exc_info=True)
+            await _invalidate(connection)
+        finally:
+            try:
+                await connection.close()
+            except DRIVER_ERRORS + (ValueError,):
+                log.warning("closing a connection failed", exc_info=True)
+
+    async def commit(self) -> None:
+        connection = self.connection
+        try:
+            with translated():
+                await connection.commit()
+        except BaseException:
+            self.ledger.forget()
+            raise
+
+    async def rollback(self) -> None:
+        connection = self.connection
+        self.ledger.forget()
+        with translated():
+            await connection.rollback()
+
+
+async def _invalidate(connection: AsyncConnection) -> None:
+    try:
+        await connection.invalidate()
+    except DRIVER_ERRORS + (ValueError,):
+        log.warning("invalidating a connection failed", exc_info=True)
