@@ -2,7 +2,8 @@
 
 Nothing happens at import time. `open_services(settings)` is an async context manager
 that builds the database, Replicate, the sign-in verifiers and the Studio, feeds the
-configured tokens into the pool, starts the poller when Replicate cannot call us back,
+configured tokens into the pool, starts the poller (polling when Replicate cannot call us back, reconciling
+lost webhooks when it can),
 and tears it all down in reverse order.
 """
 
@@ -15,7 +16,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -191,23 +191,25 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[UnitOfWorkFac
 
 @contextlib.asynccontextmanager
 async def open_replicate(
-    settings: Settings, overrides: Overrides
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, overrides: Overrides
 ) -> AsyncIterator[tuple[InferenceProvider, WebhookVerifier]]:
     if overrides.inference is not None and overrides.webhooks is not None:
         yield overrides.inference, overrides.webhooks
         return
-    from adapters.replicate import ReplicateInference, ReplicateWebhooks
+    from adapters.replicate import ReplicateInference, ReplicateWebhooks, WebhookSecrets
 
-    inference: Any = overrides.inference or ReplicateInference(settings.replicate_base_url)
-    webhooks: Any = overrides.webhooks or ReplicateWebhooks(
-        secret=settings.replicate_webhook_secret, inference=inference
+    replicate = ReplicateInference(settings.replicate_base_url)
+    inference: InferenceProvider = overrides.inference or replicate
+    webhooks = overrides.webhooks or ReplicateWebhooks(
+        WebhookSecrets(
+            uow=uow, fetch=replicate.webhook_secret, configured=settings.replicate_webhook_secret
+        ),
+        clock,
     )
     try:
         yield inference, webhooks
     finally:
-        close = getattr(inference, "aclose", None)
-        if close is not None:
-            await close()
+        await replicate.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -220,13 +222,16 @@ async def open_services(
     sessions = SessionTokens(resolve_session_secret(settings))
     bearer, telegram = build_verifiers(settings, sessions)
     async with contextlib.AsyncExitStack() as stack:
+        clock = overrides.clock or SystemClock()
         uow, ping = await stack.enter_async_context(open_database(settings))
-        inference, webhooks = await stack.enter_async_context(open_replicate(settings, overrides))
+        inference, webhooks = await stack.enter_async_context(
+            open_replicate(settings, uow, clock, overrides)
+        )
         context = Context(
             uow=uow,
             inference=inference,
             registry=registry,
-            clock=overrides.clock or SystemClock(),
+            clock=clock,
             ids=overrides.ids or UuidIds(),
             config=studio_config(settings),
             events=LoggingEvents(),
@@ -234,7 +239,7 @@ async def open_services(
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
-        if background and not settings.public_url:
+        if background:
             await stack.enter_async_context(_polling(studio, settings))
         yield Services(
             studio=studio,
@@ -248,10 +253,15 @@ async def open_services(
 
 @contextlib.asynccontextmanager
 async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
-    """No webhook can reach us: ask Replicate about running generations instead."""
+    """Ask Replicate about running generations: all the time when no webhook can reach us,
+    and for the ones that went quiet (a lost webhook) when one can."""
     from entrypoints.background import Poller
 
-    poller = Poller(studio, interval=settings.reconcile_after_seconds)
+    poller = Poller(
+        studio,
+        reconcile_after=settings.reconcile_after_seconds,
+        webhooks=settings.public_url is not None,
+    )
     await poller.start()
     try:
         yield

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+
 from typing import Any
 
 import attrs
@@ -20,9 +18,8 @@ from litestar.testing import AsyncTestClient
 from adapters.auth import SessionTokens, sign_init_data
 from adapters.memory import FakeInference, MemoryStore
 from adapters.system import SystemClock, UuidIds
-from base_core import PredictionUpdate, Studio
-from base_core.errors import Unauthenticated
-from base_core.ports import VerifiedWebhook
+from base_core import Studio
+from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
 from entrypoints.bootstrap import LoggingEvents, Services, studio_config
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
@@ -33,37 +30,14 @@ ISSUER = f"{SUPABASE_URL}/auth/v1"
 SUPABASE_SECRET = "s" * 40
 SESSION_SECRET = "session-secret-" + "x" * 40
 BOT_TOKEN = "123456:TEST-bot-token"
-WEBHOOK_KEY = b"webhook-key-for-tests-0123456789"
 ADMIN_ID = "00000000-0000-4000-8000-00000000a0a0"
 
 
-class HmacWebhooks:
-    """Standard Webhooks verification with one key, as Replicate signs its deliveries."""
-
-    async def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
-        lower = {k.lower(): v for k, v in headers.items()}
-        delivery, stamp, signature = (lower.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
-        if not delivery or not stamp or not signature or abs(time.time() - int(stamp)) > 300:
-            raise Unauthenticated("bad webhook")
-        expected = sign_webhook(delivery, stamp, body)
-        if not any(hmac.compare_digest(expected, part) for part in signature.split()):
-            raise Unauthenticated("bad webhook signature")
-        data = json.loads(body)
-        return VerifiedWebhook(
-            delivery_id=delivery,
-            update=PredictionUpdate(
-                prediction_id=data["id"],
-                status=data["status"],
-                output=PredictionUpdate.normalize_output(data.get("output")),
-                error=data.get("error"),
-                predict_time=(data.get("metrics") or {}).get("predict_time"),
-            ),
-        )
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"webhook-key-for-tests-0123456789").decode()
 
 
 def sign_webhook(delivery: str, stamp: str, body: bytes) -> str:
-    digest = hmac.new(WEBHOOK_KEY, f"{delivery}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return sign(WEBHOOK_SECRET, delivery, int(stamp), body)
 
 
 def webhook_headers(body: bytes, delivery: str | None = None) -> dict[str, str]:
@@ -151,7 +125,7 @@ def build_services(store: MemoryStore, inference: FakeInference, ec_key: Any) ->
     services = Services(
         studio=Studio(context),
         bearer=BearerVerifier(session=sessions, supabase=supabase),
-        webhooks=HmacWebhooks(),
+        webhooks=ReplicateWebhooks(WebhookSecrets.fixed(WEBHOOK_SECRET), SystemClock()),
         sessions=sessions,
         telegram=TelegramInitDataVerifier(BOT_TOKEN),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -30,14 +30,13 @@ async def list_models(studio: StudioDep, action: FromQuery[Action | None] = None
 class _RawJsonBody(Operation):
     """Documents the webhook's body, which the handler reads raw to check its signature."""
 
-    request_body: RequestBody | None = field(
-        default_factory=lambda: RequestBody(
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
             required=True,
             description="Replicate's prediction object, signed with the Standard Webhooks "
             "headers webhook-id, webhook-timestamp and webhook-signature",
             content={"application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))},
         )
-    )
 
 
 @post(
