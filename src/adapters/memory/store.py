@@ -153,6 +153,10 @@ class MemoryLedgerRepository:
         return self._tx.get("holds", key)
 
     async def save_hold(self, hold: Hold) -> None:
+        stored = self._tx.get("holds", hold.key)
+        if stored is not None and not stored.is_pending and stored.state is not hold.state:
+            # Like the SQL adapter: a resolved hold never changes state again.
+            raise Conflict(f"hold {hold.key} is already resolved")
         self._tx.put("holds", hold.key, hold)
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:

@@ -125,13 +125,12 @@ class SqlLedgerRepository:
     async def save_hold(self, hold: Hold) -> None:
         table = credit_holds
         row = hold_to_row(hold)
-        statement = sa.update(table).where(table.c.key == hold.key)
-        if hold.state is not HoldState.PENDING:
-            # Resolving happens once: only a pending hold (or a repeat of the same
-            # resolution) may be written.
-            statement = statement.where(
-                sa.or_(table.c.state == HoldState.PENDING.value, table.c.state == hold.state.value)
-            )
+        # Resolving happens once: only a pending hold (or a repeat of the same resolution)
+        # may be written; a resolved hold never changes state again.
+        statement = sa.update(table).where(
+            table.c.key == hold.key,
+            sa.or_(table.c.state == HoldState.PENDING.value, table.c.state == hold.state.value),
+        )
         result = await self._session.execute(statement.values(row).returning(table.c.key))
         if result.first() is not None:
             return
