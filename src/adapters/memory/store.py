@@ -3,8 +3,8 @@
 A `MemoryStore` is the database: per-instance state, good enough to run the whole service
 in one process. A unit of work takes the store's lock for its whole life (like SQLite's
 write transaction), stages its writes, and applies them only on commit, so a unit of work
-that raises leaves nothing behind. Objects are copied on the way in and out: a caller
-holding a domain object cannot change the store behind its back.
+that raises leaves nothing behind. Objects are deep-copied on the way in and out: a caller
+holding a domain object (and its lists and dicts) cannot change the store behind its back.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ class _Tx:
         value = self.staged[table].get(key, _MISSING)
         if value is _MISSING:
             value = self.store.tables[table].get(key)
-        return None if value is None else copy.copy(value)
+        return None if value is None else copy.deepcopy(value)
 
     def put(self, table: str, key: Any, value: Any) -> None:
-        self.staged[table][key] = copy.copy(value)
+        self.staged[table][key] = copy.deepcopy(value)
 
     def delete(self, table: str, key: Any) -> None:
         self.staged[table][key] = None
@@ -73,7 +73,7 @@ class _Tx:
     def values(self, table: str) -> Iterable[Any]:
         merged = dict(self.store.tables[table])
         merged.update(self.staged[table])
-        return [copy.copy(v) for v in merged.values() if v is not None]
+        return [copy.deepcopy(v) for v in merged.values() if v is not None]
 
     def find(self, table: str, match: Callable[[Any], bool]) -> Any:
         for value in self.values(table):
@@ -90,6 +90,12 @@ class _Tx:
                 else:
                     table[key] = value
             writes.clear()
+
+
+def _require(tx: _Tx, table: str, key: Any) -> None:
+    """What a foreign key does in the SQL schema: the referenced row must exist."""
+    if tx.get(table, key) is None:
+        raise Conflict(f"{table} has no {key!r}")
 
 
 class MemoryUserRepository:
@@ -120,6 +126,7 @@ class MemoryLedgerRepository:
     async def add_account(self, account: CreditAccount) -> None:
         if self._tx.get("accounts", account.user_id) is not None:
             raise Conflict(f"account {account.user_id} exists")
+        _require(self._tx, "users", account.user_id)
         self._tx.put("accounts", account.user_id, account)
 
     async def account(self, user_id: str) -> CreditAccount | None:
@@ -135,6 +142,7 @@ class MemoryLedgerRepository:
     async def append(self, entry: LedgerEntry) -> None:
         if self._tx.get("entries", entry.key) is not None:
             raise Conflict(f"ledger entry {entry.key} exists")
+        _require(self._tx, "accounts", entry.user_id)
         self._tx.put("entries", entry.key, entry)
 
     async def entry(self, key: str) -> LedgerEntry | None:
@@ -147,6 +155,7 @@ class MemoryLedgerRepository:
     async def add_hold(self, hold: Hold) -> None:
         if self._tx.get("holds", hold.key) is not None:
             raise Conflict(f"hold {hold.key} exists")
+        _require(self._tx, "accounts", hold.user_id)
         self._tx.put("holds", hold.key, hold)
 
     async def hold_for_update(self, key: str) -> Hold | None:
@@ -177,6 +186,11 @@ class MemoryGenerationRepository:
             generation.user_id, generation.idempotency_key
         ):
             raise Conflict("idempotency key already used")
+        if generation.prediction_id is not None and await self.get_by_prediction_for_update(
+            generation.prediction_id
+        ):
+            raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
+        _require(self._tx, "users", generation.user_id)
         self._tx.put("generations", generation.id, generation)
 
     async def get(self, generation_id: str) -> Generation | None:
