@@ -24,17 +24,39 @@ DEFAULT_PORT = 8787
 
 
 class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to whoever embeds it."""
+    """A uvicorn server that leaves signal handling to whoever embeds it, and that stops
+    at once when asked from its own loop (tests start and stop many of them)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopping: asyncio.Event | None = None
 
     def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
         return contextlib.nullcontext()
+
+    async def main_loop(self) -> None:
+        self._stopping = asyncio.Event()
+        counter = 0
+        while not self.should_exit:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.1)
+            counter = (counter + 1) % 864000
+            self.should_exit = self.should_exit or await self.on_tick(counter)
+
+    def stop_soon(self) -> None:
+        """Ask to stop; call it from the server's own loop."""
+        self.should_exit = True
+        if self._stopping is not None:
+            self._stopping.set()
 
 
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.set_inheritable(True)
+    # Listening at once lets callers connect as soon as the URL is known; connections
+    # wait in the backlog until uvicorn starts accepting.
+    sock.listen(2048)
     return sock
 
 
@@ -132,7 +154,7 @@ class Simulator:
                 await asyncio.sleep(0.005)
             yield self
         finally:
-            server.should_exit = True
+            server.stop_soon()
             await task
             sock.close()
 
