@@ -283,8 +283,11 @@ class StudioLedgerMachine(RuleBasedStateMachine):
     def reuse_a_key_differently(self, data, delta: int) -> None:
         key = data.draw(st.sampled_from(sorted(self.keys)))
         amount, reason = self.keys[key]
+        other_amount = amount + delta if amount > 0 else amount - delta  # same sign, never zero
         with pytest.raises(IdempotencyConflict):
-            self.run(self.studio.adjust_credits("u1", amount + delta, reason, key))
+            self.run(self.studio.adjust_credits("u1", other_amount, reason, key))
+        with pytest.raises(IdempotencyConflict):
+            self.run(self.studio.adjust_credits("u1", amount, reason + "?", key))
 
     @rule(num_outputs=st.integers(1, 4))
     def create(self, num_outputs: int) -> None:
