@@ -1,6 +1,22 @@
 """Admin routes under `/_sim/`, so a test in another process can drive the simulator.
 
 They need no token: the simulator is a loopback test tool.
+
+    GET    /_sim/health                          {"ok": true, "base_url": ...}
+    POST   /_sim/reset                           forget everything but the configuration
+    GET    /_sim/faults                          active faults, with ids and uses left
+    POST   /_sim/faults                          add one; body = Fault fields as JSON
+    DELETE /_sim/faults[?token=T]                clear all, or those aimed at T
+    DELETE /_sim/faults/{id}                     remove one
+    GET    /_sim/tokens                          {token: account}
+    POST   /_sim/tokens                          {"token", "account"?} -> with its secret
+    GET    /_sim/secrets/{token}                 {"account", "key"}
+    GET    /_sim/requests[?token=T]              the /v1 request log
+    GET    /_sim/webhooks[?prediction_id=P]      every webhook delivery attempt
+    GET    /_sim/settings, PATCH /_sim/settings  starting_delay, processing_delay, retention
+    POST   /_sim/files?ext=png                   raw body -> {"url"} served under /files/
+    GET    /_sim/predictions[?token=T]           every prediction, with token and account
+    POST   /_sim/predictions/{id}/remove-data    expire its data now
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
-    return token.strip() or None if scheme.lower() in ("bearer", "token") else None
+    if scheme.lower() not in ("bearer", "token"):
+        return None
+    return token.strip() or None
 
 
 class RequestLog:
@@ -59,6 +61,7 @@ class RequestLog:
 
 def create_app(engine: Engine) -> ASGIApp:
     """The simulator's ASGI app: Litestar, wrapped so that every `/v1` request is logged."""
+
     async def admit(request: Request[Any, Any, Any], operation: Operation) -> tuple[str, str]:
         """Apply injected faults, then check the token; return (token, account)."""
         token = bearer_token(request.headers.get("authorization"))
@@ -196,6 +199,7 @@ def create_app(engine: Engine) -> ASGIApp:
         exception_handlers={
             Problem: lambda _, problem: problem.to_response(),
             HTTPException: _http_exception,
+            Exception: _unexpected,
         },
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
@@ -209,6 +213,10 @@ def _http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response
     response = Problem(error.status_code, _title(error.status_code), str(error.detail)).to_response()
     response.headers.update(error.headers or {})
     return response
+
+
+def _unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    return Problem(500, "Internal Server Error", f"Simulator error: {error!r}").to_response()
 
 
 def _title(status: int) -> str:

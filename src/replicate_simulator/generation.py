@@ -9,6 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 import attrs
 import httpx
+from PIL import Image
 
 from replicate_simulator import images
 from replicate_simulator.models import ModelSpec
@@ -46,7 +47,7 @@ async def generate(
     return [await asyncio.to_thread(_remove_background, source)]
 
 
-def images_from(data: bytes) -> images.Image.Image:
+def images_from(data: bytes) -> Image.Image:
     try:
         return images.decode(data)
     except images.ImageUnreadable as error:
@@ -96,7 +97,7 @@ def _text_to_image(params: dict[str, object], limits: Limits) -> list[OutputFile
 
 
 def _image_edit(
-    params: dict[str, object], sources: list[images.Image.Image], limits: Limits
+    params: dict[str, object], sources: list[Image.Image], limits: Limits
 ) -> OutputFile:
     first = sources[0] if sources else None
     aspect_ratio = str(params["aspect_ratio"])
@@ -114,7 +115,7 @@ def _image_edit(
     return OutputFile(images.encode(picture, output_format), output_format)
 
 
-def _upscale(params: dict[str, object], source: images.Image.Image, limits: Limits) -> OutputFile:
+def _upscale(params: dict[str, object], source: Image.Image, limits: Limits) -> OutputFile:
     scale = float(params["scale"])  # type: ignore[arg-type]
     if scale <= 0:
         raise GenerationFailed("scale must be greater than 0")
@@ -122,5 +123,5 @@ def _upscale(params: dict[str, object], source: images.Image.Image, limits: Limi
     return OutputFile(images.encode(enlarged, "png"), "png")
 
 
-def _remove_background(source: images.Image.Image) -> OutputFile:
+def _remove_background(source: Image.Image) -> OutputFile:
     return OutputFile(images.encode(images.cut_out_background(source), "png"), "png")
