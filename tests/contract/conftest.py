@@ -173,3 +173,23 @@ class Builders:
 @pytest.fixture
 def build() -> type[Builders]:
     return Builders
+
+
+class SqlHelpers:
+    """For the SQL adapter's own suites (a fixture, like Builders)."""
+
+    database = staticmethod(sql_database)
+    postgres_schema = staticmethod(postgres_schema)
+    require_postgres_url = staticmethod(require_postgres_url)
+    sqlite_url = staticmethod(sqlite_url)
+
+
+@pytest.fixture
+def sql() -> type[SqlHelpers]:
+    return SqlHelpers
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_backend(request: pytest.FixtureRequest) -> str:
+    """"sqlite" or "postgres", for tests that build their own databases."""
+    return str(request.param)
