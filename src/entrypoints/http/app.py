@@ -112,6 +112,8 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,
+        # Logging is the process's business (the CLI configures it); Litestar adds none.
+        logging_config=None,
     )
 
 

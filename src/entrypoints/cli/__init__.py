@@ -1,0 +1,38 @@
+"""The `base` command: serve the API, run the demo or the simulator, operate the pool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from entrypoints.cli import operate, run
+from entrypoints.settings import SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="base",
+        description=".base: the backend of an AI image studio. Settings come from BASE_* "
+        "environment variables (see PRODUCT.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run.add_commands(commands)
+    operate.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    try:
+        result = args.handler(args)
+    except SettingsError as error:
+        print(f"base: bad setting {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+__all__ = ["build_parser", "main"]

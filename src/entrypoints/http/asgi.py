@@ -1,0 +1,25 @@
+"""The ASGI entry point `base serve` hands to uvicorn (one app per worker process)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from entrypoints.bootstrap import open_services
+from entrypoints.settings import Settings
+
+
+def app() -> Litestar:
+    """An app that builds its services from the environment in its own lifespan."""
+    from entrypoints.cli.run import configure_logging
+
+    configure_logging()  # worker processes do not inherit the parent's logging setup
+    return create_app_for(Settings.from_env())
+
+
+def create_app_for(settings: Settings) -> Litestar:
+    from entrypoints.http.app import create_app
+
+    return create_app(lambda: open_services(settings))
+
+
+__all__ = ["app", "create_app_for"]
