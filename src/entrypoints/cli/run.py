@@ -26,6 +26,8 @@ SEED_BODY = (
 def configure_logging(level: int = logging.INFO) -> None:
     """Our own lines (requests, generation changes) on stderr; idempotent."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every outgoing request at INFO; our own lines already say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def add_commands(commands: Any) -> None:
@@ -91,6 +93,8 @@ def bind_free_port(host: str, first: int, attempts: int = 50) -> socket.socket:
             sock.close()
             continue
         sock.set_inheritable(True)
+        # Listening now means a curl pasted before uvicorn is up waits instead of failing.
+        sock.listen(128)
         return sock
     raise SystemExit(f"base: no free port from {first} to {first + attempts - 1}")
 
