@@ -234,6 +234,7 @@ class ReplicateInference:
             _CAPTURE.reset(reset)
         # Raised outside the except blocks so the client's exception (whose request carries
         # the Authorization header) is not chained onto ours.
+        assert error is not None
         raise error
 
 

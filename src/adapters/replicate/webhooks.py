@@ -135,6 +135,19 @@ class ReplicateWebhooks:
         self._clock = clock
         self._tolerance = tolerance_seconds
 
+    @classmethod
+    def build(
+        cls,
+        uow: UnitOfWorkFactory,
+        fetch: SecretFetcher,
+        clock: Clock,
+        configured_secret: str | None = None,
+        tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+    ) -> ReplicateWebhooks:
+        """The usual wiring: the configured secret if any, else each account's, fetched with
+        `fetch` (ReplicateInference.webhook_secret)."""
+        return cls(WebhookSecrets(uow, fetch, configured_secret), clock, tolerance_seconds)
+
     async def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
         # The cheap checks first, so forged requests never make us call Replicate.
         signed = parse_headers(headers)

@@ -177,11 +177,11 @@ async def test_a_refused_input_fails_the_generation_without_touching_tokens_or_c
 
 
 async def test_a_slow_token_is_unavailable_and_the_next_one_takes_the_work(sim: Simulator) -> None:
-    inference = ReplicateInference(sim.base_url, timeout=0.5)
+    inference = ReplicateInference(sim.base_url, timeout=1.0)
     try:
         studio = build_studio(inference, ManualClock())
         tokens = await pool(studio, sim, "r8_slow_0000006", GOOD)
-        sim.faults.for_token("r8_slow_0000006", delay=2.0, operation="create")
+        sim.faults.for_token("r8_slow_0000006", delay=3.0, operation="create")
         await studio.ensure_user(USER)
 
         generation = await studio.create_generation(USER, FLUX_REQUEST)

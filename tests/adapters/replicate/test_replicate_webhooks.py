@@ -288,3 +288,15 @@ def test_the_webhook_target_follows_the_public_url() -> None:
 def test_a_secrets_source_needs_a_way_to_find_secrets() -> None:
     with pytest.raises(ValueError):
         WebhookSecrets()
+
+
+async def test_the_usual_wiring_prefers_a_configured_secret(setup: Setup, inference: ReplicateInference) -> None:
+    configured = foreign_secret()
+    fetched = ReplicateWebhooks.build(setup.studio.context.uow, inference.webhook_secret, setup.clock)
+    fixed = ReplicateWebhooks.build(setup.studio.context.uow, inference.webhook_secret, setup.clock, configured)
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a)
+    assert (await fetched.verify(headers, body)).update.prediction_id == setup.of_a
+    with pytest.raises(Unauthenticated):
+        await fixed.verify(headers, body)
+    headers, body = setup.signed(configured, setup.of_a)
+    assert (await fixed.verify(headers, body)).update.prediction_id == setup.of_a
