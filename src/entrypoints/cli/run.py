@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from entrypoints.bootstrap import open_services
+from entrypoints.bootstrap import load_registry, open_services, resolve_session_secret
 from entrypoints.settings import Settings
 
 DEMO_TOKEN = "r8_demo_token_for_the_local_simulator"
@@ -56,6 +56,8 @@ def add_commands(commands: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # a bad variable stops us here, before any worker starts
+    load_registry(settings)
+    resolve_session_secret(settings)
     configure_logging()
     if args.workers > 1:
         uvicorn.run(
