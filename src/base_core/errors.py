@@ -21,6 +21,7 @@
     │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
     │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
     └── InfrastructureError            503: the database (or another dependency) failed
+        └── OutputCopyFailed           a result could not be copied into the output store
 
 Adapters translate outside exceptions into these at their boundary; nothing above an
 adapter sees a driver's or a client library's exception.
@@ -166,6 +167,15 @@ class InfrastructureError(BaseError):
     """A dependency of the service (the database) failed; nothing was half-done."""
 
 
+class OutputCopyFailed(InfrastructureError):
+    """A result could not be fetched or stored; the reconciler tries again later."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"could not keep {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
 __all__ = [
     "BaseError",
     "Conflict",
@@ -178,6 +188,7 @@ __all__ = [
     "InvalidRequest",
     "NoTokenAvailable",
     "NotFound",
+    "OutputCopyFailed",
     "ProviderError",
     "ProviderInputRejected",
     "ProviderUnavailable",

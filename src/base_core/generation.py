@@ -134,10 +134,25 @@ class Generation:
     deleted_at: datetime | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    # Replicate's own output URLs, kept after `output_urls` point at our stored copies.
+    source_urls: list[str] | None = None
+    outputs_kept_at: datetime | None = None  # when the copies were stored; None: not yet
+    # The reconciler's lease: no process looks at the generation again before this time.
+    next_check_at: datetime | None = None
 
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def needs_output_copy(self) -> bool:
+        """Completed, still pointing at Replicate's short-lived files, and not deleted."""
+        return (
+            self.status is Status.COMPLETED
+            and self.outputs_kept_at is None
+            and not self.is_deleted
+            and bool(self.source_urls)
+        )
 
     @property
     def is_deleted(self) -> bool:
@@ -167,6 +182,17 @@ class Generation:
         self.error_message = message
         self.completed_at = now
 
+    def outputs_kept(self, stored_urls: Sequence[str], now: datetime) -> bool:
+        """Point `output_urls` at stored copies of `source_urls`; False when nothing to do."""
+        if not self.needs_output_copy:
+            return False
+        if len(stored_urls) != len(self.source_urls or ()):
+            raise ValueError("one stored copy per output is needed")
+        self.output_urls = list(stored_urls)
+        self.outputs_kept_at = now
+        self.updated_at = now
+        return True
+
     def delete(self, now: datetime) -> None:
         if self.is_deleted:
             raise NotFound("generation", self.id)
@@ -195,6 +221,9 @@ class Generation:
                 self.processing_time_ms = round(update.predict_time * 1000)
             if target is Status.COMPLETED:
                 self.output_urls = list(update.output or ())
+                self.source_urls = list(update.output or ())
+                if not self.source_urls:
+                    self.outputs_kept_at = now  # nothing to copy
             else:
                 self.error_message = update.error or (
                     "prediction aborted" if update.status == "aborted" else f"prediction {update.status}"
@@ -271,6 +300,42 @@ def _status(raw: object) -> Status:
 
 
 @attrs.frozen
+class CheckQuery:
+    """What the reconciler claims: generations that went quiet, and outputs not yet copied.
+
+    - `pending` ones last changed before `pending_before` (their submitting process died);
+    - `processing` ones last changed before `processing_before` (a webhook got lost);
+    - `completed` ones whose outputs were not copied and that completed after
+      `outputs_since` (older ones are gone from Replicate; None: don't look for them).
+    Ones leased by another process (`next_check_at` after `now`) are skipped.
+    """
+
+    now: datetime
+    pending_before: datetime
+    processing_before: datetime
+    outputs_since: datetime | None
+    lease_until: datetime
+    limit: int = 50
+
+    def wants(self, generation: Generation) -> bool:
+        """The same rule the SQL adapter writes as a WHERE clause."""
+        if generation.next_check_at is not None and generation.next_check_at > self.now:
+            return False
+        if generation.status is Status.PENDING:
+            return generation.updated_at < self.pending_before
+        if generation.status is Status.PROCESSING:
+            return generation.updated_at < self.processing_before
+        return (
+            self.outputs_since is not None
+            and generation.status is Status.COMPLETED
+            and generation.outputs_kept_at is None
+            and not generation.is_deleted
+            and generation.completed_at is not None
+            and generation.completed_at >= self.outputs_since
+        )
+
+
+@attrs.frozen
 class GenerationPage:
     items: list[Generation]
     total: int
@@ -283,6 +348,7 @@ class GenerationPage:
 
 
 __all__ = [
+    "CheckQuery",
     "Event",
     "Generation",
     "GenerationPage",

@@ -150,6 +150,12 @@ def hold_key_for(generation_id: str) -> str:
     return f"hold:{generation_id}"
 
 
+def generation_of_hold(hold_key: str) -> str | None:
+    """The generation a hold was taken for, or None for a hold of something else."""
+    prefix, _, generation_id = hold_key.partition(":")
+    return generation_id if prefix == "hold" and generation_id else None
+
+
 __all__ = [
     "CreditAccount",
     "DEFAULT_HOLD_TTL",
@@ -159,5 +165,6 @@ __all__ = [
     "HoldState",
     "LedgerEntry",
     "check_replay",
+    "generation_of_hold",
     "hold_key_for",
 ]

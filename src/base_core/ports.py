@@ -12,14 +12,20 @@ InfrastructureError and the unit of work has rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 import attrs
 
-from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
+from base_core.generation import (
+    CheckQuery,
+    Generation,
+    GenerationPage,
+    GenerationQuery,
+    PredictionUpdate,
+)
 from base_core.ledger import CreditAccount, Hold, LedgerEntry
 from base_core.tokens import ReplicateToken
 from base_core.users import User
@@ -81,6 +87,14 @@ class GenerationRepository(Protocol):
         ...
     async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
         """Pending or processing generations with no change since `cutoff`, oldest first."""
+        ...
+    async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
+        """Lease the generations `query` wants until `query.lease_until`, oldest first.
+
+        Rows another unit of work has locked are skipped, not waited for, so several
+        processes reconciling at once each claim different generations; the lease
+        (`next_check_at`) is written here and holds once the caller commits.
+        """
         ...
 
 
@@ -166,6 +180,28 @@ class InferenceProvider(Protocol):
 
 
 @attrs.frozen
+class StoredOutput:
+    content: bytes
+    media_type: str
+
+
+class OutputStore(Protocol):
+    """Somewhere results outlive Replicate's one-hour retention.
+
+    `keep` copies a generation's outputs from their (Replicate) URLs and returns the
+    stable URLs of the copies, in the same order; keeping the same outputs twice gives the
+    same URLs. It raises OutputCopyFailed when a copy could not be made (nothing is lost:
+    the caller tries again later).
+    """
+
+    async def keep(self, generation_id: str, source_urls: Sequence[str]) -> list[str]: ...
+
+    async def read(self, generation_id: str, name: str) -> StoredOutput | None:
+        """A stored copy by the last part of its URL, or None."""
+        ...
+
+
+@attrs.frozen
 class VerifiedWebhook:
     delivery_id: str  # Replicate's `webhook-id`: the same on every retry of one delivery
     update: PredictionUpdate
@@ -196,6 +232,8 @@ __all__ = [
     "InferenceProvider",
     "LedgerRepository",
     "NoEvents",
+    "OutputStore",
+    "StoredOutput",
     "TokenCredential",
     "TokenRepository",
     "UnitOfWork",

@@ -8,9 +8,11 @@ from base_core.catalogue import Action, GenerationRequest, ModelSpec
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
 from base_core.tokens import ReplicateToken, TokenStats
-from base_core.usecases import accounts, generations, tokens
+from base_core.ports import StoredOutput
+from base_core.usecases import accounts, generations, reconcile, tokens
 from base_core.usecases.accounts import UserView
 from base_core.usecases.context import Context
+from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile
 
 
@@ -71,6 +73,15 @@ class Studio:
 
     async def refresh(self, generation_id: str) -> Generation | None:
         return await generations.refresh(self.context, generation_id)
+
+    async def reconcile(self, policy: ReconcilePolicy | None = None) -> ReconcileReport:
+        """One reconciler round: quiet, orphaned and overdue generations, outputs, holds."""
+        return await reconcile.reconcile_once(self.context, policy)
+
+    async def stored_output(self, generation_id: str, name: str) -> StoredOutput | None:
+        """A kept copy of a result, by the last part of its URL (None without a store)."""
+        store = self.context.outputs
+        return None if store is None else await store.read(generation_id, name)
 
     # The token pool
 

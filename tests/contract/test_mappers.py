@@ -62,6 +62,8 @@ generations = st.builds(
     processing_time_ms=st.none() | counts, completed_at=st.none() | moments,
     deleted_at=st.none() | moments, idempotency_key=st.none() | texts,
     request_fingerprint=st.none() | texts,
+    source_urls=st.none() | st.lists(texts, min_size=1, max_size=4),
+    outputs_kept_at=st.none() | moments, next_check_at=st.none() | moments,
 )
 tokens = st.builds(
     ReplicateToken, id=ids, label=texts, secret=some_texts, created_at=moments, is_active=st.booleans(),

@@ -17,7 +17,14 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from base_core.errors import Conflict
-from base_core.generation import IN_FLIGHT, Generation, GenerationPage, GenerationQuery, PredictionUpdate
+from base_core.generation import (
+    IN_FLIGHT,
+    CheckQuery,
+    Generation,
+    GenerationPage,
+    GenerationQuery,
+    PredictionUpdate,
+)
 from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
 from base_core.tokens import ReplicateToken
 from base_core.users import User
@@ -236,6 +243,17 @@ class MemoryGenerationRepository:
             g for g in self._tx.values("generations") if g.status in IN_FLIGHT and g.updated_at < cutoff
         ]
         return sorted(stale, key=lambda g: (g.updated_at, g.id))[:limit]
+
+    async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
+        # The unit of work holds the store's lock: nothing else can claim meanwhile.
+        wanted = sorted(
+            (g for g in self._tx.values("generations") if query.wants(g)),
+            key=lambda g: (g.updated_at, g.id),
+        )[: query.limit]
+        for generation in wanted:
+            generation.next_check_at = query.lease_until
+            self._tx.put("generations", generation.id, generation)
+        return wanted
 
 
 class MemoryTokenRepository:

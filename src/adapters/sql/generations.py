@@ -7,10 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from adapters.sql.mappers import generation_from_row, generation_to_row
-from adapters.sql.schema import IN_FLIGHT_SQL, NOT_DELETED_SQL, generations
+from adapters.sql.schema import IN_FLIGHT_SQL, NOT_DELETED_SQL, OUTPUTS_TO_KEEP_SQL, generations
 from adapters.sql.session import Session
 from base_core.errors import Conflict
-from base_core.generation import Generation, GenerationPage, GenerationQuery
+from base_core.generation import CheckQuery, Generation, GenerationPage, GenerationQuery
 
 g = generations
 # Literal SQL, not bound parameters, so PostgreSQL can match the partial indexes.
@@ -97,6 +97,36 @@ class SqlGenerationRepository:
             .limit(limit)
         )
         return [generation_from_row(row) for row in result.mappings()]
+
+    async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
+        wanted = [
+            sa.and_(g.c.status == "pending", g.c.updated_at < query.pending_before),
+            sa.and_(g.c.status == "processing", g.c.updated_at < query.processing_before),
+        ]
+        if query.outputs_since is not None:
+            wanted.append(sa.and_(sa.text(OUTPUTS_TO_KEEP_SQL), g.c.completed_at >= query.outputs_since))
+        # SKIP LOCKED: a row another process is claiming or updating right now is left to
+        # it instead of waited for (PostgreSQL; SQLite's write transaction is exclusive).
+        result = await self._session.execute(
+            sa.select(g)
+            .where(
+                sa.or_(*wanted),
+                sa.or_(g.c.next_check_at.is_(None), g.c.next_check_at <= query.now),
+            )
+            .order_by(g.c.updated_at, g.c.id)
+            .limit(query.limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = [generation_from_row(row) for row in result.mappings()]
+        if claimed:
+            await self._session.execute(
+                sa.update(g)
+                .where(g.c.id.in_([c.id for c in claimed]))
+                .values(next_check_at=query.lease_until)
+            )
+        for generation in claimed:
+            generation.next_check_at = query.lease_until
+        return claimed
 
     async def _one(self, statement: sa.Select[tuple[object, ...]]) -> Generation | None:
         row = (await self._session.execute(statement)).mappings().first()

@@ -124,11 +124,15 @@ def generation_to_row(generation: Generation) -> dict[str, Any]:
         "deleted_at": generation.deleted_at,
         "idempotency_key": generation.idempotency_key,
         "request_fingerprint": generation.request_fingerprint,
+        "source_urls": list(generation.source_urls) if generation.source_urls is not None else None,
+        "outputs_kept_at": generation.outputs_kept_at,
+        "next_check_at": generation.next_check_at,
     }
 
 
 def generation_from_row(row: Row) -> Generation:
     output_urls = row["output_urls"]
+    source_urls = row["source_urls"]
     return Generation(
         id=row["id"],
         user_id=row["user_id"],
@@ -152,6 +156,9 @@ def generation_from_row(row: Row) -> Generation:
         deleted_at=row["deleted_at"],
         idempotency_key=row["idempotency_key"],
         request_fingerprint=row["request_fingerprint"],
+        source_urls=[str(url) for url in source_urls] if source_urls is not None else None,
+        outputs_kept_at=row["outputs_kept_at"],
+        next_check_at=row["next_check_at"],
     )
 
 

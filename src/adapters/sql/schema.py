@@ -24,6 +24,7 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 IN_FLIGHT_SQL = "status IN ('pending', 'processing')"
 NOT_DELETED_SQL = "deleted_at IS NULL"
+OUTPUTS_TO_KEEP_SQL = "status = 'completed' AND outputs_kept_at IS NULL AND deleted_at IS NULL"
 
 
 def _partial(where: str) -> dict[str, object]:
@@ -106,6 +107,10 @@ generations = sa.Table(
     sa.Column("deleted_at", UtcDateTime, nullable=True),
     sa.Column("idempotency_key", sa.String, nullable=True),
     sa.Column("request_fingerprint", sa.String, nullable=True),
+    # 0002: Replicate's own output URLs, when the copies were stored, the reconciler's lease.
+    sa.Column("source_urls", json_column_type(), nullable=True),
+    sa.Column("outputs_kept_at", UtcDateTime, nullable=True),
+    sa.Column("next_check_at", UtcDateTime, nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
         name="status_known",
@@ -132,6 +137,8 @@ generations = sa.Table(
     # The reconciler's scan and the per-user in-flight cap.
     sa.Index("ix_generations_in_flight_updated_at", "updated_at", "id", **_partial(IN_FLIGHT_SQL)),
     sa.Index("ix_generations_in_flight_user_id", "user_id", **_partial(IN_FLIGHT_SQL)),
+    # The reconciler's search for outputs still to copy (0002).
+    sa.Index("ix_generations_outputs_to_keep", "completed_at", **_partial(OUTPUTS_TO_KEEP_SQL)),
 )
 
 replicate_tokens = sa.Table(

@@ -14,6 +14,7 @@ from base_core.ports import (
     IdFactory,
     InferenceProvider,
     NoEvents,
+    OutputStore,
     UnitOfWorkFactory,
     WebhookTarget,
 )
@@ -42,3 +43,5 @@ class Context:
     policy: RotationPolicy = RotationPolicy()
     config: StudioConfig = StudioConfig()
     events: GenerationEvents = NoEvents()
+    # Where results are copied before Replicate deletes them; None keeps Replicate's URLs.
+    outputs: OutputStore | None = None

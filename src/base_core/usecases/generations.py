@@ -38,6 +38,7 @@ from base_core.ledger import HoldAlreadyResolved, hold_key_for
 from base_core.ports import TokenCredential, UnitOfWork
 from base_core.tokens import ReplicateToken
 from base_core.usecases.context import Context
+from base_core.usecases.outputs import keep_outputs
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -179,7 +180,7 @@ async def _give_up(ctx: Context, generation_id: str, message: str) -> None:
             return
         previous = generation.status
         generation.fail(message, ctx.clock.now())
-        await _resolve_hold(ctx, uow, generation)
+        await resolve_hold(ctx, uow, generation)
         await uow.generations.save(generation)
         await uow.commit()
     ctx.events.changed(generation, previous.value)
@@ -202,7 +203,7 @@ async def _record_submission(
         if not canceled_meanwhile:
             generation.submitted(prediction.prediction_id, token.token_id, now)
             if generation.apply(prediction, now) and generation.is_terminal:
-                await _resolve_hold(ctx, uow, generation)
+                await resolve_hold(ctx, uow, generation)
             await uow.generations.save(generation)
         await uow.commit()
     if canceled_meanwhile:
@@ -210,6 +211,8 @@ async def _record_submission(
         await _cancel_quietly(ctx, token, prediction.prediction_id)
         return generation
     ctx.events.changed(generation, previous.value)
+    if generation.needs_output_copy:  # the create answer itself was final
+        generation = await keep_outputs(ctx, generation.id) or generation
     for parked in await _take_parked(ctx, prediction.prediction_id):
         generation = await apply_update(ctx, parked) or generation
     return generation
@@ -243,12 +246,14 @@ async def apply_update(
             changed = generation.apply(update, now)
             if changed:
                 if generation.is_terminal:
-                    await _resolve_hold(ctx, uow, generation)
+                    await resolve_hold(ctx, uow, generation)
                 await uow.generations.save(generation)
         await uow.commit()
     if generation is not None:
         if changed:
             ctx.events.changed(generation, previous.value)
+            if generation.needs_output_copy:
+                generation = await keep_outputs(ctx, generation.id) or generation
         return generation
     # The create call may have recorded the prediction between our look and our park.
     async with ctx.uow() as uow:
@@ -259,7 +264,7 @@ async def apply_update(
     return None
 
 
-async def _resolve_hold(ctx: Context, uow: UnitOfWork, generation: Generation) -> None:
+async def resolve_hold(ctx: Context, uow: UnitOfWork, generation: Generation) -> None:
     """Settle the hold of a completed generation, void it otherwise; once."""
     hold = await uow.ledger.hold_for_update(hold_key_for(generation.id))
     if hold is None or not hold.is_pending:
@@ -316,7 +321,7 @@ async def delete_generation(ctx: Context, user_id: str, generation_id: str) -> N
         now = ctx.clock.now()
         if not generation.is_terminal:
             generation.cancel(now, "canceled by the user")
-            await _resolve_hold(ctx, uow, generation)
+            await resolve_hold(ctx, uow, generation)
         generation.delete(now)
         await uow.generations.save(generation)
         await uow.commit()

@@ -1,0 +1,48 @@
+"""Keeping results: copy a completed generation's outputs before Replicate deletes them.
+
+Replicate deletes output files an hour after a prediction ends, so a completed generation
+points at Replicate only until its copies are stored; then `output_urls` point at the
+copies and `source_urls` keep the originals. The copy runs outside any unit of work (it is
+a download), and a failure loses nothing: the generation stays completed with Replicate's
+URLs and the reconciler tries again while Replicate still has the files.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from base_core.errors import OutputCopyFailed
+from base_core.generation import Generation
+from base_core.usecases.context import Context
+
+logger = logging.getLogger(__name__)
+
+
+async def keep_outputs(ctx: Context, generation_id: str) -> Generation | None:
+    """Copy the outputs into the store; return the generation when they are kept now.
+
+    None when there is no store, nothing to copy, or the copy failed (logged; retried by
+    the reconciler). Two processes copying at once store the same files and the second
+    finds the work done.
+    """
+    if ctx.outputs is None:
+        return None
+    async with ctx.uow() as uow:
+        generation = await uow.generations.get(generation_id)
+    if generation is None or not generation.needs_output_copy:
+        return None
+    try:
+        stored = await ctx.outputs.keep(generation.id, list(generation.source_urls or ()))
+    except OutputCopyFailed as error:
+        logger.warning("keeping the outputs of generation %s failed: %s", generation.id, error.message)
+        return None
+    async with ctx.uow() as uow:
+        generation = await uow.generations.get_for_update(generation_id)
+        if generation is None or not generation.outputs_kept(stored, ctx.clock.now()):
+            return None
+        await uow.generations.save(generation)
+        await uow.commit()
+    return generation
+
+
+__all__ = ["keep_outputs"]
