@@ -1,9 +1,12 @@
-"""The poller: asks Replicate about running generations when no webhook can reach us.
+"""The background loop: polls Replicate and reconciles, one asyncio task per process.
 
-Started by the HTTP service when BASE_PUBLIC_URL is unset (and usable with webhooks on, as
-a reconciler for lost ones). One asyncio task per process; every `interval` seconds it runs
-one round of base_core.usecases.polling.poll_once, whose schedule decides which
-generations are due.
+Every `interval` seconds one round runs:
+- base_core.usecases.polling.poll_once when no webhook can reach us (BASE_PUBLIC_URL
+  unset): every in-flight generation is asked about on a backing-off schedule;
+- base_core.usecases.reconcile.reconcile_once when a ReconcilePolicy is given: quiet
+  generations (lost webhooks), orphaned pending ones, outputs still to copy, expired
+  holds. Its work is claimed in the database, so every process of the service can run it.
+With webhooks on and a reconciler, polling is left to the reconciler.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import timedelta
 from base_core.studio import Studio
 from base_core.usecases.context import Context
 from base_core.usecases.polling import DEFAULT_RECONCILE_AFTER, PollSchedule, poll_once
+from base_core.usecases.reconcile import ReconcilePolicy, reconcile_once
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class Poller:
         webhooks: bool = False,
         schedule: PollSchedule | None = None,
         limit: int = 20,
+        reconcile: ReconcilePolicy | None = None,
     ) -> None:
         if interval <= 0 or reconcile_after <= 0 or limit <= 0:
             raise ValueError("interval, reconcile_after and limit must be positive")
@@ -48,6 +53,8 @@ class Poller:
             quiet = timedelta(seconds=reconcile_after)
             schedule = PollSchedule.reconciling(quiet) if webhooks else PollSchedule.polling(quiet)
         self.schedule = schedule
+        self.reconcile = reconcile
+        self._poll = not (webhooks and reconcile is not None)
         self.rounds = 0  # completed rounds, for tests and health checks
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -60,7 +67,7 @@ class Poller:
         """Poll until `stop` is set; a failing round is logged and the next one runs."""
         while not stop.is_set():
             try:
-                await poll_once(self._ctx, self.schedule, self._limit)
+                await self.run_round()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be down for a while: keep going
@@ -68,6 +75,14 @@ class Poller:
             self.rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def run_round(self) -> None:
+        if self._poll:
+            await poll_once(self._ctx, self.schedule, self._limit)
+        if self.reconcile is not None:
+            report = await reconcile_once(self._ctx, self.reconcile)
+            if report.did_anything:
+                logger.info("reconciled: %s", report)
 
     async def start(self) -> None:
         if self.running:

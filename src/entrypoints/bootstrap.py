@@ -2,8 +2,8 @@
 
 Nothing happens at import time. `open_services(settings)` is an async context manager
 that builds the database, Replicate, the sign-in verifiers and the Studio, feeds the
-configured tokens into the pool, starts the poller (polling when Replicate cannot call us back, reconciling
-lost webhooks when it can),
+configured tokens into the pool, opens the output store, starts the background loop (polling
+when Replicate cannot call us back, and the reconciler),
 and tears it all down in reverse order.
 """
 
@@ -32,7 +32,14 @@ from base_core import (
     WebhookTarget,
     builtin_registry,
 )
-from base_core.ports import Clock, IdFactory, InferenceProvider, UnitOfWorkFactory, WebhookVerifier
+from base_core.ports import (
+    Clock,
+    IdFactory,
+    InferenceProvider,
+    OutputStore,
+    UnitOfWorkFactory,
+    WebhookVerifier,
+)
 from entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("base")
@@ -167,6 +174,7 @@ class Overrides:
     webhooks: WebhookVerifier | None = None
     clock: Clock | None = None
     ids: IdFactory | None = None
+    outputs: OutputStore | None = None
 
 
 @contextlib.asynccontextmanager
@@ -213,6 +221,21 @@ async def open_replicate(
 
 
 @contextlib.asynccontextmanager
+async def open_outputs(settings: Settings, overrides: Overrides) -> AsyncIterator[OutputStore]:
+    """The local output store under BASE_OUTPUT_DIR, its copies served at BASE_OUTPUT_URL."""
+    if overrides.outputs is not None:
+        yield overrides.outputs
+        return
+    from adapters.storage import LocalOutputStore
+
+    store = LocalOutputStore(settings.output_dir, settings.outputs_base_url)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@contextlib.asynccontextmanager
 async def open_services(
     settings: Settings, overrides: Overrides | None = None, *, background: bool = True
 ) -> AsyncIterator[Services]:
@@ -227,6 +250,7 @@ async def open_services(
         inference, webhooks = await stack.enter_async_context(
             open_replicate(settings, uow, clock, overrides)
         )
+        outputs = await stack.enter_async_context(open_outputs(settings, overrides))
         context = Context(
             uow=uow,
             inference=inference,
@@ -235,6 +259,7 @@ async def open_services(
             ids=overrides.ids or UuidIds(),
             config=studio_config(settings),
             events=LoggingEvents(),
+            outputs=outputs,
         )
         studio = Studio(context)
         if settings.replicate_tokens:
@@ -255,12 +280,14 @@ async def open_services(
 async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
     """Ask Replicate about running generations: all the time when no webhook can reach us,
     and for the ones that went quiet (a lost webhook) when one can."""
+    from base_core.usecases.reconcile import ReconcilePolicy
     from entrypoints.background import Poller
 
     poller = Poller(
         studio,
         reconcile_after=settings.reconcile_after_seconds,
         webhooks=settings.public_url is not None,
+        reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds),
     )
     await poller.start()
     try:

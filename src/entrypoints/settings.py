@@ -42,6 +42,8 @@ class Settings:
     reconcile_after_seconds: float = 60.0
     max_in_flight_per_user: int = 8
     output_dir: Path = Path("./outputs")
+    # Public root the stored outputs are served from (`{output_url}/outputs/...`).
+    output_url: str | None = None
     # Lets the offline demo pass the simulator's loopback image URLs on to "Replicate".
     allow_private_image_urls: bool = False
 
@@ -52,6 +54,11 @@ class Settings:
     @property
     def webhook_url(self) -> str | None:
         return f"{self.public_url}/api/webhook/replicate" if self.public_url else None
+
+    @property
+    def outputs_base_url(self) -> str:
+        """BASE_OUTPUT_URL, else BASE_PUBLIC_URL, else `base serve`'s default address."""
+        return self.output_url or self.public_url or "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +79,7 @@ class Settings:
             reconcile_after_seconds=env.number("BASE_RECONCILE_AFTER_SECONDS", 60.0),
             max_in_flight_per_user=env.integer("BASE_MAX_IN_FLIGHT_PER_USER", 8, low=1),
             output_dir=Path(env.text("BASE_OUTPUT_DIR") or "./outputs"),
+            output_url=env.url("BASE_OUTPUT_URL"),
             allow_private_image_urls=env.flag("BASE_ALLOW_PRIVATE_IMAGE_URLS"),
         )
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import operate, run
+from entrypoints.cli import operate, reconcile, run
 from entrypoints.settings import SettingsError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_commands(commands)
     operate.add_commands(commands)
+    reconcile.add_commands(commands)
     return parser
 
 

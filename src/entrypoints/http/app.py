@@ -19,6 +19,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
+from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.system import health, list_models, replicate_webhook
 
@@ -104,6 +105,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AuthController,
             AdminController,
             health,
+            stored_output,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
