@@ -64,6 +64,18 @@ def call(
             return error.code, raw
 
 
+def response_headers(method: str, url: str, body: Any, token: str) -> tuple[int, dict[str, str]]:
+    """Status and headers only (for Retry-After and friends)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
 def fetch(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=15) as response:
