@@ -17,7 +17,7 @@ import httpx
 from base_core.errors import OutputCopyFailed
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 30.0
 
 
 @attrs.frozen
