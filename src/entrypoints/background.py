@@ -23,6 +23,8 @@ from base_core.usecases.reconcile import ReconcilePolicy, reconcile_once
 
 logger = logging.getLogger(__name__)
 
+MAX_RECONCILE_EVERY = 5.0  # seconds
+
 
 class Poller:
     """Polls in the background: `await start()` / `await stop()`, or `await run(stop_event)`.
@@ -55,6 +57,14 @@ class Poller:
         self.schedule = schedule
         self.reconcile = reconcile
         self._poll = not (webhooks and reconcile is not None)
+        # A reconciler round takes a write transaction (its claim) even when nothing is due;
+        # every few seconds is plenty next to a quiet period of a minute.
+        self.reconcile_every = (
+            min(max(reconcile.quiet_after.total_seconds() / 4, interval), MAX_RECONCILE_EVERY)
+            if reconcile is not None
+            else 0.0
+        )
+        self._last_reconcile: float | None = None
         self.rounds = 0  # completed rounds, for tests and health checks
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -79,10 +89,17 @@ class Poller:
     async def run_round(self) -> None:
         if self._poll:
             await poll_once(self._ctx, self.schedule, self._limit)
-        if self.reconcile is not None:
+        if self.reconcile is not None and self._reconcile_due():
             report = await reconcile_once(self._ctx, self.reconcile)
             if report.did_anything:
                 logger.info("reconciled: %s", report)
+
+    def _reconcile_due(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        if self._last_reconcile is not None and now - self._last_reconcile < self.reconcile_every:
+            return False
+        self._last_reconcile = now
+        return True
 
     async def start(self) -> None:
         if self.running:
