@@ -11,9 +11,9 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.params import FromPath
 
+from base_core.errors import NotFound
 from entrypoints.http.dependencies import StudioDep
 from entrypoints.http.problems import problem_responses
-from base_core.errors import NotFound
 
 
 @get(
@@ -23,7 +23,6 @@ from base_core.errors import NotFound
     description="The URLs come from a generation's `output_urls`; they outlive Replicate's "
     "one-hour retention.",
     responses=problem_responses(404),
-    include_in_schema=True,
 )
 async def stored_output(generation_id: FromPath[str], name: FromPath[str], studio: StudioDep) -> Response[bytes]:
     stored = await studio.stored_output(generation_id, name)
