@@ -1,0 +1,84 @@
+"""Core: whole generation lifecycles per second on the in-memory adapters, in one process.
+
+A lifecycle is what the service does for one generation: create (validate, price, hold,
+submit to the fake Replicate, record the prediction), then Replicate's `succeeded` news
+applied (complete and settle). The store grows as it goes, so a store whose reads scan
+the tables slows down here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import attrs
+
+from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
+from base_core import Context, GenerationRequest, Studio, StudioConfig, builtin_registry
+
+USERS = 100
+REQUEST = GenerationRequest(
+    action="create",
+    model_id="flux-schnell",
+    prompt="A beautiful sunset over mountains",
+    settings={"aspect_ratio": "16:9", "num_outputs": 1},
+)
+
+
+@attrs.frozen
+class CoreResult:
+    lifecycles: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.lifecycles / self.seconds
+
+
+async def _studio() -> tuple[Studio, FakeInference]:
+    clock = ManualClock()
+    inference = FakeInference(clock)
+    context = Context(
+        uow=MemoryStore(),
+        inference=inference,
+        registry=builtin_registry(),
+        clock=clock,
+        ids=SequentialIds(),
+        config=StudioConfig(initial_credits=10**9),
+    )
+    studio = Studio(context)
+    await studio.add_token("r8_bench_token_1")
+    await studio.add_token("r8_bench_token_2")
+    return studio, inference
+
+
+async def _lifecycles(studio: Studio, inference: FakeInference, count: int) -> None:
+    users = [f"user-{n}" for n in range(USERS)]
+    for user in users:
+        await studio.ensure_user(user)
+    for n in range(count):
+        user = users[n % USERS]
+        generation = await studio.create_generation(user, REQUEST)
+        assert generation.prediction_id is not None
+        settled = await studio.apply_update(inference.complete(generation.prediction_id))
+        assert settled is not None and settled.status.value == "completed"
+
+
+async def measure(count: int) -> CoreResult:
+    studio, inference = await _studio()
+    await _lifecycles(studio, inference, min(200, count))  # warm up the interpreter's caches
+    studio, inference = await _studio()
+    started = time.perf_counter()
+    await _lifecycles(studio, inference, count)
+    return CoreResult(count, time.perf_counter() - started)
+
+
+def run(count: int) -> CoreResult:
+    return asyncio.run(measure(count))
+
+
+if __name__ == "__main__":
+    import sys
+
+    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+    print(f"{result.lifecycles} lifecycles in {result.seconds:.2f}s: {result.per_second:,.0f}/s")
