@@ -24,11 +24,23 @@ class User:
         return changed
 
 
+MAX_NAME_LENGTH = 256
+
+
+def clean_name(value: str | None) -> str | None:
+    """A display name as stored: without control characters (PostgreSQL refuses NUL, and
+    escape sequences would reach operators' terminals), at most MAX_NAME_LENGTH long."""
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in str(value) if ch.isprintable())[:MAX_NAME_LENGTH]
+    return cleaned or None
+
+
 @attrs.frozen
 class TelegramProfile:
     telegram_id: int
-    username: str | None = None
-    first_name: str | None = None
+    username: str | None = attrs.field(default=None, converter=clean_name)
+    first_name: str | None = attrs.field(default=None, converter=clean_name)
 
 
 __all__ = ["TelegramProfile", "User"]

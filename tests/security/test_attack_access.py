@@ -114,7 +114,7 @@ async def test_a_normal_user_cannot_become_admin_by_claims(api: Api):
 
 @pytest.mark.parametrize(
     "generation_id",
-    ["' OR '1'='1", "1; DROP TABLE generations; --", "../../api/admin/tokens/stats", "%00",
+    ["' OR '1'='1", "\x00", "a\x00b", "\x1b[2J", "1; DROP TABLE generations; --", "../../api/admin/tokens/stats", "%00",
      "x" * 5000, "😀" * 100, "null", "*", "%", "_"],
 )
 async def test_strange_generation_ids_are_404(any_api: Api, generation_id: str):

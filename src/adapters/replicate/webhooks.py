@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/api/webhook/replicate"
 DEFAULT_TOLERANCE_SECONDS = 300.0
+MAX_PREDICTION_ID_LENGTH = 256
 
 SecretFetcher = Callable[[TokenCredential], Awaitable[str]]
 
@@ -154,7 +155,13 @@ class ReplicateWebhooks:
         check_timestamp(signed, self._clock.now(), self._tolerance)
         data = _json_object(body)
         prediction_id = data.get("id")
-        if not isinstance(prediction_id, str) or not prediction_id:
+        if (
+            not isinstance(prediction_id, str)
+            or not prediction_id
+            or len(prediction_id) > MAX_PREDICTION_ID_LENGTH
+            or not prediction_id.isprintable()
+        ):
+            # Checked before the id is looked up to find the secret: PostgreSQL refuses NUL.
             raise Unauthenticated("the webhook body is not a prediction")
         async for secret in self._secrets.candidates(prediction_id):
             if signature_matches(secret, signed, body):

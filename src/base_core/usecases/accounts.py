@@ -106,6 +106,10 @@ async def adjust_credits(
         raise InvalidRequest("amount", "must be at most 1000000000 in size")
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidRequest("reason", "must be a string of at most 500 characters")
+    if not reason.isprintable():
+        raise InvalidRequest("reason", "must not contain control characters")
+    if not isinstance(user_id, str) or not user_id or len(user_id) > 200 or not user_id.isprintable():
+        raise InvalidRequest("user_id", "is not a user id")
     kind = EntryKind.GRANT if amount > 0 else EntryKind.ADJUST
     key = key or f"adjust:{ctx.ids.new_id()}"
     async with ctx.uow() as uow:

@@ -21,6 +21,9 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
         raise InvalidRequest("token", "must not contain spaces or control characters")
     if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH):
         raise InvalidRequest("label", f"must be a string of at most {MAX_LABEL_LENGTH} characters")
+    if label is not None and not label.isprintable():
+        # NUL is refused by PostgreSQL, escape sequences would reach operators' terminals.
+        raise InvalidRequest("label", "must not contain control characters")
     async with ctx.uow() as uow:
         existing = await uow.tokens.get_by_secret(secret)
         if existing is not None:

@@ -9,7 +9,16 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from base_core import TelegramProfile
 from base_core.errors import InfrastructureError
-from entrypoints.http.dependencies import ADMIN, CALLER, SECURITY, AdminDep, CallerDep, ServicesDep, StudioDep
+from entrypoints.http.dependencies import (
+    ADMIN,
+    CALLER,
+    SECURITY,
+    AdminDep,
+    CallerDep,
+    ServicesDep,
+    StudioDep,
+    path_id,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreditsIn,
@@ -94,7 +103,7 @@ class AdminController(Controller):
     async def set_active(
         self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], admin: AdminDep, studio: StudioDep
     ) -> TokenOut:
-        return token_out(await studio.set_token_active(token_id, data.is_active))
+        return token_out(await studio.set_token_active(path_id("token", token_id), data.is_active))
 
     @post(
         "/credits",

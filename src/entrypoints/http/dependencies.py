@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
 from base_core import Identity, Studio
-from base_core.errors import Forbidden, Unauthenticated
+from base_core.errors import Forbidden, NotFound, Unauthenticated
 from entrypoints.bootstrap import Services
 
 BEARER = "bearer"
@@ -46,6 +46,20 @@ async def provide_admin(caller: CallerDep, studio: StudioDep) -> Identity:
     if not studio.is_admin(caller.user_id):
         raise Forbidden("administrators only")
     return caller
+
+
+MAX_ID_LENGTH = 200
+
+
+def path_id(what: str, raw: str) -> str:
+    """An id from the path, when it could name a stored row at all.
+
+    Anything else is a 404 without asking the database (PostgreSQL refuses a NUL in a
+    query parameter, which would otherwise surface as a 503).
+    """
+    if not raw or len(raw) > MAX_ID_LENGTH or not raw.isprintable():
+        raise NotFound(what, raw[:64])
+    return raw
 
 
 BASE_DEPENDENCIES = {

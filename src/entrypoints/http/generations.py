@@ -8,7 +8,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from base_core import Action, GenerationQuery, GenerationRequest, Status
-from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep
+from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep, path_id
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,
@@ -79,7 +79,7 @@ class GenerationController(Controller):
         responses=problem_responses(401, 404),
     )
     async def read(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> GenerationOut:
-        return generation_out(await studio.generation(caller.user_id, generation_id))
+        return generation_out(await studio.generation(caller.user_id, path_id("generation", generation_id)))
 
     @delete(
         "/{generation_id:str}",
@@ -88,5 +88,5 @@ class GenerationController(Controller):
         responses=problem_responses(401, 404, 409, 503),
     )
     async def remove(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> Deleted:
-        await studio.delete_generation(caller.user_id, generation_id)
+        await studio.delete_generation(caller.user_id, path_id("generation", generation_id))
         return Deleted(success=True)

@@ -133,6 +133,10 @@ def to_problem(error: Exception) -> Problem:
         return _from_core(error)
     if isinstance(error, HTTPException):
         return _from_http(error)
+    if isinstance(error, RecursionError):
+        # msgspec gives up on JSON nested deeper than it recurses (`[[[[...]]]]`); the
+        # client's fault, and the body limit keeps it cheap.
+        return problem(400, "the request body is nested too deeply", field="body")
     return problem(500, "the server could not complete the request")
 
 

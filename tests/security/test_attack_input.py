@@ -1,0 +1,257 @@
+"""Hostile values in every parameter and body field: always a 4xx problem, never a 5xx,
+never a change to anyone's money."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import quote
+
+import pytest
+
+from security_support import CREATE_BODY, Api
+
+SQL = [
+    "' OR '1'='1",
+    "1; DROP TABLE generations; --",
+    "1 UNION SELECT secret FROM replicate_tokens",
+    "\" OR \"\"=\"",
+    "%' --",
+    "1)) OR ((1=1",
+    "$1",
+    "\\",
+    "' || pg_sleep(5) --",
+]
+WEIRD = [
+    "\x00", "a\x00b", "\x1b[31m", "\u202e", "\ud7ff", "😀", "0x10", "1e3", "1.0", "+1", " 1", "１",
+    "9" * 10_000, "-1", "0", "-0", "NaN", "Infinity", "[]", "{}", "null", "true", "%00", "%",
+]
+LIST_PARAMS = ["page", "limit", "action", "status"]
+
+
+def someone() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.mark.parametrize("param", LIST_PARAMS)
+async def test_hostile_list_parameters_are_400_naming_the_parameter(any_api: Api, param: str):
+    alice, bob = someone(), someone()
+    await any_api.create(alice)
+    created = await any_api.create(bob)
+    for value in SQL + WEIRD:
+        response = await any_api.client.get(
+            f"/api/generations/list?{param}={quote(value, safe='')}", headers=any_api.auth(bob)
+        )
+        if param in ("page", "limit") and value in ("0x10",):
+            pass
+        assert response.status_code in (200, 400), (param, value, response.status_code, response.text)
+        if response.status_code == 400:
+            assert response.json()["field"] == param, response.text
+        else:
+            # Only a value the parameter really accepts gets through, and only Bob's rows.
+            ids = [g["id"] for g in response.json()["generations"]]
+            assert ids in ([], [created["id"]]), (param, value)
+    assert await any_api.credits(alice) == 99 and await any_api.credits(bob) == 99
+
+
+@pytest.mark.parametrize(
+    "query,ok",
+    [
+        ("page=1&limit=1", True), ("page=1000000&limit=100", True),
+        ("page=0", False), ("page=-1", False), ("page=1000001", False), ("page=" + "9" * 30, False),
+        ("limit=0", False), ("limit=-5", False), ("limit=101", False), ("limit=" + "9" * 30, False),
+        ("page=1.5", False), ("limit=2e1", None), ("page=", None), ("page=1&page=2", None),
+    ],
+)
+async def test_page_and_limit_bounds(any_api: Api, query: str, ok: bool | None):
+    response = await any_api.client.get(f"/api/generations/list?{query}", headers=any_api.auth())
+    if ok is None:
+        assert response.status_code in (200, 400)
+    else:
+        assert response.status_code == (200 if ok else 400), (query, response.text)
+
+
+@pytest.mark.parametrize("value", SQL + WEIRD)
+async def test_hostile_model_list_action_is_400(api: Api, value: str):
+    response = await api.client.get(f"/api/models/list?action={quote(value, safe='')}")
+    if value == "null":  # Litestar reads `null` as an absent optional parameter
+        assert response.status_code == 200 and len(response.json()["models"]) == 4
+        return
+    assert response.status_code == 400, (value, response.text)
+    assert response.json()["field"] == "action"
+
+
+@pytest.mark.parametrize("field", ["action", "model_id", "prompt", "input_image_url"])
+async def test_hostile_create_fields_are_400_and_hold_nothing(any_api: Api, field: str):
+    spent = 0
+    for value in SQL + WEIRD + [1, -1, 10**30, 1.5, True, None, [], {}, ["x"], {"$ne": 1}]:
+        alice = someone()
+        body = {**CREATE_BODY, field: value}
+        if field == "input_image_url":
+            body = {"action": "upscale", "model_id": "real-esrgan", "input_image_url": value}
+        response = await any_api.client.post(
+            "/api/generations/create", json=body, headers=any_api.auth(alice)
+        )
+        acceptable = {400, 201} if field == "prompt" and isinstance(value, str) else {400}
+        if value is None and field == "input_image_url":
+            acceptable = {400}
+        assert response.status_code in acceptable, (field, value, response.status_code, response.text)
+        if response.status_code == 400:
+            assert response.json().get("field") in (field, "body", f"settings.{field}"), response.text
+            assert await any_api.credits(alice) == 100
+        else:
+            assert await any_api.credits(alice) == 99
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"num_outputs": 10**30}, {"num_outputs": -1}, {"num_outputs": 0}, {"num_outputs": 1.5},
+        {"num_outputs": "4"}, {"num_outputs": True}, {"num_outputs": None, "x": 1},
+        {"aspect_ratio": "' OR 1=1 --"}, {"aspect_ratio": ["16:9"]}, {"__proto__": {"a": 1}},
+        {"seed": 10**30}, {"seed": float("inf")}, {"output_quality": -10**20},
+        {"a" * 10_000: 1}, {"aspect_ratio": {"$gt": ""}}, [], "x", 5,
+    ],
+)
+async def test_hostile_settings_are_400_and_hold_nothing(any_api: Api, settings):
+    alice = someone()
+    body = json.dumps({**CREATE_BODY, "settings": settings}, allow_nan=True)
+    response = await any_api.client.post(
+        "/api/generations/create", content=body,
+        headers={**any_api.auth(alice), "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert await any_api.credits(alice) == 100
+
+
+CONTROLS = ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\x9f"]
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+async def test_prompts_with_control_characters_are_400(any_api: Api, control: str):
+    alice = someone()
+    body = {**CREATE_BODY, "prompt": f"a cat{control}on a mat"}
+    response = await any_api.client.post("/api/generations/create", json=body, headers=any_api.auth(alice))
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "prompt"
+    assert await any_api.credits(alice) == 100
+
+
+async def test_prompts_with_ordinary_whitespace_and_unicode_are_kept_exactly(any_api: Api):
+    alice = someone()
+    prompt = "Line one\nLine two\tand\r\n«ünïcödé» 日本語 😀 ' OR 1=1 -- \\ %s {}"
+    created = await any_api.create(alice, {**CREATE_BODY, "prompt": prompt})
+    generation = (await any_api.client.get(f"/api/generations/{created['id']}",
+                                           headers=any_api.auth(alice))).json()
+    assert generation["prompt"] == prompt
+
+
+@pytest.mark.parametrize("length", [4001, 20_000, 60_000])
+async def test_very_long_prompts_are_refused(any_api: Api, length: int):
+    alice = someone()
+    body = {**CREATE_BODY, "prompt": "a" * length}
+    response = await any_api.client.post("/api/generations/create", json=body, headers=any_api.auth(alice))
+    assert response.status_code in (400, 413), response.text
+    assert await any_api.credits(alice) == 100
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [("POST", "/api/generations/create"), ("POST", "/api/auth/telegram"),
+     ("POST", "/api/webhook/replicate"), ("POST", "/api/admin/tokens"), ("POST", "/api/admin/credits"),
+     ("PATCH", "/api/admin/tokens/x")],
+)
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 2 * 1024 * 1024])
+async def test_oversized_bodies_are_413(api: Api, method: str, path: str, size: int):
+    body = b'{"prompt": "' + b"a" * size + b'"}'
+    response = await api.client.request(
+        method, path, content=body, headers={**api.admin(), "content-type": "application/json"}
+    )
+    assert response.status_code == 413, (path, response.status_code, response.text[:200])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 20_000 + b"]" * 20_000, b'{"a":' * 10_000 + b"1" + b"}" * 10_000, b"\xff\xfe\x00",
+     b'{"action": "create", "action": "edit"}', b"1" * 60_000, b'{"prompt": "\\ud800"}', b""],
+)
+async def test_pathological_json_is_400(any_api: Api, body: bytes):
+    for path in ("/api/generations/create", "/api/admin/credits", "/api/admin/tokens", "/api/auth/telegram"):
+        response = await any_api.client.post(
+            path, content=body, headers={**any_api.admin(), "content-type": "application/json"}
+        )
+        assert response.status_code == 400, (path, body[:20], response.status_code, response.text[:300])
+
+
+async def test_a_wrong_content_type_is_refused(api: Api):
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        response = await api.client.post(
+            "/api/generations/create", content=json.dumps(CREATE_BODY),
+            headers={**api.auth(), "content-type": content_type},
+        )
+        assert response.status_code < 500, (content_type, response.text)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("label", "a\x00b"), ("label", "x" * 10_000), ("label", "\x1b[2J"), ("token", "r8_\x00abc"),
+     ("token", "r8 abc"), ("token", ""), ("token", "r" * 10_000)],
+)
+async def test_hostile_token_fields_are_400(any_api: Api, field: str, value: str):
+    body = {"token": "r8_new_token_value_000000000009", "label": "new", field: value}
+    response = await any_api.client.post("/api/admin/tokens", json=body, headers=any_api.admin())
+    assert response.status_code == 400, (field, value[:20], response.status_code, response.text)
+    stats = (await any_api.client.get("/api/admin/tokens/stats", headers=any_api.admin())).json()
+    assert len(stats["tokens"]) == 1
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("reason", "a\x00b"), ("reason", "x" * 10_000), ("amount", 10**30), ("amount", -(10**30)),
+     ("amount", 2**63), ("amount", 1.5), ("amount", 0), ("amount", None), ("user_id", "a\x00b"), ("user_id", "x" * 10_000),
+     ("user_id", "' OR '1'='1")],
+)
+async def test_hostile_credit_adjustments_are_4xx_and_change_nothing(any_api: Api, field: str, value):
+    alice = someone()
+    await any_api.credits(alice)
+    body = {"user_id": alice, "amount": 5, "reason": "bonus", field: value}
+    response = await any_api.client.post("/api/admin/credits", json=body, headers=any_api.admin())
+    assert response.status_code in (400, 404), (field, response.status_code, response.text)
+    assert await any_api.credits(alice) == 100
+
+
+async def test_the_largest_grants_cannot_overflow_a_balance(any_api: Api):
+    alice = someone()
+    await any_api.credits(alice)
+    statuses = []
+    for _ in range(12):
+        body = {"user_id": alice, "amount": 1_000_000_000, "reason": "whale"}
+        response = await any_api.client.post("/api/admin/credits", json=body, headers=any_api.admin())
+        statuses.append(response.status_code)
+        assert response.status_code in (200, 400), response.text
+    credits = await any_api.credits(alice)
+    assert credits == 100 + 1_000_000_000 * statuses.count(200)
+
+
+@pytest.mark.parametrize(
+    "username", ["a\x00b", "\x1b[31mred", "x" * 5000, "' OR 1=1 --", "😀"],
+)
+async def test_hostile_telegram_profiles_never_500(any_api: Api, username: str):
+    init_data = any_api.init_data(telegram_id=777001)
+    import time
+
+    from adapters.auth import sign_init_data
+    from security_support import BOT_TOKEN
+
+    fields = {
+        "user": json.dumps({"id": 777001, "first_name": username, "username": username}),
+        "auth_date": str(int(time.time())),
+    }
+    init_data = sign_init_data(fields, BOT_TOKEN)
+    response = await any_api.client.post("/api/auth/telegram", json={"initData": init_data})
+    assert response.status_code in (200, 400, 401), response.text
+    if response.status_code == 200:
+        user = response.json()["user"]
+        token = response.json()["session_token"]
+        me = await any_api.client.get("/api/me", headers=any_api.bearer(token))
+        assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
