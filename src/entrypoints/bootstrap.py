@@ -287,7 +287,7 @@ async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
         studio,
         reconcile_after=settings.reconcile_after_seconds,
         webhooks=settings.public_url is not None,
-        reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds),
+        reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds, settings.pending_after_seconds),
     )
     await poller.start()
     try:

@@ -40,6 +40,8 @@ class Settings:
     admin_user_ids: frozenset[str] = frozenset()
     models_file: Path | None = None
     reconcile_after_seconds: float = 60.0
+    # A pending generation this old is voided: longer than a create (with failover) takes.
+    pending_after_seconds: float = 120.0
     max_in_flight_per_user: int = 8
     output_dir: Path = Path("./outputs")
     # Public root the stored outputs are served from (`{output_url}/outputs/...`).
@@ -77,6 +79,7 @@ class Settings:
             admin_user_ids=frozenset(env.csv("BASE_ADMIN_USER_IDS")),
             models_file=env.existing_file("BASE_MODELS_FILE"),
             reconcile_after_seconds=env.number("BASE_RECONCILE_AFTER_SECONDS", 60.0),
+            pending_after_seconds=env.number("BASE_PENDING_AFTER_SECONDS", 120.0),
             max_in_flight_per_user=env.integer("BASE_MAX_IN_FLIGHT_PER_USER", 8, low=1),
             output_dir=Path(env.text("BASE_OUTPUT_DIR") or "./outputs"),
             output_url=env.url("BASE_OUTPUT_URL"),

@@ -7,18 +7,13 @@ with the reconciler asking after one quiet second.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from adapters.auth import SessionTokens
-from durability_helpers import Service, child_env, free_port
+from durability_helpers import SESSION_SECRET, Service, free_port, service_env
 from replicate_simulator import Simulator, SimulatorConfig
-
-TOKENS = ("r8_durable_token_first_0001", "r8_durable_token_second_002")
-INITIAL = 100
-RECONCILE_AFTER = "1"
 
 
 @pytest.fixture(scope="session")
@@ -41,25 +36,9 @@ def clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     sim.settings.retention = None
 
 
-SESSION_SECRET = secrets.token_urlsafe(48)
-
-
 @pytest.fixture(scope="session")
 def sessions() -> SessionTokens:
     return SessionTokens(SESSION_SECRET)
-
-
-def service_env(simulator: Simulator, database_url: str, **extra: str) -> dict[str, str]:
-    return child_env(
-        BASE_DATABASE_URL=database_url,
-        BASE_REPLICATE_TOKENS=",".join(TOKENS),
-        BASE_REPLICATE_BASE_URL=simulator.base_url,
-        BASE_SESSION_SECRET=SESSION_SECRET,
-        BASE_ALLOW_PRIVATE_IMAGE_URLS="true",
-        BASE_RECONCILE_AFTER_SECONDS=RECONCILE_AFTER,
-        BASE_INITIAL_CREDITS=str(INITIAL),
-        **extra,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -268,3 +269,23 @@ def stored_generation(database_url: str, generation_id: str) -> Generation:
             await db.dispose()
 
     return asyncio.run(read())
+
+
+TOKENS = ("r8_durable_token_first_0001", "r8_durable_token_second_002")
+INITIAL = 100
+RECONCILE_AFTER = "1"
+SESSION_SECRET = secrets.token_urlsafe(48)
+
+
+def service_env(simulator: Any, database_url: str, **extra: str) -> dict[str, str]:
+    """`base serve`'s environment against `simulator`, reconciling after one quiet second."""
+    return child_env(
+        BASE_DATABASE_URL=database_url,
+        BASE_REPLICATE_TOKENS=",".join(TOKENS),
+        BASE_REPLICATE_BASE_URL=simulator.base_url,
+        BASE_SESSION_SECRET=SESSION_SECRET,
+        BASE_ALLOW_PRIVATE_IMAGE_URLS="true",
+        BASE_RECONCILE_AFTER_SECONDS=RECONCILE_AFTER,
+        BASE_INITIAL_CREDITS=str(INITIAL),
+        **extra,
+    )

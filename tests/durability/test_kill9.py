@@ -8,6 +8,7 @@ submission (the prediction runs at Replicate while nobody is there to hear about
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,8 +19,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from conftest import INITIAL, service_env
-from durability_helpers import BASE, Service, assert_books_balance, books, client, free_port, wait_for
+from durability_helpers import (
+    BASE,
+    INITIAL,
+    Service,
+    assert_books_balance,
+    books,
+    call,
+    client,
+    free_port,
+    service_env,
+    wait_for,
+)
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow
@@ -29,8 +40,6 @@ HANGING = 2  # held, and inside the create call when the process dies
 
 
 def postgres_url() -> str:
-    import os
-
     url = os.environ.get("BASE_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("BASE_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
@@ -66,7 +75,9 @@ def pending_count(database_url: str, user_id: str) -> int:
 
 
 def test_sigkill_between_hold_and_submission_and_after_it(simulator, sessions, database_url, tmp_path):
-    env = service_env(simulator, database_url, BASE_OUTPUT_DIR=str(tmp_path / "outputs"))
+    env = service_env(
+        simulator, database_url, BASE_OUTPUT_DIR=str(tmp_path / "outputs"), BASE_PENDING_AFTER_SECONDS="2"
+    )
     if database_url.startswith("postgresql"):
         migrated = subprocess.run([str(BASE), "migrate"], env=env, capture_output=True, text=True)
         assert migrated.returncode == 0, migrated.stderr
@@ -124,8 +135,6 @@ def test_sigkill_between_hold_and_submission_and_after_it(simulator, sessions, d
 
 
 def _list(user) -> tuple[int, dict]:
-    from durability_helpers import call
-
     return call("GET", f"{user.service.url}/api/generations/list?limit=100", token=user.token)
 
 
@@ -148,7 +157,7 @@ def test_base_reconcile_alone_resolves_what_a_killed_process_left(simulator, ses
 
     def reconciled() -> bool:
         run = subprocess.run(
-            [str(BASE), "reconcile", "--after", "0.5"], env=env, cwd=tmp_path, capture_output=True, text=True,
+            [str(BASE), "reconcile", "--after", "0.5", "--pending-after", "0.5"], env=env, cwd=tmp_path, capture_output=True, text=True,
             timeout=60,
         )
         assert run.returncode == 0, run.stdout + run.stderr

@@ -6,8 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import INITIAL
-from durability_helpers import assert_books_balance, client
+from durability_helpers import INITIAL, assert_books_balance, client
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow

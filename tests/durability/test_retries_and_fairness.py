@@ -8,8 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import INITIAL, service_env
-from durability_helpers import FLUX, Service, assert_books_balance, client, free_port, response_headers
+from durability_helpers import (
+    FLUX,
+    INITIAL,
+    Service,
+    assert_books_balance,
+    client,
+    free_port,
+    response_headers,
+    service_env,
+)
 
 pytestmark = pytest.mark.slow
 

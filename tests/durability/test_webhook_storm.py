@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import INITIAL
-from durability_helpers import assert_books_balance, client
+from durability_helpers import INITIAL, assert_books_balance, client
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow

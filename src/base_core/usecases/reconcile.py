@@ -8,7 +8,7 @@ several processes running rounds at once never work on the same one:
   Replicate's 30-minute limit (plus a grace), fail it, refund it and ask Replicate to
   cancel, whatever Replicate says or fails to say.
 - `pending` for `pending_after`: the process that held the credits died (or is stuck)
-  before Replicate accepted the work. It is voided, not submitted: the client that sent it
+  before Replicate accepted the work (`pending_after` is longer than a create call takes). It is voided, not submitted: the client that sent it
   saw its request fail and has most likely retried (submitting the orphan would charge
   twice for one intent), and a create that died mid-call may already have made a
   prediction we cannot find. Should the submitting process be alive after all, it finds
@@ -47,7 +47,9 @@ REPLICATE_RETENTION = timedelta(hours=1)
 @attrs.frozen
 class ReconcilePolicy:
     quiet_after: timedelta = timedelta(seconds=60)  # BASE_RECONCILE_AFTER_SECONDS
-    pending_after: timedelta = timedelta(seconds=60)
+    # BASE_PENDING_AFTER_SECONDS: longer than a create call with failover can take, so a
+    # slow submission in a live process is not mistaken for one whose process died.
+    pending_after: timedelta = timedelta(seconds=120)
     # Replicate stops a prediction after 30 minutes; the grace covers clock skew and a
     # terminal webhook still on its way.
     prediction_deadline: timedelta = REPLICATE_PREDICTION_LIMIT + timedelta(minutes=5)
@@ -59,9 +61,10 @@ class ReconcilePolicy:
             raise ValueError("quiet_after, pending_after and batch must be positive")
 
     @classmethod
-    def after(cls, seconds: float) -> ReconcilePolicy:
+    def after(cls, seconds: float, pending_seconds: float | None = None) -> ReconcilePolicy:
         quiet = timedelta(seconds=seconds)
-        return cls(quiet_after=quiet, pending_after=quiet)
+        pending = timedelta(seconds=pending_seconds) if pending_seconds is not None else quiet
+        return cls(quiet_after=quiet, pending_after=pending)
 
 
 @attrs.define

@@ -28,15 +28,21 @@ def add_commands(commands: Any) -> None:
         help="seconds without news before a generation counts as stuck "
         "(default BASE_RECONCILE_AFTER_SECONDS)",
     )
+    reconcile.add_argument(
+        "--pending-after", type=float, default=None,
+        help="seconds before a pending generation counts as orphaned and is voided "
+        "(default BASE_PENDING_AFTER_SECONDS)",
+    )
     reconcile.set_defaults(handler=cmd_reconcile)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     after = args.after if args.after is not None else settings.reconcile_after_seconds
-    if after <= 0:
-        raise SystemExit("base: --after must be positive")
-    total = asyncio.run(reconcile(settings, ReconcilePolicy.after(after)))
+    pending = args.pending_after if args.pending_after is not None else settings.pending_after_seconds
+    if after <= 0 or pending <= 0:
+        raise SystemExit("base: --after and --pending-after must be positive")
+    total = asyncio.run(reconcile(settings, ReconcilePolicy.after(after, pending)))
     print(
         f"claimed {total.claimed}, asked Replicate about {total.asked}, "
         f"voided {total.voided_pending} pending, timed out {total.timed_out}, "
