@@ -16,9 +16,15 @@ from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile
 
 
+# Users are never deleted, so one confirmed to exist needs no second look; bounded so a
+# flood of new users cannot grow the process.
+KNOWN_USERS_LIMIT = 100_000
+
+
 class Studio:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self._known_users: set[str] = set()
 
     # The catalogue
 
@@ -29,6 +35,15 @@ class Studio:
 
     async def ensure_user(self, user_id: str, email: str | None = None) -> UserView:
         return await accounts.ensure_user(self.context, user_id, email)
+
+    async def admit(self, user_id: str, email: str | None = None) -> None:
+        """`ensure_user` for every request: only a user not seen by this process costs a read."""
+        if user_id in self._known_users:
+            return
+        await accounts.ensure_user(self.context, user_id, email)
+        if len(self._known_users) >= KNOWN_USERS_LIMIT:
+            self._known_users.clear()
+        self._known_users.add(user_id)
 
     async def sign_in_telegram(self, profile: TelegramProfile) -> UserView:
         return await accounts.sign_in_telegram(self.context, profile)

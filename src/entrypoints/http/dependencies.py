@@ -38,7 +38,7 @@ async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep)
     if scheme.lower() != BEARER or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <token>")
     identity = await services.bearer.verify(token.strip())
-    await services.studio.ensure_user(identity.user_id, identity.email)
+    await services.studio.admit(identity.user_id, identity.email)
     return identity
 
 
