@@ -225,29 +225,32 @@ async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 async def _settle(c: Any, data: dict[str, Any], now: datetime) -> None:
+    """Fail the generation and void its hold: the refund, in the lock order .base uses."""
     row = (await c.execute(sa.text(
         f"SELECT id, user_id, status FROM generations WHERE prediction_id = :p{ENV.lock()}"),
         {"p": data["id"]})).first()
-    if row is None or row.status not in ("pending", "processing") or data["status"] != "succeeded":
+    if row is None or row.status not in ("pending", "processing") or data["status"] != "failed":
         return
     hold_key = f"hold:{row.id}"
     hold = (await c.execute(sa.text(
         f"SELECT amount, state FROM credit_holds WHERE key = :k{ENV.lock()}"), {"k": hold_key})).first()
-    balance = (await c.execute(sa.text(
-        f"SELECT balance FROM credit_accounts WHERE user_id = :u{ENV.lock()}"), {"u": row.user_id}
-    )).scalar_one()
-    assert hold is not None and balance is not None
+    await c.execute(sa.text(
+        f"SELECT balance FROM credit_accounts WHERE user_id = :u{ENV.lock()}"), {"u": row.user_id})
     await c.execute(sa.text(
         "INSERT INTO ledger_entries (key, user_id, kind, amount, hold_key, reason, created_at) "
-        "VALUES (:k, :u, 'settle', 0, :h, 'settle', :now)"),
-        {"k": f"settle:{hold_key}", "u": row.user_id, "h": hold_key, "now": ENV.ts(now)})
+        "VALUES (:k, :u, 'void', :a, :h, 'void', :now)"),
+        {"k": f"void:{hold_key}", "u": row.user_id, "a": hold.amount, "h": hold_key,
+         "now": ENV.ts(now)})
     await c.execute(sa.text(
-        "UPDATE credit_holds SET state = 'settled', resolved_at = :now WHERE key = :k "
+        "UPDATE credit_holds SET state = 'voided', resolved_at = :now WHERE key = :k "
         "AND state = 'pending'"), {"now": ENV.ts(now), "k": hold_key})
     await c.execute(sa.text(
-        "UPDATE generations SET status = 'completed', output_urls = :o, completed_at = :now, "
+        "UPDATE credit_accounts SET balance = balance + :a WHERE user_id = :u"),
+        {"a": hold.amount, "u": row.user_id})
+    await c.execute(sa.text(
+        "UPDATE generations SET status = 'failed', error_message = :e, completed_at = :now, "
         "updated_at = :now WHERE id = :id"),
-        {"o": json.dumps(data.get("output")), "now": ENV.ts(now), "id": row.id})
+        {"e": data.get("error"), "now": ENV.ts(now), "id": row.id})
 
 
 @contextlib.asynccontextmanager

@@ -63,13 +63,17 @@ def lists(callers: Callers, users: int, page: int = 1, limit: int = 20) -> list[
 
 
 def webhooks(secret: str, first: int, count: int) -> list[bytes]:
-    """`succeeded` for the waiting predictions first .. first+count-1, freshly signed."""
+    """`failed` for the waiting predictions first .. first+count-1, freshly signed.
+
+    A failure resolves the hold (a refund) without outputs: a `succeeded` one would also
+    make .base copy the output files into its store, work the minimal handler doesn't do.
+    """
     now = int(time.time())
     out = []
     for m in range(first, first + count):
         body = json.dumps({
-            "id": seed.prediction_id(m), "status": "succeeded", "output": seed.OUTPUTS,
-            "error": None, "metrics": {"predict_time": 1.25},
+            "id": seed.prediction_id(m), "status": "failed", "output": None,
+            "error": "the model crashed", "metrics": {"predict_time": 1.25},
             "created_at": "2026-01-01T00:00:00Z", "completed_at": "2026-01-01T00:00:02Z",
         }).encode()
         webhook_id = f"msg_bench_{m}_{now}"

@@ -21,7 +21,9 @@ import attrs
 from adapters.sql import SqlDatabase
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# Recent times: a generation that went quiet long ago is due for the poller, which would
+# then work in the background of one side of the comparison only.
+EPOCH = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 BALANCE = 10**12
 SETTINGS = {"aspect_ratio": "16:9", "num_outputs": 1}
 OUTPUTS = ["https://replicate.delivery/bench/out-0.png"]
@@ -94,13 +96,13 @@ def _rows(plan: Plan, sqlite: bool) -> dict[str, tuple[list[str], Iterable[tuple
     def generations() -> Iterator[tuple[Any, ...]]:
         for n in range(plan.history):
             owner = user_id(n % plan.history_users)
-            created = ts(EPOCH + timedelta(seconds=n))
+            created = ts(EPOCH - timedelta(seconds=plan.history - n))
             yield (generation_id(n), owner, "create", "flux-schnell", "FLUX Schnell", "a lighthouse",
                    settings, replicate_input, 1, "completed", prediction_id(n), "tok-0", outputs,
                    1500, created, created, created)
         for m in range(plan.history, plan.history + plan.waiting):
             owner = user_id(m % plan.users)
-            created = ts(EPOCH + timedelta(seconds=m))
+            created = ts(EPOCH + timedelta(milliseconds=m - plan.history))
             yield (generation_id(m), owner, "create", "flux-schnell", "FLUX Schnell", "a lighthouse",
                    settings, replicate_input, 1, "processing", prediction_id(m), "tok-0", None,
                    None, created, created, None)

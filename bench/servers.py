@@ -110,6 +110,9 @@ def base_serve(database_url: str, simulator_url: str, tokens: tuple[str, ...], w
         "BASE_INITIAL_CREDITS": "1000000",
         "BASE_MAX_IN_FLIGHT_PER_USER": "1000000000",
         "BASE_RECONCILE_AFTER_SECONDS": "86000",
+        # Webhook mode: the poller only reconciles generations quiet for a day. Nothing is
+        # ever sent there (the simulator's predictions never finish).
+        "BASE_PUBLIC_URL": "http://127.0.0.1:9",
         "BASE_OUTPUT_DIR": str(workdir / "outputs"),
     }
     return running("base", [BASE, "serve"], env, "/health", workdir)

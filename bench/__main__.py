@@ -1,0 +1,77 @@
+"""`python -m bench [--quick]`: every benchmark in one run; the table goes to stdout and to
+bench/RESULTS.md. Sizes are options so a slow machine can run a smaller full set."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from bench import core, flat, memory, overhead, report
+from bench.servers import Load
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness")
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--seconds", type=float, default=None, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--large", type=int, default=None, help="rows in the large database")
+    parser.add_argument("--large-databases", default="postgres,sqlite")
+    parser.add_argument("--lifecycles", type=int, default=None)
+    parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
+    parser.add_argument("--only", default="core,overhead,flat,memory")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    quick = args.quick
+    seconds = args.seconds or (1.0 if quick else 5.0)
+    rounds = args.rounds or (1 if quick else 2)
+    large = args.large or (3000 if quick else 1_000_000)
+    lifecycles = args.lifecycles or (300 if quick else 20_000)
+    second = args.requests or (2_000 if quick else 100_000)
+    first = second // 10
+    load = Load(seconds=seconds, warmup=0.3 if quick else 1.0)
+    only = set(args.only.split(","))
+    databases = [d for d in args.databases.split(",") if d]
+    settings = (f"{seconds:g} s per measurement after a warm-up, best of {rounds} alternating "
+                f"rounds, 16 keep-alive connections; large table {large:,} rows; "
+                f"{lifecycles:,} lifecycles; memory after {first:,} and {second:,} requests")
+    print(f"bench: {settings}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="base-bench-") as tmp:
+        workdir = Path(tmp)
+        core_result = core.run(lifecycles) if "core" in only else None
+        comparisons = []
+        if "overhead" in only:
+            sizes = overhead.Sizes(load=load, rounds=rounds, history=500 if quick else 2000,
+                                   waiting=2000 if quick else 30000)
+            for database in databases:
+                plan, urls = asyncio.run(overhead.prepare(database, sizes, workdir))
+                comparisons += overhead.run(database, sizes, plan, urls, workdir)
+        flats = []
+        if "flat" in only:
+            for database in [d for d in args.large_databases.split(",") if d in databases]:
+                urls = asyncio.run(flat.prepare(database, 1000, large, workdir))
+                flats.append(flat.run(database, 1000, large, urls, Load(seconds, load.warmup, 4),
+                                      rounds, workdir))
+        memory_result = None
+        if "memory" in only:
+            url = asyncio.run(memory.prepare(workdir))
+            memory_result = memory.run(url, first, second, workdir)
+
+    text = report.table(core_result, comparisons, flats, memory_result)
+    print(text)
+    if not args.no_write:
+        report.write(text, settings, "\n")
+        print(f"written to {report.RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

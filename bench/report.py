@@ -1,0 +1,83 @@
+"""The results table, as printed and as written to bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.core import CoreResult
+from bench.flat import FlatResult
+from bench.memory import MemoryResult
+from bench.overhead import Comparison
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, "
+            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+
+
+def _ok(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def _ms(report: dict[str, object]) -> str:
+    return f"{float(report['p50_ms']):.1f} / {float(report['p99_ms']):.1f}"  # type: ignore[arg-type]
+
+
+def table(core: CoreResult | None, comparisons: list[Comparison], flats: list[FlatResult],
+          memory: MemoryResult | None) -> str:
+    rows = ["| benchmark | .base | reference | ratio | target | |", "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        rows.append(
+            f"| {c.database}: {c.scenario} vs {c.reference_name} | {c.base['rps']:.0f} req/s, "
+            f"p50/p99 {_ms(c.base)} ms | {c.reference['rps']:.0f} req/s, p50/p99 "
+            f"{_ms(c.reference)} ms | {c.ratio:.0%} | ≥ {c.target:.0%} | {_ok(c.met)} |"
+        )
+    for f in flats:
+        rows.append(
+            f"| {f.database}: list page 1, {f.large:,} vs {f.small:,} rows | p50 "
+            f"{f.page1_large['p50_ms']:.1f} ms | p50 {f.page1_small['p50_ms']:.1f} ms | "
+            f"{f.ratio:.2f}× | ≤ 1.5× | {_ok(f.met)} |"
+        )
+        rows.append(
+            f"| {f.database}: list deep page (offset 8,000), {f.large:,} rows | p50 "
+            f"{f.deep_large['p50_ms']:.1f} ms | page 1: {f.page1_large['p50_ms']:.1f} ms | "
+            f"{float(f.deep_large['p50_ms']) / float(f.page1_large['p50_ms']):.2f}× | (none) | |"
+        )
+    if core is not None:
+        rows.append(
+            f"| core: lifecycles on the memory adapters | {core.per_second:,.0f}/s "
+            f"({core.lifecycles:,} in {core.seconds:.2f} s) | | | ≥ 20,000/s | "
+            f"{_ok(core.per_second >= 20_000)} |"
+        )
+    if memory is not None:
+        rows.append(
+            f"| memory: RSS of base serve | idle {memory.idle_kib / 1024:.1f} MiB, after "
+            f"{memory.first:,} {memory.first_kib / 1024:.1f} MiB, after {memory.second:,} "
+            f"{memory.second_kib / 1024:.1f} MiB | | {memory.growth:+.1%} | ≤ +10% | "
+            f"{_ok(memory.met)} |"
+        )
+    return "\n".join(rows)
+
+
+def write(text: str, settings: str, notes: str) -> None:
+    existing = RESULTS.read_text() if RESULTS.exists() else ""
+    marker = "<!-- notes below are kept by python -m bench -->"
+    kept = existing.split(marker, 1)[1] if marker in existing else notes
+    RESULTS.write_text(
+        f"# Benchmark results\n\nWritten by `python -m bench` from one run.\n\n"
+        f"Machine: {machine()}\n\nRun: {settings}\n\n{text}\n\n{marker}{kept}"
+    )
