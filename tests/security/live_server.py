@@ -74,9 +74,11 @@ def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
 
 
 @contextlib.contextmanager
-def serving(workdir: Path, env: dict[str, str], log_name: str = "serve.log") -> Iterator[tuple[str, Path]]:
-    """Start `base serve` on a free loopback port; yield its URL and the log file."""
-    port = free_port()
+def serving(
+    workdir: Path, env: dict[str, str], log_name: str = "serve.log", port: int | None = None
+) -> Iterator[tuple[str, Path]]:
+    """Start `base serve` on a loopback port (a free one by default); yield its URL and log."""
+    port = port or free_port()
     log_path = workdir / log_name
     with open(log_path, "w") as log:
         process = subprocess.Popen(

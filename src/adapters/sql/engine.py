@@ -13,6 +13,7 @@ processes.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -40,6 +41,7 @@ def create_engine(
     schema: str | None = None,
 ) -> AsyncEngine:
     """Build the engine; connects lazily, so this does no I/O."""
+    _keep_parameters_out_of_logs()
     if is_sqlite(url):
         return _sqlite_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
     if is_postgres(url):
@@ -47,6 +49,30 @@ def create_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, echo=echo, schema=schema
         )
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+class _NoDriverCalls(logging.Filter):
+    """Drops DEBUG records that carry data: aiosqlite's calls with their arguments and
+    SQLAlchemy's result rows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_DRIVER_FILTER = _NoDriverCalls()
+
+
+def _keep_parameters_out_of_logs() -> None:
+    """Query parameters include Replicate tokens and users' prompts: never log them.
+
+    SQLAlchemy hides them with `hide_parameters` (in its logs and in error messages) but
+    logs result rows at DEBUG; aiosqlite logs every call at DEBUG with its arguments.
+    Those DEBUG records are dropped.
+    """
+    for name in ("aiosqlite", "sqlalchemy.engine.Engine"):
+        logger = logging.getLogger(name)
+        if _DRIVER_FILTER not in logger.filters:
+            logger.addFilter(_DRIVER_FILTER)
 
 
 def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -> AsyncEngine:
@@ -58,6 +84,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
     engine = create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -96,6 +123,7 @@ def _postgres_engine(
     return create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
