@@ -103,7 +103,8 @@ def _is_internal_host(host: str) -> bool:
         return "." not in name  # a bare intranet name
     if isinstance(address, ipaddress.IPv6Address):
         address = _embedded_ipv4(address) or address
-    return not address.is_global
+    # `is_global` holds for multicast groups (224.0.0.0/4, ff0e::/16): no image lives there.
+    return not address.is_global or address.is_multicast
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")

@@ -255,3 +255,67 @@ async def test_hostile_telegram_profiles_never_500(any_api: Api, username: str):
         token = response.json()["session_token"]
         me = await any_api.client.get("/api/me", headers=any_api.bearer(token))
         assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
+
+
+INTERNAL_IMAGE_URLS = [
+    # not http(s)
+    "file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO", "ftp://example.com/a.png",
+    "javascript:alert(1)", "data:image/png;base64,iVBORw0KGgo=", "//example.com/a.png",
+    "http:/example.com/a.png", "http:\\\\127.0.0.1\\a.png", "example.com/a.png", "http://", "https:///a.png",
+    # IPv4 loopback, private, link-local and metadata in every spelling
+    "http://127.0.0.1/a.png", "http://127.0.0.1./a.png", "http://127.1/a.png", "http://0/a.png",
+    "http://0.0.0.0/a.png", "http://2130706433/a.png", "http://0x7f000001/a.png", "http://0X7F000001/a.png",
+    "http://0177.0.0.1/a.png", "http://0x7f.0.0.1/a.png", "http://017700000001/a.png",
+    "http://127.000.000.001/a.png", "http://127.0.0.1:8000/a.png", "https://127.0.0.1:443/a.png",
+    "http://10.0.0.1/a.png", "http://172.16.0.1/a.png", "http://192.168.1.1/a.png",
+    "http://100.64.0.1/a.png", "http://169.254.169.254/latest/meta-data/", "http://0xa9fea9fe/",
+    "http://2852039166/", "http://255.255.255.255/a.png", "http://224.0.0.1/a.png", "http://239.255.255.250/a.png",
+    "http://[ff0e::1]/a.png", "http://[ff02::1]/a.png",
+    "http://１２７.０.０.１/a.png", "http://127。0。0。1/a.png",
+    # IPv6 loopback, mapped, compatible, NAT64, 6to4, unique-local, link-local
+    "http://[::1]/a.png", "http://[0:0:0:0:0:0:0:1]/a.png", "http://[::]/a.png",
+    "http://[::ffff:127.0.0.1]/a.png", "http://[::ffff:7f00:1]/a.png", "http://[::127.0.0.1]/a.png",
+    "http://[64:ff9b::7f00:1]/a.png", "http://[2002:7f00:1::]/a.png", "http://[fc00::1]/a.png",
+    "http://[fe80::1%25eth0]/a.png", "http://[::ffff:169.254.169.254]/", "http://[::1]:8000/a.png",
+    # names
+    "http://localhost/a.png", "http://localhost./a.png", "http://LOCALHOST/a.png",
+    "http://foo.localhost/a.png", "http://localhost.localdomain/a.png", "http://printer.local/a.png",
+    "http://metadata.google.internal/computeMetadata/v1/", "http://intranet/a.png",
+    # userinfo tricks
+    "http://evil@127.0.0.1/a.png", "http://example.com@127.0.0.1/a.png",
+    "http://user:pass@example.com/a.png", "http://127.0.0.1:80@example.com/a.png",
+    "http://example.com:@127.0.0.1/a.png", "http://%65vil@127.0.0.1/a.png",
+    # malformed
+    "http://[::1/a.png", "http://example.com:99999/a.png", "http://example.com:-1/a.png",
+    "http://exa mple.com/a.png", "http://127.0.0.1\t/a.png", "http://example.com/\x00.png",
+    "https://example.com/" + "a" * 3000,
+]
+
+
+async def test_input_image_urls_that_are_not_public_http_are_400(any_api: Api):
+    alice = someone()
+    creates_before = len([c for c in any_api.inference.calls if c[0] == "create"])
+    for url in INTERNAL_IMAGE_URLS:
+        for body in ({"action": "upscale", "model_id": "real-esrgan", "input_image_url": url},
+                     {"action": "edit", "model_id": "nano-banana-edit", "prompt": "make it blue",
+                      "input_image_url": url},
+                     {"action": "remove_bg", "model_id": "birefnet", "input_image_url": url}):
+            response = await any_api.client.post(
+                "/api/generations/create", json=body, headers=any_api.auth(alice)
+            )
+            assert response.status_code == 400, (url, body["model_id"], response.status_code, response.text)
+            assert response.json()["field"] == "input_image_url", (url, response.text)
+    assert len([c for c in any_api.inference.calls if c[0] == "create"]) == creates_before
+    assert await any_api.credits(alice) == 100
+    listed = (await any_api.client.get("/api/generations/list", headers=any_api.auth(alice))).json()
+    assert listed["total"] == 0
+
+
+async def test_public_image_urls_are_accepted(api: Api):
+    alice = someone()
+    for url in ("https://example.com/a.png", "http://8.8.8.8/a.png", "https://[2606:4700::1111]/a.png",
+                "https://cdn.example.com:8443/images/a.png?x=1#frag"):
+        created = await api.create(alice, {"action": "upscale", "model_id": "real-esrgan",
+                                           "input_image_url": url})
+        generation = (await api.client.get(f"/api/generations/{created['id']}", headers=api.auth(alice))).json()
+        assert generation["input_image_url"] == url
