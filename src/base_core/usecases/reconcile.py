@@ -95,7 +95,7 @@ async def reconcile_once(ctx: Context, policy: ReconcilePolicy | None = None) ->
         except BaseError as error:
             report.errors += 1
             logger.warning("reconciling generation %s failed: %s", generation.id, error.message)
-    report.holds_resolved = await resolve_expired_holds(ctx, policy.batch)
+    report.holds_resolved = await resolve_expired_holds(ctx, policy.batch, report)
     return report
 
 
@@ -168,14 +168,19 @@ async def _cancel_quietly(ctx: Context, generation: Generation) -> None:
         logger.info("canceling timed-out prediction %s failed: %s", generation.prediction_id, error.message)
 
 
-async def resolve_expired_holds(ctx: Context, limit: int) -> int:
+async def resolve_expired_holds(ctx: Context, limit: int, report: ReconcileReport | None = None) -> int:
     """Settle or void every hold whose time is up; return how many were resolved here."""
     async with ctx.uow() as uow:
         expired = await uow.ledger.expired_holds(ctx.clock.now(), limit)
     resolved = 0
     for hold in expired:
-        if await _resolve_expired(ctx, hold):
-            resolved += 1
+        try:
+            if await _resolve_expired(ctx, hold):
+                resolved += 1
+        except BaseError as error:  # one bad hold must not keep the others pending
+            if report is not None:
+                report.errors += 1
+            logger.warning("resolving expired hold %s failed: %s", hold.key, error.message)
     return resolved
 
 
