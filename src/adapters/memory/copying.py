@@ -17,9 +17,10 @@ from typing import Any
 
 import attrs
 
-_IMMUTABLE: frozenset[type] = frozenset(
-    {str, int, float, bool, bytes, type(None), datetime, date, time, timedelta, Decimal}
-)
+# Grows as enum types are met: their members are shared like strings.
+_IMMUTABLE: set[type] = {
+    str, int, float, bool, bytes, type(None), datetime, date, time, timedelta, Decimal
+}
 _copiers: dict[type, Callable[[Any], Any]] = {}
 
 
@@ -36,6 +37,7 @@ def clone(value: Any) -> Any:
 
 def _copier_for(kind: type) -> Callable[[Any], Any]:
     if issubclass(kind, Enum):
+        _IMMUTABLE.add(kind)
         return _same
     if kind is dict:
         return _clone_dict
@@ -53,11 +55,17 @@ def _same(value: Any) -> Any:
 
 
 def _clone_dict(value: dict[Any, Any]) -> dict[Any, Any]:
-    return {key: clone(item) for key, item in value.items()}
+    for item in value.values():
+        if type(item) not in _IMMUTABLE:
+            return {key: clone(item) for key, item in value.items()}
+    return value.copy()
 
 
 def _clone_list(value: list[Any]) -> list[Any]:
-    return [clone(item) for item in value]
+    for item in value:
+        if type(item) not in _IMMUTABLE:
+            return [clone(item) for item in value]
+    return value.copy()
 
 
 def _clone_tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -66,21 +74,33 @@ def _clone_tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _attrs_copier(kind: type) -> Callable[[Any], Any]:
-    names = tuple(field.name for field in attrs.fields(kind))
+    """A function written for `kind`: one line per field, no loops, no intermediate lists.
+
+    Every value of an immutable type is shared; anything else goes through `clone`. A frozen
+    object none of whose fields needed a copy is returned itself.
+    """
+    names = [field.name for field in attrs.fields(kind)]
     frozen = _is_frozen(kind)
-    new = object.__new__
-    setattr_ = object.__setattr__
-
-    def copier(value: Any) -> Any:
-        fields = [(name, getattr(value, name)) for name in names]
-        copies = [(name, clone(item)) for name, item in fields]
-        if frozen and all(a[1] is b[1] for a, b in zip(copies, fields)):
-            return value  # nothing in it can change: share it
-        result = new(kind)
-        for name, item in copies:
-            setattr_(result, name, item)
-        return result
-
+    lines = ["def copier(value):", "    changed = False"]
+    for n, name in enumerate(names):
+        lines += [
+            f"    f{n} = value.{name}",
+            f"    if type(f{n}) not in IMMUTABLE:",
+            f"        c = clone(f{n})",
+            f"        changed = changed or c is not f{n}",
+            f"        f{n} = c",
+        ]
+    if frozen:
+        lines.append("    if not changed: return value")
+    lines.append("    result = new(kind)")
+    lines += [f"    setattr_(result, {name!r}, f{n})" for n, name in enumerate(names)]
+    lines.append("    return result")
+    scope: dict[str, Any] = {
+        "IMMUTABLE": _IMMUTABLE, "clone": clone, "new": object.__new__,
+        "setattr_": object.__setattr__, "kind": kind,
+    }
+    exec("\n".join(lines), scope)  # noqa: S102 - the source is built above from field names
+    copier: Callable[[Any], Any] = scope["copier"]
     return copier
 
 

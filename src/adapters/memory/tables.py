@@ -52,22 +52,24 @@ class Table:
     def write(self, pk: Any, value: Any) -> None:
         """Store `value` (None deletes) and keep the indexes in step."""
         old = self.rows.get(pk)
-        if old is not None:
-            for name, key_of in self.key_of.items():
-                key = key_of(old)
-                bucket = self.indexes[name].get(key) if key is not None else None
+        if value is None:
+            self.rows.pop(pk, None)
+        else:
+            self.rows[pk] = value
+        for name, key_of in self.key_of.items():
+            before = None if old is None else key_of(old)
+            after = None if value is None else key_of(value)
+            if before == after:
+                continue
+            index = self.indexes[name]
+            if before is not None:
+                bucket = index.get(before)
                 if bucket is not None:
                     bucket.pop(pk, None)
                     if not bucket:
-                        del self.indexes[name][key]
-        if value is None:
-            self.rows.pop(pk, None)
-            return
-        self.rows[pk] = value
-        for name, key_of in self.key_of.items():
-            key = key_of(value)
-            if key is not None:
-                self.indexes[name].setdefault(key, {})[pk] = None
+                        del index[before]
+            if after is not None:
+                index.setdefault(after, {})[pk] = None
 
 
 class Tx:
