@@ -112,19 +112,21 @@ async def test_a_normal_user_cannot_become_admin_by_claims(api: Api):
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize(
-    "generation_id",
-    ["' OR '1'='1", "\x00", "a\x00b", "\x1b[2J", "1; DROP TABLE generations; --", "../../api/admin/tokens/stats", "%00",
-     "x" * 5000, "😀" * 100, "null", "*", "%", "_"],
-)
-async def test_strange_generation_ids_are_404(any_api: Api, generation_id: str):
-    alice = someone()
-    created = await any_api.create(alice)
+STRANGE_IDS = [
+    "' OR '1'='1", "\x00", "a\x00b", "\x1b[2J", "1; DROP TABLE generations; --",
+    "../../api/admin/tokens/stats", "%00", "x" * 5000, "😀" * 100, "null", "*", "%", "_",
+]
+
+
+async def test_strange_generation_ids_are_404(any_api: Api):
     from urllib.parse import quote
 
-    path = f"/api/generations/{quote(generation_id, safe='')}"
-    for method in ("GET", "DELETE"):
-        response = await any_api.client.request(method, path, headers=any_api.auth(alice))
-        assert response.status_code in (400, 404), (method, response.status_code, response.text)
+    alice = someone()
+    created = await any_api.create(alice)
+    for generation_id in STRANGE_IDS:
+        path = f"/api/generations/{quote(generation_id, safe='')}"
+        for method in ("GET", "DELETE"):
+            response = await any_api.client.request(method, path, headers=any_api.auth(alice))
+            assert response.status_code in (400, 404), (generation_id, method, response.status_code, response.text)
     listed = (await any_api.client.get("/api/generations/list", headers=any_api.auth(alice))).json()
     assert [g["id"] for g in listed["generations"]] == [created["id"]]
