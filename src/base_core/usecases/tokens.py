@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from base_core.errors import InvalidRequest, NotFound
+from base_core.errors import Conflict, InvalidRequest, NotFound
 from base_core.tokens import ReplicateToken, TokenStats
 from base_core.usecases.context import Context
 
@@ -24,19 +24,27 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
     if label is not None and not label.isprintable():
         # NUL is refused by PostgreSQL, escape sequences would reach operators' terminals.
         raise InvalidRequest("label", "must not contain control characters")
-    async with ctx.uow() as uow:
-        existing = await uow.tokens.get_by_secret(secret)
-        if existing is not None:
-            return existing
-        token = ReplicateToken(
-            id=ctx.ids.new_id(),
-            label=label or f"token {secret[-4:]}",
-            secret=secret,
-            created_at=ctx.clock.now(),
-        )
-        await uow.tokens.add(token)
-        await uow.commit()
-        return token
+    try:
+        async with ctx.uow() as uow:
+            existing = await uow.tokens.get_by_secret(secret)
+            if existing is not None:
+                return existing
+            token = ReplicateToken(
+                id=ctx.ids.new_id(),
+                label=label or f"token {secret[-4:]}",
+                secret=secret,
+                created_at=ctx.clock.now(),
+            )
+            await uow.tokens.add(token)
+            await uow.commit()
+            return token
+    except Conflict:
+        # Another process (several servers starting at once) added it after our read.
+        async with ctx.uow() as uow:
+            existing = await uow.tokens.get_by_secret(secret)
+        if existing is None:
+            raise
+        return existing
 
 
 async def ensure_tokens(ctx: Context, secrets: Iterable[str]) -> list[ReplicateToken]:
