@@ -3,13 +3,14 @@
 Creating one runs in short units of work around the call to Replicate, never holding a
 transaction open across the network:
 
-1. validate and price the request; refuse at once when no token could take it;
-2. one unit of work: check the in-flight cap, hold the credits, store the generation
-   as `pending` — together or not at all;
+1. validate and price the request;
+2. one unit of work: refuse at once when no token could take it (before anything is
+   held), check the in-flight cap, hold the credits, store the generation as `pending` —
+   together or not at all;
 3. pick a token (counting the request on it) and submit; a token-side error is recorded
    on that token and the next one is tried; a refused input fails the generation;
-4. one unit of work: record the prediction on the generation (or fail it and void the
-   hold when nothing could take it).
+4. one unit of work: record the prediction on the generation and take the webhooks
+   parked for it (or fail it and void the hold when nothing could take it).
 
 Applying an update (webhook, poll, the create answer itself) moves the generation through
 the lifecycle table and settles or voids its hold in the same unit of work.
@@ -54,8 +55,6 @@ async def create_generation(
         replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
-    async with ctx.uow() as uow:
-        ctx.policy.choose(await uow.tokens.list(), ctx.clock.now())  # fail fast, nothing held
     try:
         generation = await _accept(ctx, user_id, request, prepared, idempotency_key, fingerprint)
     except Conflict:
@@ -66,7 +65,7 @@ async def create_generation(
         if replay is None:
             raise
         return replay
-    return await submit(ctx, generation.id)
+    return await submit(ctx, generation.id, generation)
 
 
 async def _replayed(ctx: Context, user_id: str, key: str, fingerprint: str) -> Generation | None:
@@ -106,6 +105,7 @@ async def _accept(
         request_fingerprint=fingerprint,
     )
     async with ctx.uow() as uow:
+        ctx.policy.choose(await uow.tokens.list(), now)  # fail fast, before anything is held
         account = await uow.ledger.account_for_update(user_id)
         if account is None:
             raise NotFound("user", user_id)
@@ -121,10 +121,15 @@ async def _accept(
     return generation
 
 
-async def submit(ctx: Context, generation_id: str) -> Generation:
-    """Send a pending generation to Replicate, failing over from token to token."""
-    async with ctx.uow() as uow:
-        generation = await uow.generations.get(generation_id)
+async def submit(ctx: Context, generation_id: str, generation: Generation | None = None) -> Generation:
+    """Send a pending generation to Replicate, failing over from token to token.
+
+    `generation` spares a read when the caller has just stored it (only its model and
+    input are used here; its status is checked again when the prediction is recorded).
+    """
+    if generation is None:
+        async with ctx.uow() as uow:
+            generation = await uow.generations.get(generation_id)
     if generation is None:
         raise NotFound("generation", generation_id)
     tried: set[str] = set()
@@ -190,6 +195,7 @@ async def _record_submission(
     ctx: Context, generation_id: str, token: TokenCredential, prediction: PredictionUpdate
 ) -> Generation:
     now = ctx.clock.now()
+    parked: list[PredictionUpdate] = []
     async with ctx.uow() as uow:
         stored = await uow.tokens.get_for_update(token.token_id)
         if stored is not None:
@@ -205,6 +211,8 @@ async def _record_submission(
             if generation.apply(prediction, now) and generation.is_terminal:
                 await resolve_hold(ctx, uow, generation)
             await uow.generations.save(generation)
+            # Webhooks that beat us here; applied once the prediction is committed.
+            parked = await uow.inbox.take(prediction.prediction_id)
         await uow.commit()
     if canceled_meanwhile:
         # The user deleted it while it was being submitted: stop the work at Replicate.
@@ -213,8 +221,8 @@ async def _record_submission(
     ctx.events.changed(generation, previous.value)
     if generation.needs_output_copy:  # the create answer itself was final
         generation = await keep_outputs(ctx, generation.id) or generation
-    for parked in await _take_parked(ctx, prediction.prediction_id):
-        generation = await apply_update(ctx, parked) or generation
+    for update in parked:
+        generation = await apply_update(ctx, update) or generation
     return generation
 
 
