@@ -128,6 +128,11 @@ def _rows(plan: Plan, sqlite: bool) -> dict[str, tuple[list[str], Iterable[tuple
 
 def _sqlite_load(path: str, plan: Plan) -> None:
     connection = sqlite3.connect(path)
+    # A bulk load into a fresh file: no journal, and enough cache for the random-order
+    # primary key index; the service switches the file back to WAL when it connects.
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute("PRAGMA cache_size = -500000")
     try:
         for table, (columns, rows) in _rows(plan, sqlite=True).items():
             marks = ", ".join("?" for _ in columns)
