@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -117,39 +115,27 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(rest)
 
 
-def session_secret_file(settings: Settings) -> Path | None:
-    path = sqlite_path(settings.database_url)
-    return path.with_name(path.name + ".session-secret") if path is not None else None
+SESSION_SECRET_NAME = "session"
+
+SecretStore = Callable[[str, Callable[[], str]], Awaitable[str]]
 
 
-def resolve_session_secret(settings: Settings) -> str:
-    """BASE_SESSION_SECRET, else one generated for this database and kept next to it.
+async def resolve_session_secret(settings: Settings, store: SecretStore | None) -> str:
+    """BASE_SESSION_SECRET, else one generated for this database on first start.
 
-    SQLite keeps it in `<db>.session-secret` (mode 0600) so every process on that file
-    shares it; an in-memory database gets a fresh one per process. PostgreSQL has no
-    file all its processes can see, so there the variable is required.
+    A SQL database keeps it in its `service_secrets` table, so every process serving that
+    database (SQLite file or PostgreSQL) signs and accepts the same session tokens; an
+    in-memory database gets a fresh one per process.
     """
     if settings.session_secret:
         return settings.session_secret
-    if settings.is_memory:
-        return secrets.token_urlsafe(48)
-    path = session_secret_file(settings)
-    if path is None:
-        raise SettingsError(
-            "BASE_SESSION_SECRET", "is required with PostgreSQL (all processes must share it)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        # O_EXCL: when several processes start at once exactly one writes the secret.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    for _ in range(50):
-        secret = path.read_text().strip()
-        if secret:
-            return secret
-        time.sleep(0.02)  # the winning process has created the file but not written it yet
-    raise SettingsError("BASE_SESSION_SECRET", f"{path} is empty")
+    if store is None:
+        return _new_secret()
+    return await store(SESSION_SECRET_NAME, _new_secret)
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48)
 
 
 def build_verifiers(
@@ -178,11 +164,13 @@ class Overrides:
 
 
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping]]:
+async def open_database(
+    settings: Settings,
+) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping, SecretStore | None]]:
     if settings.is_memory:
         from adapters.memory import MemoryStore
 
-        yield MemoryStore(), _always_up
+        yield MemoryStore(), _always_up, None
         return
     from adapters.sql import SqlDatabase
 
@@ -192,7 +180,7 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[UnitOfWorkFac
         if path is not None:
             # The embedded default should just work: bring a SQLite file up to date.
             await db.migrate()
-        yield db.unit_of_work, db.ping
+        yield db.unit_of_work, db.ping, db.service_secret
     finally:
         await db.dispose()
 
@@ -242,11 +230,11 @@ async def open_services(
     """Build every service from `settings`; `background=False` skips the poller (CLI)."""
     overrides = overrides or Overrides()
     registry = load_registry(settings)
-    sessions = SessionTokens(resolve_session_secret(settings))
-    bearer, telegram = build_verifiers(settings, sessions)
     async with contextlib.AsyncExitStack() as stack:
         clock = overrides.clock or SystemClock()
-        uow, ping = await stack.enter_async_context(open_database(settings))
+        uow, ping, secret_store = await stack.enter_async_context(open_database(settings))
+        sessions = SessionTokens(await resolve_session_secret(settings, secret_store))
+        bearer, telegram = build_verifiers(settings, sessions)
         inference, webhooks = await stack.enter_async_context(
             open_replicate(settings, uow, clock, overrides)
         )

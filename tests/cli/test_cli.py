@@ -84,10 +84,21 @@ def test_bad_settings_exit_2_naming_the_variable(env, monkeypatch, capsys):
     assert "BASE_INITIAL_CREDITS" in capsys.readouterr().err
 
 
-def test_session_secret_is_generated_once_per_database(env):
+async def test_session_secret_is_generated_once_per_database(env, tmp_path):
+    from adapters.sql import SqlDatabase
     from entrypoints.bootstrap import resolve_session_secret
 
     settings = Settings.from_env()
-    first = resolve_session_secret(settings)
-    assert resolve_session_secret(settings) == first
-    assert (env / "cli.db.session-secret").stat().st_mode & 0o077 == 0
+
+    async def secret_of(path):
+        db = SqlDatabase.from_url(f"sqlite+aiosqlite:///{path}")
+        try:
+            await db.migrate()
+            return await resolve_session_secret(settings, db.service_secret)
+        finally:
+            await db.dispose()
+
+    first = await secret_of(tmp_path / "one.db")
+    assert await secret_of(tmp_path / "one.db") == first
+    assert await secret_of(tmp_path / "two.db") != first
+    assert await resolve_session_secret(settings, None) != await resolve_session_secret(settings, None)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from base_core.errors import InfrastructureError
 
 from adapters.sql.engine import create_engine
 from adapters.sql.errors import translated
+from adapters.sql.schema import service_secrets
 from adapters.sql.uow import SqlUnitOfWork
 
 
@@ -58,6 +65,32 @@ class SqlDatabase:
 
         await upgrade_async(self._engine)
 
+    async def service_secret(self, name: str, generate: Callable[[], str]) -> str:
+        """The secret stored under `name`, created with `generate()` on first use.
+
+        Processes starting together race to insert; the first insert wins and every process
+        reads back the same value.
+        """
+        with translated():
+            async with self._engine.begin() as connection:
+                row = await _read_secret(connection, name)
+                if row is not None:
+                    return row
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(
+                        sa.insert(service_secrets).values(
+                            name=name, value=generate(), created_at=datetime.now(UTC)
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                pass  # another process stored it first
+            async with self._engine.begin() as connection:
+                stored = await _read_secret(connection, name)
+        if stored is None:
+            raise InfrastructureError(f"the service secret {name!r} could not be stored")
+        return stored
+
     async def ping(self) -> None:
         """Raise InfrastructureError when the database cannot be reached."""
         with translated():
@@ -71,3 +104,10 @@ class SqlDatabase:
 
     def __repr__(self) -> str:
         return f"SqlDatabase({self.url.render_as_string(hide_password=True)!r})"
+
+
+async def _read_secret(connection: AsyncConnection, name: str) -> str | None:
+    result = await connection.execute(
+        sa.select(service_secrets.c.value).where(service_secrets.c.name == name)
+    )
+    return result.scalar_one_or_none()

@@ -177,6 +177,16 @@ parked_updates = sa.Table(
     sa.Column("parked_at", UtcDateTime, nullable=False),
 )
 
+# Secrets the service generates for itself on first start (the session-token key), so that
+# every process on one database shares them.
+service_secrets = sa.Table(
+    "service_secrets",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 __all__ = [
     "credit_accounts",
     "credit_holds",
@@ -185,6 +195,7 @@ __all__ = [
     "metadata",
     "parked_updates",
     "replicate_tokens",
+    "service_secrets",
     "users",
     "webhook_deliveries",
 ]
