@@ -41,7 +41,6 @@ from sqlalchemy.pool import NullPool
 
 from adapters.auth import SessionTokens
 from adapters.sql import SqlDatabase
-from replicate_simulator import Fault, Simulator, SimulatorConfig
 
 BASE = Path(sys.executable).with_name("base")
 TERMINAL = {"completed", "failed", "canceled"}
@@ -102,6 +101,38 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
+def simulator_process(workdir: Path) -> Iterator[str]:
+    """The Replicate simulator in a process of its own (faults go through /_sim/)."""
+    port = free_port()
+    log = workdir / "simulator.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replicate_simulator", "--host", "127.0.0.1", "--port", str(port),
+         "--starting-delay", "0.1", "--processing-delay", "0.3"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the simulator exited:\n{log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/_sim/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
 def servers(env: dict[str, str], ports: list[int], workdir: Path) -> Iterator[list[str]]:
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
     child = {k: v for k, v in os.environ.items() if not k.startswith("BASE_")}
@@ -141,7 +172,7 @@ def servers(env: dict[str, str], ports: list[int], workdir: Path) -> Iterator[li
 
 async def user_session(
     user_id: str, token: str, urls: list[str], stop_at: float, stats: Stats,
-    rng: random.Random, simulator: Simulator, client: httpx.AsyncClient,
+    rng: random.Random, simulator: str, client: httpx.AsyncClient,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     mine: list[str] = []
@@ -161,16 +192,20 @@ async def user_session(
         roll = rng.random()
         if roll < 0.35 or not mine:
             fault = rng.random()
+            shape: dict[str, Any] | None = None
             if fault < 0.15:
-                simulator.faults.next_requests(1, outcome="failed", error="simulated failure")
+                shape = {"outcome": "failed", "error": "simulated failure"}
             elif fault < 0.20:
-                simulator.faults.next_requests(1, outcome="aborted")
+                shape = {"outcome": "aborted"}
             elif fault < 0.40:
-                simulator.faults.next_requests(1, webhook="duplicate")
+                shape = {"webhook": "duplicate"}
             elif fault < 0.50:
-                simulator.faults.next_requests(1, webhook="out_of_order")
+                shape = {"webhook": "out_of_order"}
             elif fault < 0.55:
-                simulator.faults.next_requests(1, webhook="lost")
+                shape = {"webhook": "lost"}
+            if shape is not None:
+                # Shapes whichever prediction is created next, this user's or another's.
+                await client.post(f"{simulator}/_sim/faults", json={"times": 1, **shape}, timeout=10)
             response = await send("create", "POST", "/api/generations/create", json=rng.choice(BODIES))
             if response is not None and response.status_code == 201:
                 mine.append(response.json()["id"])
@@ -247,17 +282,13 @@ async def run(seconds: float, users: int, seed: int, postgres_url: str) -> dict[
     initial = 60
     session_secret = secrets.token_urlsafe(48)
     sessions = SessionTokens(session_secret)
-    simulator = Simulator(SimulatorConfig(
-        accept_any_token=True, starting_delay=0.1, processing_delay=0.3,
-        webhook_attempts=4, webhook_backoff=0.2,
-    ))
     ports = [free_port(), free_port()]
     stats = Stats()
     async with fresh_database(postgres_url) as database_url:
-        with tempfile.TemporaryDirectory() as tmp, simulator.running_in_thread() as running:
+        with tempfile.TemporaryDirectory() as tmp, simulator_process(Path(tmp)) as simulator:
             env = {
                 "BASE_DATABASE_URL": database_url,
-                "BASE_REPLICATE_BASE_URL": running.base_url,
+                "BASE_REPLICATE_BASE_URL": simulator,
                 "BASE_REPLICATE_TOKENS": "r8_load_token_a_000000001,r8_load_token_b_000000002",
                 "BASE_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}",
                 "BASE_SESSION_SECRET": session_secret,
@@ -278,11 +309,11 @@ async def run(seconds: float, users: int, seed: int, postgres_url: str) -> dict[
                                      random.Random(rng.random()), simulator, client)
                         for u in user_ids
                     ))
-                elapsed = time.monotonic() - started
-                simulator.faults.clear()
-                still_running = await drain(database_url, timeout=60)
+                    elapsed = time.monotonic() - started
+                    await client.delete(f"{simulator}/_sim/faults")
+                    still_running = await drain(database_url, timeout=60)
+                    webhooks = (await client.get(f"{simulator}/_sim/webhooks", timeout=30)).json()
                 logs = "".join((Path(tmp) / f"serve-{p}.log").read_text() for p in ports)
-            webhooks = simulator.webhook_attempts()
         figures = await audit(database_url, user_ids, initial)
     requests = sum(stats.statuses.values())
     return {
