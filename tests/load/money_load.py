@@ -58,12 +58,14 @@ class Stats:
     latencies: list[float] = attrs.field(factory=list)
     statuses: Counter[int] = attrs.field(factory=Counter)
     by_route: Counter[str] = attrs.field(factory=Counter)
+    route_latencies: dict[str, list[float]] = attrs.field(factory=dict)
     server_errors: list[str] = attrs.field(factory=list)
 
     def record(self, route: str, status: int, seconds: float, text: str) -> None:
         self.latencies.append(seconds)
         self.statuses[status] += 1
         self.by_route[route] += 1
+        self.route_latencies.setdefault(route, []).append(seconds)
         if status >= 500:
             self.server_errors.append(f"{route} {status} {text[:200]}")
 
@@ -327,6 +329,10 @@ async def run(seconds: float, users: int, seed: int, postgres_url: str) -> dict[
         "mean_ms": round(statistics.fmean(stats.latencies) * 1000, 1) if stats.latencies else 0.0,
         "status_counts": {str(k): v for k, v in sorted(stats.statuses.items())},
         "requests_by_route": dict(stats.by_route),
+        "p50_p99_ms_by_route": {
+            route: [round(percentile(values, 0.5) * 1000, 1), round(percentile(values, 0.99) * 1000, 1)]
+            for route, values in sorted(stats.route_latencies.items())
+        },
         "server_errors": stats.server_errors[:20],
         "webhook_deliveries": len(webhooks),
         "still_running_after_drain": still_running,
