@@ -93,8 +93,11 @@ class ReplicateToken:
         self.request_count += 1
         self.last_used_at = now
 
-    def record_success(self) -> None:
+    def record_success(self) -> bool:
+        """Forget the failures in a row; whether there were any (whether to save)."""
+        had_failures = self.consecutive_failures != 0
         self.consecutive_failures = 0
+        return had_failures
 
     def record_failure(self, error: TokenError, now: datetime, policy: RotationPolicy) -> None:
         self.error_count += 1

@@ -198,8 +198,7 @@ async def _record_submission(
     parked: list[PredictionUpdate] = []
     async with ctx.uow() as uow:
         stored = await uow.tokens.get_for_update(token.token_id)
-        if stored is not None:
-            stored.record_success()
+        if stored is not None and stored.record_success():
             await uow.tokens.save(stored)
         generation = await uow.generations.get_for_update(generation_id)
         if generation is None:
