@@ -8,7 +8,7 @@ The `from_*` functions are the only place domain objects become JSON.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -204,8 +204,8 @@ def user_out(view: UserView) -> UserOut:
 
 
 class TokenIn(msgspec.Struct):
-    token: str
-    label: str | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
 class TokenPatchIn(msgspec.Struct):
@@ -252,9 +252,9 @@ class TokenStatsOut(msgspec.Struct):
 
 
 class CreditsIn(msgspec.Struct):
-    user_id: str
-    amount: int
-    reason: str = ""
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    amount: Annotated[int, msgspec.Meta(ge=-1_000_000_000, le=1_000_000_000)]
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
 class CreditsOut(msgspec.Struct):
