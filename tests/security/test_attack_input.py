@@ -318,3 +318,33 @@ async def test_public_image_urls_are_accepted(api: Api):
                                            "input_image_url": url})
         generation = (await api.client.get(f"/api/generations/{created['id']}", headers=api.auth(alice))).json()
         assert generation["input_image_url"] == url
+
+
+@pytest.mark.slow
+def test_an_oversized_chunked_body_without_a_length_is_413_on_a_real_server(tmp_path):
+    """Chunked bodies carry no Content-Length: the limit must hold while reading.
+    (Litestar's test transport cannot stream a body, so this goes to `base serve`.)"""
+    import socket
+
+    from live_server import serving
+    from security_support import SESSION_SECRET, SessionTokens
+
+    token = SessionTokens(SESSION_SECRET).issue(someone())
+    env = {"BASE_DATABASE_URL": "memory://", "BASE_SESSION_SECRET": SESSION_SECRET,
+           "BASE_REPLICATE_BASE_URL": "http://127.0.0.1:9"}
+    with serving(tmp_path, env) as (url, _log):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            head = (f"POST /api/generations/create HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n")
+            sock.sendall(head.encode())
+            chunk = b"a" * 8192
+            try:
+                for _ in range(64):  # 512 KiB, far past the 64 KiB limit
+                    sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass  # the server may stop reading once it has answered
+            answer = sock.recv(4096).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer[:300]
