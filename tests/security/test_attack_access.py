@@ -130,3 +130,19 @@ async def test_strange_generation_ids_are_404(any_api: Api):
             assert response.status_code in (400, 404), (generation_id, method, response.status_code, response.text)
     listed = (await any_api.client.get("/api/generations/list", headers=any_api.auth(alice))).json()
     assert [g["id"] for g in listed["generations"]] == [created["id"]]
+
+
+async def test_an_idempotency_key_never_answers_with_another_users_generation(any_api: Api):
+    from security_support import CREATE_BODY
+
+    alice, mallory = someone(), someone()
+    key = {"Idempotency-Key": "shared-key-1"}
+    first = await any_api.client.post("/api/generations/create", json=CREATE_BODY,
+                                      headers={**any_api.auth(alice), **key})
+    assert first.status_code == 201
+    second = await any_api.client.post("/api/generations/create", json=CREATE_BODY,
+                                       headers={**any_api.auth(mallory), **key})
+    assert second.status_code in (201, 409), second.text
+    if second.status_code == 201:
+        assert second.json()["id"] != first.json()["id"]
+    assert await any_api.credits(alice) == 99
