@@ -29,6 +29,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every outgoing request at INFO; our own lines already say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic narrates its plugins and dialect on every start; the schema is ours to mind.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def add_commands(commands: Any) -> None:
