@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="base",
         description=".base: the backend of an AI image studio. Settings come from BASE_* "
-        "environment variables (see PRODUCT.md).",
+        "environment variables (see README.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_commands(commands)
