@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,6 +18,32 @@ g = generations
 IN_FLIGHT = sa.text(IN_FLIGHT_SQL)
 NOT_DELETED = sa.text(NOT_DELETED_SQL)
 
+# The hot reads, built once with bound parameters: building a statement costs more than
+# running it from SQLAlchemy's compiled cache.
+BY_ID = sa.select(g).where(g.c.id == sa.bindparam("id"))
+BY_ID_FOR_UPDATE = BY_ID.with_for_update()
+
+
+@functools.cache
+def _page_statements(
+    by_action: bool, by_status: bool
+) -> tuple[sa.Select[tuple[int]], sa.Select[tuple[object, ...]]]:
+    """count(*) and one page of a user's visible generations, optionally by action/status."""
+    conditions: list[sa.ColumnElement[bool]] = [g.c.user_id == sa.bindparam("user_id"), NOT_DELETED]
+    if by_action:
+        conditions.append(g.c.action == sa.bindparam("action"))
+    if by_status:
+        conditions.append(g.c.status == sa.bindparam("status"))
+    count = sa.select(sa.func.count()).select_from(g).where(*conditions)
+    page = (
+        sa.select(g)
+        .where(*conditions)
+        .order_by(g.c.created_at.desc(), g.c.id.desc())
+        .offset(sa.bindparam("offset"))
+        .limit(sa.bindparam("limit"))
+    )
+    return count, page
+
 
 class SqlGenerationRepository:
     def __init__(self, session: Session) -> None:
@@ -29,10 +56,10 @@ class SqlGenerationRepository:
             )
 
     async def get(self, generation_id: str) -> Generation | None:
-        return await self._one(sa.select(g).where(g.c.id == generation_id))
+        return await self._one(BY_ID, {"id": generation_id})
 
     async def get_for_update(self, generation_id: str) -> Generation | None:
-        return await self._one(sa.select(g).where(g.c.id == generation_id).with_for_update())
+        return await self._one(BY_ID_FOR_UPDATE, {"id": generation_id})
 
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None:
         return await self._one(
@@ -63,23 +90,17 @@ class SqlGenerationRepository:
             await self.add(generation)
 
     async def list(self, query: GenerationQuery) -> GenerationPage:
-        conditions: list[sa.ColumnElement[bool]] = [g.c.user_id == query.user_id, NOT_DELETED]
+        count, page = _page_statements(query.action is not None, query.status is not None)
+        parameters: dict[str, object] = {"user_id": query.user_id}
         if query.action is not None:
-            conditions.append(g.c.action == query.action.value)
+            parameters["action"] = query.action.value
         if query.status is not None:
-            conditions.append(g.c.status == query.status.value)
-        total = (
-            await self._session.execute(sa.select(sa.func.count()).select_from(g).where(*conditions))
-        ).scalar_one()
+            parameters["status"] = query.status.value
+        total = (await self._session.execute(count, parameters)).scalar_one()
         items: list[Generation] = []
         if total > query.offset:
-            result = await self._session.execute(
-                sa.select(g)
-                .where(*conditions)
-                .order_by(g.c.created_at.desc(), g.c.id.desc())
-                .offset(query.offset)
-                .limit(query.limit)
-            )
+            parameters.update(offset=query.offset, limit=query.limit)
+            result = await self._session.execute(page, parameters)
             items = [generation_from_row(row) for row in result.mappings()]
         return GenerationPage(items=items, total=total, page=query.page, limit=query.limit)
 
@@ -128,6 +149,8 @@ class SqlGenerationRepository:
             generation.next_check_at = query.lease_until
         return claimed
 
-    async def _one(self, statement: sa.Select[tuple[object, ...]]) -> Generation | None:
-        row = (await self._session.execute(statement)).mappings().first()
+    async def _one(
+        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object] | None = None
+    ) -> Generation | None:
+        row = (await self._session.execute(statement, parameters)).mappings().first()
         return generation_from_row(row) if row is not None else None

@@ -18,11 +18,13 @@ class Session:
         self.dialect_name = dialect_name
         self.connection: AsyncConnection | None = None
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
         if self.connection is None:
             raise RuntimeError("use the unit of work inside `async with`")
         with translated():
-            return await self.connection.execute(statement)
+            return await self.connection.execute(statement, parameters)
 
     async def insert_new(self, table: sa.Table, row: dict[str, Any]) -> bool:
         """Insert a row unless it collides with a unique key; return whether it went in.
