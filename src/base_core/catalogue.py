@@ -28,11 +28,10 @@ class Action(StrEnum):
 
     @classmethod
     def parse(cls, value: object, field: str = "action") -> Action:
-        try:
+        if isinstance(value, str) and value in cls._value2member_map_:
             return cls(value)
-        except ValueError:
-            allowed = ", ".join(a.value for a in cls)
-            raise InvalidRequest(field, f"must be one of {allowed}") from None
+        allowed = ", ".join(a.value for a in cls)
+        raise InvalidRequest(field, f"must be one of {allowed}")
 
 
 class SettingType(StrEnum):

@@ -292,11 +292,10 @@ def _whole(field: str, raw: object, default: int, low: int, high: int) -> int:
 
 
 def _status(raw: object) -> Status:
-    try:
+    if isinstance(raw, str) and raw in Status._value2member_map_:
         return Status(raw)
-    except ValueError:
-        allowed = ", ".join(s.value for s in Status)
-        raise InvalidRequest("status", f"must be one of {allowed}") from None
+    allowed = ", ".join(s.value for s in Status)
+    raise InvalidRequest("status", f"must be one of {allowed}")
 
 
 @attrs.frozen

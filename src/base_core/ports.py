@@ -12,6 +12,8 @@ InfrastructureError and the unit of work has rolled back.
 
 from __future__ import annotations
 
+import builtins  # the repositories' `list` methods shadow the builtin in their bodies
+
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -85,10 +87,10 @@ class GenerationRepository(Protocol):
     async def count_in_flight(self, user_id: str) -> int:
         """Pending or processing generations of a user."""
         ...
-    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
+    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> builtins.list[Generation]:
         """Pending or processing generations with no change since `cutoff`, oldest first."""
         ...
-    async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
+    async def claim_for_check(self, query: CheckQuery) -> builtins.list[Generation]:
         """Lease the generations `query` wants until `query.lease_until`, oldest first.
 
         Rows another unit of work has locked are skipped, not waited for, so several
@@ -104,7 +106,7 @@ class TokenRepository(Protocol):
     async def get_for_update(self, token_id: str) -> ReplicateToken | None: ...
     async def get_by_secret(self, secret: str) -> ReplicateToken | None: ...
     async def list(self) -> list[ReplicateToken]: ...
-    async def list_for_update(self) -> list[ReplicateToken]: ...
+    async def list_for_update(self) -> builtins.list[ReplicateToken]: ...
     async def save(self, token: ReplicateToken) -> None: ...
 
 

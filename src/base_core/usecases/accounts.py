@@ -71,8 +71,8 @@ async def _create_user(ctx: Context, user: User) -> UserView:
             )
             if existing is None:
                 raise
-            account = await uow.ledger.account(existing.id)
-            return UserView(existing, account.balance if account else 0)
+            stored = await uow.ledger.account(existing.id)
+            return UserView(existing, stored.balance if stored else 0)
 
 
 async def get_user(ctx: Context, user_id: str) -> UserView:

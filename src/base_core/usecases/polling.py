@@ -65,7 +65,8 @@ class PollSchedule:
         """The wait before poll number `polls + 1` since the generation last changed."""
         if polls <= 0:
             return self.first_after
-        return min(self.first_after * (2 ** min(polls, 32)), self.max_interval)
+        backoff: timedelta = self.first_after * (2 ** min(polls, 32))
+        return min(backoff, self.max_interval)
 
     def next_due(self, generation: Generation) -> datetime:
         seen = self._polled.get(generation.id)
