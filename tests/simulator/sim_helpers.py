@@ -64,6 +64,18 @@ async def wait_until_done(
         await asyncio.sleep(0.02)
 
 
+async def recorded_attempts(
+    sim: Simulator, prediction_id: str, count: int, timeout: float = 10
+) -> list[Any]:
+    """The simulator's webhook attempts once `count` are recorded: an attempt is recorded
+    after its answer arrives, which can be after the receiver has seen the request."""
+    deadline = time.monotonic() + timeout
+    while len(attempts := sim.webhook_attempts(prediction_id)) < count:
+        assert time.monotonic() < deadline, f"only {len(attempts)} webhook attempts recorded"
+        await asyncio.sleep(0.02)
+    return attempts
+
+
 async def create_flux(
     http: httpx.AsyncClient, token: str = GOOD, **body: Any
 ) -> dict[str, Any]:
