@@ -14,6 +14,7 @@ processes.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -95,17 +96,35 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
     return engine
 
 
+WAL_SWITCH_PATIENCE_SECONDS = 10
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin_immediate).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL. The switch needs the file to itself and SQLite
+    answers "database is locked" at once, without the busy handler, while another process
+    opens or migrates the same fresh file; wait for it briefly instead of failing."""
+    deadline = time.monotonic() + WAL_SWITCH_PATIENCE_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:  # the driver's OperationalError, through the async adapter
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)  # only on a fresh file's first connections, under contention
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
