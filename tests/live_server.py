@@ -1,4 +1,4 @@
-"""`base serve` as a real process on loopback, for the schema fuzzer and the secrets scan."""
+"""`base serve` as a real process on loopback, spoken to over HTTP (e2e, security, ...)."""
 
 from __future__ import annotations
 
