@@ -12,6 +12,20 @@ from sqlalchemy.sql import Executable
 
 from adapters.sql.errors import translated
 
+# (dialect name, table) -> INSERT ... ON CONFLICT DO NOTHING RETURNING <primary key>, built
+# once. Executed with a row as its parameters it names exactly the row's columns, as
+# `.values(row)` would, and leaves the others (an autoincrement key) to the database.
+_INSERT_NEW: dict[tuple[str, sa.Table], Executable] = {}
+
+
+def _insert_new_statement(dialect_name: str, table: sa.Table) -> Executable:
+    statement = _INSERT_NEW.get((dialect_name, table))
+    if statement is None:
+        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        statement = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        _INSERT_NEW[(dialect_name, table)] = statement
+    return statement
+
 
 class Session:
     def __init__(self, dialect_name: str) -> None:
@@ -32,8 +46,5 @@ class Session:
         ON CONFLICT DO NOTHING instead of catching the violation: on PostgreSQL a failed
         statement poisons the whole transaction, and the callers may want to go on.
         """
-        insert = postgresql.insert if self.dialect_name == "postgresql" else sqlite.insert
-        statement = insert(table).values(row).on_conflict_do_nothing()
-        returning = statement.returning(*table.primary_key.columns)
-        result = await self.execute(returning)
+        result = await self.execute(_insert_new_statement(self.dialect_name, table), row)
         return result.first() is not None
