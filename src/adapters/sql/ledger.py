@@ -28,6 +28,48 @@ from adapters.sql.session import Session
 from base_core.errors import Conflict
 from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
 
+a = credit_accounts
+e = ledger_entries
+h = credit_holds
+
+# Built once with bound parameters, like the generations' reads: building a statement
+# per call costs more than running it from SQLAlchemy's compiled cache. Parameters of an
+# UPDATE are named `b_...`: a bound parameter may not share a column's name there.
+ACCOUNT = sa.select(a).where(a.c.user_id == sa.bindparam("user_id"))
+ACCOUNT_FOR_UPDATE = ACCOUNT.with_for_update()
+# A save with nothing seen: the balance as the object has it.
+SET_BALANCE = (
+    sa.update(a)
+    .where(a.c.user_id == sa.bindparam("b_user_id"))
+    .values(balance=sa.bindparam("b_balance"))
+    .returning(a.c.balance)
+)
+# A save of the change since the read, never taking the balance below zero.
+ADD_TO_BALANCE = (
+    sa.update(a)
+    .where(a.c.user_id == sa.bindparam("b_user_id"), a.c.balance + sa.bindparam("b_delta") >= 0)
+    .values(balance=a.c.balance + sa.bindparam("b_delta"))
+    .returning(a.c.balance)
+)
+
+ENTRY = sa.select(e).where(e.c.key == sa.bindparam("key"))
+ENTRIES = sa.select(e).where(e.c.user_id == sa.bindparam("user_id")).order_by(e.c.id)
+
+HOLD_FOR_UPDATE = sa.select(h).where(h.c.key == sa.bindparam("key")).with_for_update()
+HOLD_EXISTS = sa.select(h.c.key).where(h.c.key == sa.bindparam("key"))
+HOLD_COLUMNS = tuple(column.key for column in h.columns)
+# Resolving happens once: only a pending hold (or a repeat of the same resolution) may be
+# written; a resolved hold never changes state again.
+SAVE_HOLD = (
+    sa.update(h)
+    .where(
+        h.c.key == sa.bindparam("b_where_key"),
+        sa.or_(h.c.state == HoldState.PENDING.value, h.c.state == sa.bindparam("b_where_state")),
+    )
+    .values({name: sa.bindparam(f"b_{name}") for name in HOLD_COLUMNS})
+    .returning(h.c.key)
+)
+
 
 class SqlLedgerRepository:
     def __init__(self, session: Session) -> None:
@@ -56,19 +98,14 @@ class SqlLedgerRepository:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
         seen = self._seen_balances.get(account.user_id)
-        table = credit_accounts
         if seen is None:
-            statement = (
-                sa.update(table).where(table.c.user_id == account.user_id).values(balance=account.balance)
+            result = await self._session.execute(
+                SET_BALANCE, {"b_user_id": account.user_id, "b_balance": account.balance}
             )
         else:
-            delta = account.balance - seen
-            statement = (
-                sa.update(table)
-                .where(table.c.user_id == account.user_id, table.c.balance + delta >= 0)
-                .values(balance=table.c.balance + delta)
+            result = await self._session.execute(
+                ADD_TO_BALANCE, {"b_user_id": account.user_id, "b_delta": account.balance - seen}
             )
-        result = await self._session.execute(statement.returning(table.c.balance))
         row = result.first()
         if row is None:
             if seen is not None or await self._read_account(account.user_id, lock=False):
@@ -78,10 +115,8 @@ class SqlLedgerRepository:
         self._seen_balances[account.user_id] = row.balance
 
     async def _read_account(self, user_id: str, *, lock: bool) -> CreditAccount | None:
-        statement = sa.select(credit_accounts).where(credit_accounts.c.user_id == user_id)
-        if lock:
-            statement = statement.with_for_update()
-        row = (await self._session.execute(statement)).mappings().first()
+        statement = ACCOUNT_FOR_UPDATE if lock else ACCOUNT
+        row = (await self._session.execute(statement, {"user_id": user_id})).mappings().first()
         if row is None:
             return None
         account = account_from_row(row)
@@ -95,18 +130,12 @@ class SqlLedgerRepository:
             raise Conflict(f"ledger entry {entry.key} exists")
 
     async def entry(self, key: str) -> LedgerEntry | None:
-        result = await self._session.execute(
-            sa.select(ledger_entries).where(ledger_entries.c.key == key)
-        )
+        result = await self._session.execute(ENTRY, {"key": key})
         row = result.mappings().first()
         return entry_from_row(row) if row is not None else None
 
     async def entries(self, user_id: str) -> list[LedgerEntry]:
-        result = await self._session.execute(
-            sa.select(ledger_entries)
-            .where(ledger_entries.c.user_id == user_id)
-            .order_by(ledger_entries.c.id)
-        )
+        result = await self._session.execute(ENTRIES, {"user_id": user_id})
         return [entry_from_row(row) for row in result.mappings()]
 
     # Holds
@@ -116,22 +145,15 @@ class SqlLedgerRepository:
             raise Conflict(f"hold {hold.key} exists")
 
     async def hold_for_update(self, key: str) -> Hold | None:
-        result = await self._session.execute(
-            sa.select(credit_holds).where(credit_holds.c.key == key).with_for_update()
-        )
+        result = await self._session.execute(HOLD_FOR_UPDATE, {"key": key})
         row = result.mappings().first()
         return hold_from_row(row) if row is not None else None
 
     async def save_hold(self, hold: Hold) -> None:
-        table = credit_holds
-        row = hold_to_row(hold)
-        # Resolving happens once: only a pending hold (or a repeat of the same resolution)
-        # may be written; a resolved hold never changes state again.
-        statement = sa.update(table).where(
-            table.c.key == hold.key,
-            sa.or_(table.c.state == HoldState.PENDING.value, table.c.state == hold.state.value),
-        )
-        result = await self._session.execute(statement.values(row).returning(table.c.key))
+        parameters = {f"b_{name}": value for name, value in hold_to_row(hold).items()}
+        parameters["b_where_key"] = hold.key
+        parameters["b_where_state"] = hold.state.value
+        result = await self._session.execute(SAVE_HOLD, parameters)
         if result.first() is not None:
             return
         if await self._exists(hold.key):
@@ -148,7 +170,5 @@ class SqlLedgerRepository:
         return [hold_from_row(row) for row in result.mappings()]
 
     async def _exists(self, key: str) -> bool:
-        result = await self._session.execute(
-            sa.select(credit_holds.c.key).where(credit_holds.c.key == key)
-        )
+        result = await self._session.execute(HOLD_EXISTS, {"key": key})
         return result.first() is not None
