@@ -22,6 +22,27 @@ NOT_DELETED = sa.text(NOT_DELETED_SQL)
 # running it from SQLAlchemy's compiled cache.
 BY_ID = sa.select(g).where(g.c.id == sa.bindparam("id"))
 BY_ID_FOR_UPDATE = BY_ID.with_for_update()
+BY_PREDICTION_FOR_UPDATE = (
+    sa.select(g).where(g.c.prediction_id == sa.bindparam("prediction_id")).with_for_update()
+)
+BY_IDEMPOTENCY_KEY = sa.select(g).where(
+    g.c.user_id == sa.bindparam("user_id"), g.c.idempotency_key == sa.bindparam("key")
+)
+PREDICTION_TAKEN = sa.select(g.c.id).where(
+    g.c.prediction_id == sa.bindparam("prediction_id"), g.c.id != sa.bindparam("id")
+)
+COUNT_IN_FLIGHT = (
+    sa.select(sa.func.count()).select_from(g).where(g.c.user_id == sa.bindparam("user_id"), IN_FLIGHT)
+)
+# The whole row but its id. An UPDATE's parameters are named `b_<column>`: a bound
+# parameter may not share a column's name there.
+UPDATED_COLUMNS = tuple(column.key for column in g.columns if column.key != "id")
+SAVE = (
+    sa.update(g)
+    .where(g.c.id == sa.bindparam("b_where_id"))
+    .values({name: sa.bindparam(f"b_{name}") for name in UPDATED_COLUMNS})
+    .returning(g.c.id)
+)
 
 
 @functools.cache
@@ -62,30 +83,23 @@ class SqlGenerationRepository:
         return await self._one(BY_ID_FOR_UPDATE, {"id": generation_id})
 
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None:
-        return await self._one(
-            sa.select(g).where(g.c.prediction_id == prediction_id).with_for_update()
-        )
+        return await self._one(BY_PREDICTION_FOR_UPDATE, {"prediction_id": prediction_id})
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
-        return await self._one(
-            sa.select(g).where(g.c.user_id == user_id, g.c.idempotency_key == key)
-        )
+        return await self._one(BY_IDEMPOTENCY_KEY, {"user_id": user_id, "key": key})
 
     async def save(self, generation: Generation) -> None:
         if generation.prediction_id is not None:
             # Checked first so the common mistake leaves the transaction usable.
             taken = await self._session.execute(
-                sa.select(g.c.id).where(
-                    g.c.prediction_id == generation.prediction_id, g.c.id != generation.id
-                )
+                PREDICTION_TAKEN, {"prediction_id": generation.prediction_id, "id": generation.id}
             )
             if taken.first() is not None:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         row = generation_to_row(generation)
-        del row["id"]
-        result = await self._session.execute(
-            sa.update(g).where(g.c.id == generation.id).values(row).returning(g.c.id)
-        )
+        parameters = {f"b_{name}": row[name] for name in UPDATED_COLUMNS}
+        parameters["b_where_id"] = generation.id
+        result = await self._session.execute(SAVE, parameters)
         if result.first() is None:
             await self.add(generation)
 
@@ -105,9 +119,7 @@ class SqlGenerationRepository:
         return GenerationPage(items=items, total=total, page=query.page, limit=query.limit)
 
     async def count_in_flight(self, user_id: str) -> int:
-        result = await self._session.execute(
-            sa.select(sa.func.count()).select_from(g).where(g.c.user_id == user_id, IN_FLIGHT)
-        )
+        result = await self._session.execute(COUNT_IN_FLIGHT, {"user_id": user_id})
         return int(result.scalar_one())
 
     async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
