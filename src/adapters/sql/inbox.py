@@ -11,6 +11,13 @@ from adapters.sql.schema import parked_updates, webhook_deliveries
 from adapters.sql.session import Session
 from base_core.generation import PredictionUpdate
 
+p = parked_updates
+# Built once: executed with a row as its parameters, the INSERT names exactly the row's
+# columns (`seq` is left to the database), as `.values(row)` would.
+PARK = sa.insert(p)
+# One DELETE ... RETURNING: two takers cannot both get the same update.
+TAKE = sa.delete(p).where(p.c.prediction_id == sa.bindparam("prediction_id")).returning(*p.columns)
+
 
 class SqlUpdateInbox:
     def __init__(self, session: Session) -> None:
@@ -23,14 +30,9 @@ class SqlUpdateInbox:
         )
 
     async def park(self, update: PredictionUpdate, now: datetime) -> None:
-        await self._session.execute(sa.insert(parked_updates).values(update_to_row(update, now)))
+        await self._session.execute(PARK, update_to_row(update, now))
 
     async def take(self, prediction_id: str) -> list[PredictionUpdate]:
-        # One DELETE ... RETURNING: two takers cannot both get the same update.
-        result = await self._session.execute(
-            sa.delete(parked_updates)
-            .where(parked_updates.c.prediction_id == prediction_id)
-            .returning(*parked_updates.columns)
-        )
+        result = await self._session.execute(TAKE, {"prediction_id": prediction_id})
         rows = sorted(result.mappings(), key=lambda row: row["seq"])
         return [update_from_row(row) for row in rows]

@@ -15,6 +15,22 @@ t = replicate_tokens
 # the same sequence and cannot deadlock.
 POOL_ORDER = (t.c.created_at, t.c.id)
 
+# Built once with bound parameters: building a statement per call costs more than running
+# it from SQLAlchemy's compiled cache. An UPDATE's parameters are named `b_<column>`
+# (a bound parameter may not share a column's name there).
+BY_ID = sa.select(t).where(t.c.id == sa.bindparam("id"))
+BY_ID_FOR_UPDATE = BY_ID.with_for_update()
+BY_SECRET = sa.select(t).where(t.c.secret == sa.bindparam("secret"))
+POOL = sa.select(t).order_by(*POOL_ORDER)
+POOL_FOR_UPDATE = POOL.with_for_update()
+UPDATED_COLUMNS = tuple(column.key for column in t.columns if column.key != "id")
+SAVE = (
+    sa.update(t)
+    .where(t.c.id == sa.bindparam("b_where_id"))
+    .values({name: sa.bindparam(f"b_{name}") for name in UPDATED_COLUMNS})
+    .returning(t.c.id)
+)
+
 
 class SqlTokenRepository:
     def __init__(self, session: Session) -> None:
@@ -25,31 +41,32 @@ class SqlTokenRepository:
             raise Conflict("token exists")
 
     async def get(self, token_id: str) -> ReplicateToken | None:
-        return await self._one(sa.select(t).where(t.c.id == token_id))
+        return await self._one(BY_ID, {"id": token_id})
 
     async def get_for_update(self, token_id: str) -> ReplicateToken | None:
-        return await self._one(sa.select(t).where(t.c.id == token_id).with_for_update())
+        return await self._one(BY_ID_FOR_UPDATE, {"id": token_id})
 
     async def get_by_secret(self, secret: str) -> ReplicateToken | None:
-        return await self._one(sa.select(t).where(t.c.secret == secret))
+        return await self._one(BY_SECRET, {"secret": secret})
 
     async def list(self) -> list[ReplicateToken]:
-        return await self._many(sa.select(t).order_by(*POOL_ORDER))
+        return await self._many(POOL)
 
     async def list_for_update(self) -> list[ReplicateToken]:
-        return await self._many(sa.select(t).order_by(*POOL_ORDER).with_for_update())
+        return await self._many(POOL_FOR_UPDATE)
 
     async def save(self, token: ReplicateToken) -> None:
         row = token_to_row(token)
-        del row["id"]
-        result = await self._session.execute(
-            sa.update(t).where(t.c.id == token.id).values(row).returning(t.c.id)
-        )
+        parameters = {f"b_{name}": row[name] for name in UPDATED_COLUMNS}
+        parameters["b_where_id"] = token.id
+        result = await self._session.execute(SAVE, parameters)
         if result.first() is None:
             await self.add(token)
 
-    async def _one(self, statement: sa.Select[tuple[object, ...]]) -> ReplicateToken | None:
-        row = (await self._session.execute(statement)).mappings().first()
+    async def _one(
+        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]
+    ) -> ReplicateToken | None:
+        row = (await self._session.execute(statement, parameters)).mappings().first()
         return token_from_row(row) if row is not None else None
 
     async def _many(self, statement: sa.Select[tuple[object, ...]]) -> list[ReplicateToken]:

@@ -10,16 +10,29 @@ from adapters.sql.session import Session
 from base_core.errors import Conflict
 from base_core.users import User
 
+u = users
+# Built once with bound parameters: building a statement per call costs more than running
+# it from SQLAlchemy's compiled cache. An UPDATE's parameters are named `b_<column>`
+# (a bound parameter may not share a column's name there).
+BY_ID = sa.select(u).where(u.c.id == sa.bindparam("id"))
+BY_TELEGRAM_ID = sa.select(u).where(u.c.telegram_id == sa.bindparam("telegram_id"))
+COLUMNS = tuple(column.key for column in u.columns)
+SAVE = (
+    sa.update(u)
+    .where(u.c.id == sa.bindparam("b_where_id"))
+    .values({name: sa.bindparam(f"b_{name}") for name in COLUMNS})
+)
+
 
 class SqlUserRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     async def get(self, user_id: str) -> User | None:
-        return await self._one(users.c.id == user_id)
+        return await self._one(BY_ID, {"id": user_id})
 
     async def get_by_telegram_id(self, telegram_id: int) -> User | None:
-        return await self._one(users.c.telegram_id == telegram_id)
+        return await self._one(BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
     async def add(self, user: User) -> None:
         if not await self._session.insert_new(users, user_to_row(user)):
@@ -27,13 +40,13 @@ class SqlUserRepository:
 
     async def save(self, user: User) -> None:
         row = user_to_row(user)
-        result = await self._session.execute(
-            sa.update(users).where(users.c.id == user.id).values(row)
-        )
+        parameters = {f"b_{name}": row[name] for name in COLUMNS}
+        parameters["b_where_id"] = user.id
+        result = await self._session.execute(SAVE, parameters)
         if result.rowcount == 0:
             await self.add(user)
 
-    async def _one(self, condition: sa.ColumnElement[bool]) -> User | None:
-        result = await self._session.execute(sa.select(users).where(condition))
+    async def _one(self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]) -> User | None:
+        result = await self._session.execute(statement, parameters)
         row = result.mappings().first()
         return user_from_row(row) if row is not None else None
