@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -175,7 +176,7 @@ class SettingSpec:
             raise InvalidRequest(field, "must not be empty")
         if self.max is not None and len(value) > self.max:
             raise InvalidRequest(field, f"must be at most {int(self.max)} characters")
-        if any(_is_forbidden_control(ch) for ch in value):
+        if _FORBIDDEN_CONTROL.search(value):
             raise InvalidRequest(field, "must not contain control characters")
         return value
 
@@ -204,9 +205,8 @@ class SettingSpec:
         return public
 
 
-def _is_forbidden_control(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 32 and ch not in "\n\r\t") or 127 <= code < 160
+# C0 controls except newline, carriage return and tab; DEL and the C1 controls.
+_FORBIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _fmt(number: float) -> str:

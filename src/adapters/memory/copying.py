@@ -77,23 +77,34 @@ def _attrs_copier(kind: type) -> Callable[[Any], Any]:
     """A function written for `kind`: one line per field, no loops, no intermediate lists.
 
     Every value of an immutable type is shared; anything else goes through `clone`. A frozen
-    object none of whose fields needed a copy is returned itself.
+    object none of whose fields needed a copy is returned itself. A class with the plain
+    `object.__setattr__` gets its fields stored directly, the cheapest way to fill a slot.
     """
     names = [field.name for field in attrs.fields(kind)]
     frozen = _is_frozen(kind)
-    lines = ["def copier(value):", "    changed = False"]
-    for n, name in enumerate(names):
-        lines += [
-            f"    f{n} = value.{name}",
-            f"    if type(f{n}) not in IMMUTABLE:",
-            f"        c = clone(f{n})",
-            f"        changed = changed or c is not f{n}",
-            f"        f{n} = c",
-        ]
+    lines = ["def copier(value):"]
     if frozen:
+        lines.append("    changed = False")
+        for n, name in enumerate(names):
+            lines += [
+                f"    f{n} = value.{name}",
+                f"    if type(f{n}) not in IMMUTABLE:",
+                f"        c = clone(f{n})",
+                f"        changed = changed or c is not f{n}",
+                f"        f{n} = c",
+            ]
         lines.append("    if not changed: return value")
-    lines.append("    result = new(kind)")
-    lines += [f"    setattr_(result, {name!r}, f{n})" for n, name in enumerate(names)]
+        lines.append("    result = new(kind)")
+        lines += [f"    setattr_(result, {name!r}, f{n})" for n, name in enumerate(names)]
+    else:
+        direct = kind.__setattr__ is object.__setattr__  # type: ignore[comparison-overlap]
+        lines.append("    result = new(kind)")
+        for n, name in enumerate(names):
+            lines += [
+                f"    f{n} = value.{name}",
+                f"    if type(f{n}) not in IMMUTABLE: f{n} = clone(f{n})",
+                f"    result.{name} = f{n}" if direct else f"    setattr_(result, {name!r}, f{n})",
+            ]
     lines.append("    return result")
     scope: dict[str, Any] = {
         "IMMUTABLE": _IMMUTABLE, "clone": clone, "new": object.__new__,

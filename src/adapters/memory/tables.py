@@ -48,28 +48,39 @@ class Table:
         self.rows: dict[Any, Any] = {}
         self.key_of = indexes
         self.indexes: dict[str, dict[Hashable, dict[Any, None]]] = {name: {} for name in indexes}
+        self._index_list = [(key_of, self.indexes[name]) for name, key_of in indexes.items()]
+        # primary key -> the row's key in each index, in _index_list's order
+        self._keys: dict[Any, tuple[Hashable | None, ...]] = {}
 
     def write(self, pk: Any, value: Any) -> None:
         """Store `value` (None deletes) and keep the indexes in step."""
-        old = self.rows.get(pk)
         if value is None:
             self.rows.pop(pk, None)
         else:
             self.rows[pk] = value
-        for name, key_of in self.key_of.items():
-            before = None if old is None else key_of(old)
-            after = None if value is None else key_of(value)
-            if before == after:
+        if not self._index_list:
+            return
+        before = self._keys.pop(pk, None)
+        after = None if value is None else tuple([key_of(value) for key_of, _ in self._index_list])
+        if after is not None:
+            self._keys[pk] = after
+        for n, (_, index) in enumerate(self._index_list):
+            old = None if before is None else before[n]
+            new = None if after is None else after[n]
+            if old == new:
                 continue
-            index = self.indexes[name]
-            if before is not None:
-                bucket = index.get(before)
+            if old is not None:
+                bucket = index.get(old)
                 if bucket is not None:
                     bucket.pop(pk, None)
                     if not bucket:
-                        del index[before]
-            if after is not None:
-                index.setdefault(after, {})[pk] = None
+                        del index[old]
+            if new is not None:
+                bucket = index.get(new)
+                if bucket is None:
+                    index[new] = {pk: None}
+                else:
+                    bucket[pk] = None
 
 
 class Tx:
@@ -99,10 +110,16 @@ class Tx:
         return self.raw(table, key) is not None
 
     def put(self, table: str, key: Any, value: Any) -> None:
-        self.staged.setdefault(table, {})[key] = clone(value)
+        self._writes(table)[key] = clone(value)
 
     def delete(self, table: str, key: Any) -> None:
-        self.staged.setdefault(table, {})[key] = None
+        self._writes(table)[key] = None
+
+    def _writes(self, table: str) -> dict[Any, Any]:
+        writes = self.staged.get(table)
+        if writes is None:
+            writes = self.staged[table] = {}
+        return writes
 
     def raw_values(self, table: str) -> Iterator[Any]:
         staged = self.staged.get(table, {})
