@@ -178,7 +178,7 @@ async def test_a_generation_stuck_in_pending_is_voided(world):
     ctx = world.studio.context
     request = GenerationRequest("create", "flux-schnell", prompt="a fox")
     prepared = ctx.registry.prepare(request, ctx.config.urls)
-    accepted = await usecases._accept(ctx, "alice", request, prepared, None, "fp")
+    accepted, _token = await usecases._accept(ctx, "alice", request, prepared, None, "fp")
     assert await world.studio.balance("alice") == 9
     report = await world.reconcile()
     assert report.voided_pending == 1

@@ -4,13 +4,16 @@ Creating one runs in short units of work around the call to Replicate, never hol
 transaction open across the network:
 
 1. validate and price the request;
-2. one unit of work: refuse at once when no token could take it (before anything is
-   held), check the in-flight cap, hold the credits, store the generation as `pending` —
-   together or not at all;
-3. pick a token (counting the request on it) and submit; a token-side error is recorded
-   on that token and the next one is tried; a refused input fails the generation;
+2. one unit of work: check the in-flight cap, hold the credits, store the generation as
+   `pending`, and pick the token for it (counting the request on that token) — together
+   or not at all, so a request no token could take holds nothing;
+3. submit; a token-side error is recorded on that token and the next one is picked, in a
+   unit of work of its own; a refused input fails the generation;
 4. one unit of work: record the prediction on the generation and take the webhooks
    parked for it (or fail it and void the hold when nothing could take it).
+
+Units of work that lock both a credit account and tokens take the account first, so two
+of them can never wait on each other.
 
 Applying an update (webhook, poll, the create answer itself) moves the generation through
 the lifecycle table and settles or voids its hold in the same unit of work.
@@ -56,7 +59,9 @@ async def create_generation(
         if replay is not None:
             return replay
     try:
-        generation = await _accept(ctx, user_id, request, prepared, idempotency_key, fingerprint)
+        generation, token = await _accept(
+            ctx, user_id, request, prepared, idempotency_key, fingerprint
+        )
     except Conflict:
         if idempotency_key is None:
             raise
@@ -65,7 +70,7 @@ async def create_generation(
         if replay is None:
             raise
         return replay
-    return await submit(ctx, generation.id, generation)
+    return await submit(ctx, generation.id, generation, token)
 
 
 async def _replayed(ctx: Context, user_id: str, key: str, fingerprint: str) -> Generation | None:
@@ -85,7 +90,8 @@ async def _accept(
     prepared: PreparedGeneration,
     idempotency_key: str | None,
     fingerprint: str,
-) -> Generation:
+) -> tuple[Generation, ReplicateToken]:
+    """Hold the credits, store the generation and pick its first token, in one unit of work."""
     now = ctx.clock.now()
     model = prepared.model
     generation = Generation(
@@ -105,7 +111,6 @@ async def _accept(
         request_fingerprint=fingerprint,
     )
     async with ctx.uow() as uow:
-        ctx.policy.choose(await uow.tokens.list(), now)  # fail fast, before anything is held
         account = await uow.ledger.account_for_update(user_id)
         if account is None:
             raise NotFound("user", user_id)
@@ -113,19 +118,30 @@ async def _accept(
         if await uow.generations.count_in_flight(user_id) >= cap:
             raise TooManyInFlight(cap, ctx.config.in_flight_retry_after)
         hold, entry = account.hold(prepared.cost, hold_key_for(generation.id), now, ctx.config.hold_ttl)
+        # NoTokenAvailable here rolls everything back: nothing is held for a request that
+        # no token could take.
+        token = ctx.policy.choose(await uow.tokens.list_for_update(), now)
+        token.record_request(now)
         await uow.generations.add(generation)
         await uow.ledger.add_hold(hold)
         await uow.ledger.append(entry)
         await uow.ledger.save_account(account)
+        await uow.tokens.save(token)
         await uow.commit()
-    return generation
+    return generation, token
 
 
-async def submit(ctx: Context, generation_id: str, generation: Generation | None = None) -> Generation:
+async def submit(
+    ctx: Context,
+    generation_id: str,
+    generation: Generation | None = None,
+    token: ReplicateToken | None = None,
+) -> Generation:
     """Send a pending generation to Replicate, failing over from token to token.
 
     `generation` spares a read when the caller has just stored it (only its model and
     input are used here; its status is checked again when the prediction is recorded).
+    `token` is one already picked for it, its request already counted.
     """
     if generation is None:
         async with ctx.uow() as uow:
@@ -134,11 +150,12 @@ async def submit(ctx: Context, generation_id: str, generation: Generation | None
         raise NotFound("generation", generation_id)
     tried: set[str] = set()
     while True:
-        try:
-            token = await _take_token(ctx, tried)
-        except NoTokenAvailable as exc:
-            await _give_up(ctx, generation_id, "no Replicate token could take the generation")
-            raise exc
+        if token is None:
+            try:
+                token = await _take_token(ctx, tried)
+            except NoTokenAvailable as exc:
+                await _give_up(ctx, generation_id, "no Replicate token could take the generation")
+                raise exc
         tried.add(token.id)
         credential = TokenCredential(token.id, token.secret)
         try:
@@ -147,11 +164,14 @@ async def submit(ctx: Context, generation_id: str, generation: Generation | None
             )
         except TokenError as exc:
             await _record_token_failure(ctx, token.id, exc)
+            token = None
             continue
         except ProviderInputRejected as exc:
             await _give_up(ctx, generation_id, f"Replicate refused the input: {exc.message}")
             raise
-        return await _record_submission(ctx, generation_id, credential, prediction)
+        return await _record_submission(
+            ctx, generation_id, credential, prediction, had_failures=token.consecutive_failures > 0
+        )
 
 
 def _model_of(ctx: Context, generation: Generation) -> str:
@@ -192,14 +212,21 @@ async def _give_up(ctx: Context, generation_id: str, message: str) -> None:
 
 
 async def _record_submission(
-    ctx: Context, generation_id: str, token: TokenCredential, prediction: PredictionUpdate
+    ctx: Context,
+    generation_id: str,
+    token: TokenCredential,
+    prediction: PredictionUpdate,
+    *,
+    had_failures: bool,
 ) -> Generation:
+    """Record the prediction on the generation, and the success on its token.
+
+    `had_failures`: the token had failures in a row when it was picked, so this success
+    ends the row; a token picked with none is not locked and written again for nothing.
+    """
     now = ctx.clock.now()
     parked: list[PredictionUpdate] = []
     async with ctx.uow() as uow:
-        stored = await uow.tokens.get_for_update(token.token_id)
-        if stored is not None and stored.record_success():
-            await uow.tokens.save(stored)
         generation = await uow.generations.get_for_update(generation_id)
         if generation is None:
             raise NotFound("generation", generation_id)
@@ -212,6 +239,11 @@ async def _record_submission(
             await uow.generations.save(generation)
             # Webhooks that beat us here; applied once the prediction is committed.
             parked = await uow.inbox.take(prediction.prediction_id)
+        if had_failures:
+            # After the account (resolve_hold): accounts before tokens, as in _accept.
+            stored = await uow.tokens.get_for_update(token.token_id)
+            if stored is not None and stored.record_success():
+                await uow.tokens.save(stored)
         await uow.commit()
     if canceled_meanwhile:
         # The user deleted it while it was being submitted: stop the work at Replicate.
