@@ -16,7 +16,7 @@ from adapters.sql.migrations import current_async, downgrade_async, upgrade_asyn
 from adapters.sql.schema import metadata
 
 # The newest revision; every migration test runs the whole chain up to it.
-HEAD = "0003_service_secrets"
+HEAD = "0004_history_count"
 
 TABLES = {
     "users", "credit_accounts", "ledger_entries", "credit_holds", "generations",

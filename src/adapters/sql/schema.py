@@ -134,6 +134,9 @@ generations = sa.Table(
         "user_id", "status", sa.text("created_at DESC"), sa.text("id DESC"),
         **_partial(NOT_DELETED_SQL),
     ),
+    # The history page's total: narrower than the ordering index, so counting a long
+    # history reads fewer pages (0004).
+    sa.Index("ix_generations_user_visible", "user_id", **_partial(NOT_DELETED_SQL)),
     # The reconciler's scan and the per-user in-flight cap.
     sa.Index("ix_generations_in_flight_updated_at", "updated_at", "id", **_partial(IN_FLIGHT_SQL)),
     sa.Index("ix_generations_in_flight_user_id", "user_id", **_partial(IN_FLIGHT_SQL)),
