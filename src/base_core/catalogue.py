@@ -29,8 +29,10 @@ class Action(StrEnum):
 
     @classmethod
     def parse(cls, value: object, field: str = "action") -> Action:
-        if isinstance(value, str) and value in cls._value2member_map_:
-            return cls(value)
+        if isinstance(value, str):
+            member = cls._value2member_map_.get(value)
+            if member is not None:
+                return member  # type: ignore[return-value]
         allowed = ", ".join(a.value for a in cls)
         raise InvalidRequest(field, f"must be one of {allowed}")
 
@@ -277,16 +279,42 @@ class PreparedGeneration:
     cost: int
 
 
+@attrs.frozen
+class _Field:
+    """One setting as `prepare` walks it: worked out once per model, not per request."""
+
+    spec: SettingSpec
+    field: str  # how errors name it: "prompt", or "settings.<name>"
+    top_level: bool
+    replicate_key: str
+
+
+def _fields_of(model: ModelSpec) -> tuple[dict[str, SettingSpec], tuple[_Field, ...]]:
+    by_name = {spec.name: spec for spec in model.settings}
+    fields = tuple(
+        _Field(
+            spec=spec,
+            field=spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
+            top_level=spec.name in TOP_LEVEL_FIELDS,
+            replicate_key=spec.replicate_key,
+        )
+        for spec in model.settings
+    )
+    return by_name, fields
+
+
 class ModelRegistry:
     """The catalogue, keyed by model id, in the order it was given."""
 
     def __init__(self, models: Iterable[ModelSpec]) -> None:
         self._models: dict[str, ModelSpec] = {}
+        self._fields: dict[str, tuple[dict[str, SettingSpec], tuple[_Field, ...]]] = {}
         for model in models:
             if model.id in self._models:
                 raise ValueError(f"duplicate model id {model.id!r}")
             _check_model(model)
             self._models[model.id] = model
+            self._fields[model.id] = _fields_of(model)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._models.values())
@@ -315,34 +343,34 @@ class ModelRegistry:
         if not isinstance(request.settings, Mapping):
             raise InvalidRequest("settings", "must be an object")
 
+        by_name, fields = self._fields[model.id]
         top_level = {FROM_PROMPT: request.prompt, FROM_IMAGE: request.input_image_url}
         for name in request.settings:
             if name in TOP_LEVEL_FIELDS:
                 raise InvalidRequest(f"settings.{name}", f"pass {name} as a top-level field")
-            if model.setting(name) is None or not isinstance(name, str):
+            if not isinstance(name, str) or name not in by_name:
                 raise InvalidRequest(f"settings.{name}", "unknown setting for this model")
         for name, value in top_level.items():
-            if value is not None and model.setting(name) is None:
+            if value is not None and name not in by_name:
                 raise InvalidRequest(name, f"not accepted by model {model.id!r}")
 
         replicate_input: dict[str, Any] = {}
         effective: dict[str, Any] = {}
-        for spec in model.settings:
-            if spec.name in TOP_LEVEL_FIELDS:
-                field, value = spec.name, top_level[spec.name]
-            else:
-                field, value = f"settings.{spec.name}", request.settings.get(spec.name)
+        given = request.settings
+        for entry in fields:
+            spec = entry.spec
+            value = top_level[spec.name] if entry.top_level else given.get(spec.name)
             if value is None:
                 if spec.required:
-                    raise InvalidRequest(field, "is required")
+                    raise InvalidRequest(entry.field, "is required")
                 if spec.default is None:
                     continue
                 value = spec.default
             else:
-                value = spec.coerce(value, field, urls)
-            if spec.name not in TOP_LEVEL_FIELDS:
+                value = spec.coerce(value, entry.field, urls)
+            if not entry.top_level:
                 effective[spec.name] = value
-            replicate_input[spec.replicate_key] = [value] if spec.as_list else value
+            replicate_input[entry.replicate_key] = [value] if spec.as_list else value
 
         num_outputs = int(effective.get("num_outputs", 1))
         return PreparedGeneration(

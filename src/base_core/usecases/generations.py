@@ -399,5 +399,8 @@ def _fingerprint(request: GenerationRequest) -> str:
         "input_image_url": request.input_image_url,
         "settings": dict(request.settings),
     }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(canonical).encode()).hexdigest()
+
+
+# What json.dumps(sort_keys=True, separators=(",", ":"), default=str) builds on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
