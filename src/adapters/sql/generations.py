@@ -32,7 +32,9 @@ PREDICTION_TAKEN = sa.select(g.c.id).where(
     g.c.prediction_id == sa.bindparam("prediction_id"), g.c.id != sa.bindparam("id")
 )
 COUNT_IN_FLIGHT = (
-    sa.select(sa.func.count()).select_from(g).where(g.c.user_id == sa.bindparam("user_id"), IN_FLIGHT)
+    sa.select(sa.func.count())
+    .select_from(g)
+    .where(g.c.user_id == sa.bindparam("user_id"), IN_FLIGHT)
 )
 # The whole row but its id. An UPDATE's parameters are named `b_<column>`: a bound
 # parameter may not share a column's name there.

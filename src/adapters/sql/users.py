@@ -46,7 +46,9 @@ class SqlUserRepository:
         if result.rowcount == 0:
             await self.add(user)
 
-    async def _one(self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]) -> User | None:
+    async def _one(
+        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]
+    ) -> User | None:
         result = await self._session.execute(statement, parameters)
         row = result.mappings().first()
         return user_from_row(row) if row is not None else None
