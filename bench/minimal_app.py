@@ -32,7 +32,7 @@ from litestar import Litestar, Request, get, post
 from litestar.exceptions import HTTPException
 from sqlalchemy.engine import make_url
 
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
 
 PRICES = {"flux-schnell": (1, "black-forest-labs/flux-schnell")}
 COLUMNS = (
@@ -50,7 +50,9 @@ class Env:
         secret = os.environ["BENCH_WEBHOOK_SECRET"].removeprefix("whsec_")
         self.webhook_key = base64.b64decode(secret)
         self.token = os.environ["BENCH_TOKEN"]
-        self.engine = create_engine(self.url, pool_size=10, max_overflow=10, echo=False)
+        self.engine = create_engine(
+            self.url, pool_size=DEFAULT_POOL_SIZE, max_overflow=DEFAULT_MAX_OVERFLOW, echo=False
+        )
         self.http = httpx.AsyncClient(timeout=30)
 
     def ts(self, moment: datetime | None) -> Any:

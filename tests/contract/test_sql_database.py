@@ -91,3 +91,22 @@ def test_the_sync_helpers_migrate_a_fresh_sqlite_file(tmp_path) -> None:
 async def test_the_sync_helpers_refuse_to_run_inside_an_event_loop(tmp_path) -> None:
     with pytest.raises(RuntimeError):
         upgrade(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+
+
+def test_json_columns_read_as_the_stdlib_reads_them() -> None:
+    import json
+    import math
+
+    from adapters.sql.engine import _json_loads
+
+    for text in ['{"a": [1, 2.5, null, true], "b": "\\u00e9"}', "[]", '{"n": 123456789012345678901234567890}']:
+        assert _json_loads(text) == json.loads(text)
+    # What msgspec refuses and json.dumps can write: the stdlib reads it instead.
+    assert math.isinf(_json_loads('{"x": Infinity}')["x"])
+    assert math.isnan(_json_loads("[NaN]")[0])
+
+
+def test_the_pool_keeps_most_of_its_connections() -> None:
+    db = SqlDatabase.from_url("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    pool = db.engine.pool
+    assert pool.size() == 15 and pool._max_overflow == 5  # type: ignore[attr-defined]

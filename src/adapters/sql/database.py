@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from base_core.errors import InfrastructureError
 
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
 from adapters.sql.errors import translated
 from adapters.sql.schema import service_secrets
 from adapters.sql.uow import SqlUnitOfWork
@@ -31,8 +31,8 @@ class SqlDatabase:
         cls,
         url: str | URL,
         *,
-        pool_size: int = 10,
-        max_overflow: int = 10,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
         echo: bool = False,
         schema: str | None = None,
     ) -> SqlDatabase:

@@ -13,10 +13,12 @@ processes.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -31,6 +33,26 @@ def is_sqlite(url: URL) -> bool:
 
 def is_postgres(url: URL) -> bool:
     return url.get_backend_name() == "postgresql"
+
+
+# Connections a process keeps open, and how many more it may open for a burst. An async
+# server runs many requests at once on one connection pool: a burst beyond the kept
+# connections opens new ones and closes them again on return (a TCP and authentication
+# handshake each on PostgreSQL), so most of the budget is kept rather than overflow.
+DEFAULT_POOL_SIZE = 15
+DEFAULT_MAX_OVERFLOW = 5
+
+
+def _json_loads(text: str) -> Any:
+    """JSON columns as the stdlib reads them, decoded by msgspec (several times faster);
+    what msgspec refuses (NaN, Infinity, out-of-range numbers) goes to the stdlib."""
+    try:
+        return _msgspec_decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+_msgspec_decode = msgspec.json.decode
 
 
 def create_engine(
@@ -86,6 +108,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
         url,
         echo=echo,
         hide_parameters=True,
+        json_deserializer=_json_loads,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -143,6 +166,7 @@ def _postgres_engine(
         url,
         echo=echo,
         hide_parameters=True,
+        json_deserializer=_json_loads,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,

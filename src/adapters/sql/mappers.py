@@ -19,6 +19,10 @@ from base_core.users import User
 
 Row = Mapping[str, Any]
 
+# Enum members by stored value: a dict lookup instead of the enum's call machinery.
+_ACTIONS = {action.value: action for action in Action}
+_STATUSES = {status.value: status for status in Status}
+
 
 def user_to_row(user: User) -> dict[str, Any]:
     return {
@@ -145,17 +149,18 @@ def generation_from_row(row: Row) -> Generation:
     return Generation(
         id=row["id"],
         user_id=row["user_id"],
-        action=Action(row["action"]),
+        action=_ACTIONS[row["action"]],
         model_id=row["model_id"],
         model_name=row["model_name"],
         prompt=row["prompt"],
         input_image_url=row["input_image_url"],
-        settings=_json_copy(row["settings"]),
-        replicate_input=_json_copy(row["replicate_input"]),
+        # Decoded for this read alone: handed over, not copied.
+        settings=row["settings"],
+        replicate_input=row["replicate_input"],
         cost=row["cost"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        status=Status(row["status"]),
+        status=_STATUSES[row["status"]],
         prediction_id=row["prediction_id"],
         token_id=row["token_id"],
         output_urls=[str(url) for url in output_urls] if output_urls is not None else None,
