@@ -29,4 +29,7 @@ class SequentialIds:
         self._counter = itertools.count(start)
 
     def new_id(self) -> str:
-        return str(uuid.UUID(int=(0x4000 << 64 | 0x8000 << 48) + next(self._counter)))
+        n = next(self._counter)
+        if n < 1 << 48:  # fits the last group: the same text, without building a UUID
+            return f"00000000-0000-4000-8000-{n:012x}"
+        return str(uuid.UUID(int=(0x4000 << 64 | 0x8000 << 48) + n))
