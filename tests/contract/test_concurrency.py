@@ -4,7 +4,8 @@ A user whose balance covers exactly 37 generations asks for 100 at once: exactly
 accepted, the other 63 are refused for lack of credits, the balance ends at zero, the
 ledger still sums to the balance, and the token counted every request. Then the same
 from 4 OS processes sharing one PostgreSQL database. Finally a terminal update delivered
-by many tasks at once resolves the hold exactly once.
+by many tasks at once resolves the hold exactly once, and creates that lock the account
+and the token pool in every order the use cases allow never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from adapters.memory import FakeInference, ManualClock
 from adapters.sql import SqlDatabase
 from adapters.system import UuidIds
 from base_core.catalogue import GenerationRequest
-from base_core.errors import InsufficientCredits
+from base_core.errors import InsufficientCredits, ProviderUnavailable
 from base_core.generation import GenerationQuery, PredictionUpdate, Status
 from base_core.ledger import EntryKind, HoldState, hold_key_for
+from base_core.tokens import RotationPolicy
 from base_core.ports import TokenCredential, UnitOfWorkFactory, WebhookTarget
 from base_core.seed_models import builtin_registry
 from base_core.usecases import accounts, generations, tokens
@@ -197,3 +199,72 @@ async def test_conflicting_terminal_updates_resolve_the_hold_once(uow_factory) -
     assert len(resolutions) == 1
     expected = 9 * price if stored.status is Status.COMPLETED else 10 * price
     assert account.balance == expected == sum(e.amount for e in entries)
+
+
+class FinalAnswersWithOutages:
+    """Answers every create as already finished; every other generation's first try gets a 503.
+
+    So creates resolve their hold while recording the prediction (generation, hold,
+    account), and tokens carry failures that a success then clears (the token, locked after
+    the account) — next to other creates that lock the account and then the pool.
+    """
+
+    def __init__(self, inner: FakeInference) -> None:
+        self._inner = inner
+        self._generations = 0
+        self._tried: set[int] = set()  # the input of a generation is one object across tries
+
+    async def create(
+        self, token: TokenCredential, model: str, replicate_input: dict[str, Any], webhook: WebhookTarget | None
+    ) -> PredictionUpdate:
+        if id(replicate_input) not in self._tried:
+            self._tried.add(id(replicate_input))
+            self._generations += 1
+            if self._generations % 2 == 0:
+                raise ProviderUnavailable("simulated outage", status=503)
+        started = await self._inner.create(token, model, replicate_input, webhook)
+        return self._inner.complete(started.prediction_id)
+
+    async def get(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate:
+        return await self._inner.get(token, prediction_id)
+
+    async def cancel(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate:
+        return await self._inner.cancel(token, prediction_id)
+
+
+async def test_creates_that_settle_at_once_and_clear_token_failures_never_deadlock(
+    sql, sql_backend: str, tmp_path: Path
+) -> None:
+    count = 60
+    price = builtin_registry().prepare(REQUEST).cost
+    async with sql.database(sql_backend, tmp_path, pool_size=20, max_overflow=10) as db:
+        clock = ManualClock()
+        ctx = Context(
+            uow=db,
+            inference=FinalAnswersWithOutages(FakeInference(clock)),
+            registry=builtin_registry(),
+            clock=clock,
+            ids=UuidIds(),
+            config=StudioConfig(max_in_flight_per_user=1000, initial_credits=count * price),
+            # Outages never cool a token down here: every create must go through.
+            policy=RotationPolicy(failure_threshold=10**6),
+        )
+        await accounts.ensure_user(ctx, USER)
+        await tokens.add_token(ctx, "r8_lock_order_token_1")
+        await tokens.add_token(ctx, "r8_lock_order_token_2")
+
+        outcomes = await asyncio.gather(
+            *(generations.create_generation(ctx, USER, REQUEST) for _ in range(count)),
+            return_exceptions=True,
+        )
+
+        assert [o for o in outcomes if isinstance(o, BaseException)] == []
+        assert all(o.status is Status.COMPLETED for o in outcomes)
+        async with ctx.uow() as uow:
+            account = await uow.ledger.account(USER)
+            entries = await uow.ledger.entries(USER)
+            pool = await uow.tokens.list()
+        assert account.balance == 0 == sum(e.amount for e in entries)
+        assert [e.kind for e in entries].count(EntryKind.SETTLE) == count
+        assert sum(t.error_count for t in pool) > 0
+        assert sum(t.request_count for t in pool) == count + sum(t.error_count for t in pool)
