@@ -182,7 +182,7 @@ class SettingSpec:
             raise InvalidRequest(field, "must not contain control characters")
         return value
 
-    def _in_range(self, value: int | float, field: str) -> int | float:
+    def _in_range(self, value: float, field: str) -> int | float:
         if self.min is not None and value < self.min:
             raise InvalidRequest(field, f"must be at least {_fmt(self.min)}")
         if self.max is not None and value > self.max:

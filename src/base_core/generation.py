@@ -347,16 +347,16 @@ class GenerationPage:
 
 
 __all__ = [
+    "IN_FLIGHT",
+    "PROVIDER_EVENTS",
+    "TERMINAL",
+    "TRANSITIONS",
     "CheckQuery",
     "Event",
     "Generation",
     "GenerationPage",
     "GenerationQuery",
-    "IN_FLIGHT",
-    "PROVIDER_EVENTS",
     "PredictionUpdate",
     "Status",
-    "TERMINAL",
-    "TRANSITIONS",
     "next_status",
 ]

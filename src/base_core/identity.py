@@ -1,7 +1,10 @@
 """Who is calling: the result of verifying a bearer token."""
 from __future__ import annotations
+
 from typing import Protocol
+
 import attrs
+
 
 @attrs.frozen
 class Identity:

@@ -157,8 +157,8 @@ def generation_of_hold(hold_key: str) -> str | None:
 
 
 __all__ = [
-    "CreditAccount",
     "DEFAULT_HOLD_TTL",
+    "CreditAccount",
     "EntryKind",
     "Hold",
     "HoldAlreadyResolved",

@@ -13,7 +13,6 @@ InfrastructureError and the unit of work has rolled back.
 from __future__ import annotations
 
 import builtins  # the repositories' `list` methods shadow the builtin in their bodies
-
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType

@@ -7,14 +7,13 @@ from collections.abc import Iterable
 from base_core.catalogue import Action, GenerationRequest, ModelSpec
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
-from base_core.tokens import ReplicateToken, TokenStats
 from base_core.ports import StoredOutput
+from base_core.tokens import ReplicateToken, TokenStats
 from base_core.usecases import accounts, generations, reconcile, tokens
 from base_core.usecases.accounts import UserView
 from base_core.usecases.context import Context
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile
-
 
 # Users are never deleted, so one confirmed to exist needs no second look; bounded so a
 # flood of new users cannot grow the process.

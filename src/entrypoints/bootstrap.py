@@ -17,7 +17,12 @@ from pathlib import Path
 
 import attrs
 
-from adapters.auth import BearerVerifier, SessionTokens, SupabaseJwtVerifier, TelegramInitDataVerifier
+from adapters.auth import (
+    BearerVerifier,
+    SessionTokens,
+    SupabaseJwtVerifier,
+    TelegramInitDataVerifier,
+)
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,

@@ -6,7 +6,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -30,7 +30,7 @@ def epoch_seconds(clock: Clock) -> float:
     now = clock()
     if isinstance(now, datetime):
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         return now.timestamp()
     return float(now)
 

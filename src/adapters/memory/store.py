@@ -32,7 +32,6 @@ from base_core.tokens import ReplicateToken
 from base_core.users import User
 
 
-
 class MemoryStore:
     def __init__(self) -> None:
         self.tables = new_tables()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Literal
@@ -114,7 +115,7 @@ def _retry_after_header(value: str) -> float | None:
         # Wall time only to turn an HTTP date into a wait; the domain never reads it.
         seconds = (moment - datetime.now(UTC)).total_seconds()
         return max(seconds, 1.0)
-    return seconds if seconds > 0 and seconds == seconds and seconds != float("inf") else None
+    return seconds if seconds > 0 and math.isfinite(seconds) else None
 
 
 def _json_body(response: httpx.Response | None) -> dict[str, object]:

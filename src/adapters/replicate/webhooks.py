@@ -25,7 +25,13 @@ from typing import Any
 from adapters.replicate._predictions import MalformedPrediction, update_from_json
 from adapters.replicate.signatures import check_timestamp, parse_headers, signature_matches
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
-from base_core.ports import Clock, TokenCredential, UnitOfWorkFactory, VerifiedWebhook, WebhookTarget
+from base_core.ports import (
+    Clock,
+    TokenCredential,
+    UnitOfWorkFactory,
+    VerifiedWebhook,
+    WebhookTarget,
+)
 from base_core.tokens import ReplicateToken
 
 logger = logging.getLogger(__name__)
@@ -187,9 +193,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
+    "WEBHOOK_PATH",
     "ReplicateWebhooks",
     "SecretFetcher",
-    "WEBHOOK_PATH",
     "WebhookSecrets",
     "webhook_target",
 ]

@@ -10,12 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from base_core.errors import InfrastructureError
-
 from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
 from adapters.sql.errors import translated
 from adapters.sql.schema import service_secrets
 from adapters.sql.uow import SqlUnitOfWork
+from base_core.errors import InfrastructureError
 
 
 class SqlDatabase:

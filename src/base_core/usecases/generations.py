@@ -30,14 +30,20 @@ from base_core.errors import (
     Conflict,
     IdempotencyConflict,
     InvalidRequest,
-    NoTokenAvailable,
     NotFound,
+    NoTokenAvailable,
     ProviderError,
     ProviderInputRejected,
     TokenError,
     TooManyInFlight,
 )
-from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate, Status
+from base_core.generation import (
+    Generation,
+    GenerationPage,
+    GenerationQuery,
+    PredictionUpdate,
+    Status,
+)
 from base_core.ledger import HoldAlreadyResolved, hold_key_for
 from base_core.ports import TokenCredential, UnitOfWork
 from base_core.tokens import ReplicateToken

@@ -126,8 +126,10 @@ def demo_instructions(base_url: str, token: str) -> str:
         f"export BASE={base_url}",
         f"export TOKEN={token}",
         'curl -s "$BASE/api/models/list"',
-        f"curl -s -X POST \"$BASE/api/generations/create\" {auth} "
-        f"-H \"Content-Type: application/json\" -d '{SEED_BODY}'",
+        (
+            f"curl -s -X POST \"$BASE/api/generations/create\" {auth} "
+            f"-H \"Content-Type: application/json\" -d '{SEED_BODY}'"
+        ),
         f'curl -s "$BASE/api/generations/<id>" {auth}',
         f'curl -s "$BASE/api/generations/list" {auth}',
         f'curl -s -X DELETE "$BASE/api/generations/<id>" {auth}',

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import FromQuery
 
 from base_core import Action
 from entrypoints.http.dependencies import ServicesDep, StudioDep
