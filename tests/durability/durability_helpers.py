@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,17 +25,11 @@ from adapters.auth import SessionTokens
 from adapters.sql import SqlDatabase
 from base_core.generation import Generation
 from base_core.ledger import EntryKind
+from live_server import BASE, child_env, free_port  # noqa: F401 - free_port is re-exported for the suite
 
-BASE = Path(sys.executable).with_name("base")
 TERMINAL = ("completed", "failed", "canceled")
 FLUX = {"action": "create", "model_id": "flux-schnell", "prompt": "a lighthouse", "settings": {"num_outputs": 1}}
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(
@@ -95,13 +86,6 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
-
-
-def child_env(**variables: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASE_")}
-    env.update(variables)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 @attrs.define
