@@ -26,7 +26,7 @@ from adapters.memory import MemoryStore
 from adapters.sql import SqlDatabase
 from base_core.catalogue import Action
 from base_core.generation import Generation
-from base_core.ledger import CreditAccount
+from base_core.ledger import CreditAccount, Hold
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
@@ -168,6 +168,20 @@ class Builders:
                 await uow.ledger.append(account.grant(credits, f"grant:{user_id}", T0))
                 await uow.ledger.save_account(account)
             await uow.commit()
+
+    @classmethod
+    async def pending_hold(
+        cls, uow_factory: Any, amount: int, key: str = "hold:g1", user_id: str = "user-1"
+    ) -> Hold:
+        """`amount` held on the user's account at `at(1)` for five minutes, committed."""
+        async with uow_factory() as uow:
+            account = await uow.ledger.account_for_update(user_id)
+            hold, entry = account.hold(amount, key, cls.at(1), ttl=timedelta(minutes=5))
+            await uow.ledger.add_hold(hold)
+            await uow.ledger.append(entry)
+            await uow.ledger.save_account(account)
+            await uow.commit()
+        return hold
 
 
 @pytest.fixture

@@ -68,13 +68,7 @@ async def test_a_balance_never_goes_below_zero(uow_factory, build) -> None:
 
 async def test_a_hold_round_trips_and_resolves_once(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=10)
-    async with uow_factory() as uow:
-        account = await uow.ledger.account_for_update("user-1")
-        hold, entry = account.hold(6, "hold:g1", build.at(1), ttl=timedelta(minutes=5))
-        await uow.ledger.add_hold(hold)
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
-        await uow.commit()
+    hold = await build.pending_hold(uow_factory, 6)
     async with uow_factory() as uow:
         stored = await uow.ledger.hold_for_update("hold:g1")
         assert stored == hold and stored.state is HoldState.PENDING

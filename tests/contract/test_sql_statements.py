@@ -7,7 +7,6 @@ save inserting what is not stored yet), and a warm call builds no expression.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -71,13 +70,7 @@ async def test_an_account_saved_before_it_was_read_takes_the_given_balance(sql_d
 
 async def test_repeating_a_resolution_is_allowed_and_changing_it_is_not(sql_db, build) -> None:
     await build.user_with_credits(sql_db, "user-1", credits=10)
-    async with sql_db() as uow:
-        account = await uow.ledger.account_for_update("user-1")
-        hold, entry = account.hold(4, "hold:g1", build.at(1), ttl=timedelta(minutes=5))
-        await uow.ledger.add_hold(hold)
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
-        await uow.commit()
+    await build.pending_hold(sql_db, 4)
     async with sql_db() as uow:
         hold = await uow.ledger.hold_for_update("hold:g1")
         account = await uow.ledger.account_for_update("user-1")
