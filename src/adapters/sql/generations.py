@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import generation_from_row, generation_to_row
 from adapters.sql.schema import IN_FLIGHT_SQL, NOT_DELETED_SQL, OUTPUTS_TO_KEEP_SQL, generations
-from adapters.sql.session import Session
+from adapters.sql.session import RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.generation import CheckQuery, Generation, GenerationPage, GenerationQuery
 
@@ -36,15 +36,7 @@ COUNT_IN_FLIGHT = (
     .select_from(g)
     .where(g.c.user_id == sa.bindparam("user_id"), IN_FLIGHT)
 )
-# The whole row but its id. An UPDATE's parameters are named `b_<column>`: a bound
-# parameter may not share a column's name there.
-UPDATED_COLUMNS = tuple(column.key for column in g.columns if column.key != "id")
-SAVE = (
-    sa.update(g)
-    .where(g.c.id == sa.bindparam("b_where_id"))
-    .values({name: sa.bindparam(f"b_{name}") for name in UPDATED_COLUMNS})
-    .returning(g.c.id)
-)
+SAVE = RowUpdate(g)
 
 
 @functools.cache
@@ -98,11 +90,7 @@ class SqlGenerationRepository:
             )
             if taken.first() is not None:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        row = generation_to_row(generation)
-        parameters = {f"b_{name}": row[name] for name in UPDATED_COLUMNS}
-        parameters["b_where_id"] = generation.id
-        result = await self._session.execute(SAVE, parameters)
-        if result.first() is None:
+        if not await self._session.update_row(SAVE, generation_to_row(generation)):
             await self.add(generation)
 
     async def list(self, query: GenerationQuery) -> GenerationPage:

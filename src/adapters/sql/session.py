@@ -27,6 +27,28 @@ def _insert_new_statement(dialect_name: str, table: sa.Table) -> Executable:
     return statement
 
 
+class RowUpdate:
+    """`UPDATE <table> SET <every column but id> WHERE id = ... RETURNING id`, built once.
+
+    The parameters are named `b_<column>`: in an UPDATE a bound parameter may not share a
+    column's name.
+    """
+
+    def __init__(self, table: sa.Table) -> None:
+        self._columns = tuple(column.key for column in table.columns if column.key != "id")
+        self.statement = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_where_id"))
+            .values({name: sa.bindparam(f"b_{name}") for name in self._columns})
+            .returning(table.c.id)
+        )
+
+    def parameters(self, row: dict[str, Any]) -> dict[str, Any]:
+        parameters = {f"b_{name}": row[name] for name in self._columns}
+        parameters["b_where_id"] = row["id"]
+        return parameters
+
+
 class Session:
     def __init__(self, dialect_name: str) -> None:
         self.dialect_name = dialect_name
@@ -47,4 +69,9 @@ class Session:
         statement poisons the whole transaction, and the callers may want to go on.
         """
         result = await self.execute(_insert_new_statement(self.dialect_name, table), row)
+        return result.first() is not None
+
+    async def update_row(self, update: RowUpdate, row: dict[str, Any]) -> bool:
+        """Write a whole row over the stored one with its id; return whether there was one."""
+        result = await self.execute(update.statement, update.parameters(row))
         return result.first() is not None

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import token_from_row, token_to_row
 from adapters.sql.schema import replicate_tokens
-from adapters.sql.session import Session
+from adapters.sql.session import RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.tokens import ReplicateToken
 
@@ -16,20 +16,13 @@ t = replicate_tokens
 POOL_ORDER = (t.c.created_at, t.c.id)
 
 # Built once with bound parameters: building a statement per call costs more than running
-# it from SQLAlchemy's compiled cache. An UPDATE's parameters are named `b_<column>`
-# (a bound parameter may not share a column's name there).
+# it from SQLAlchemy's compiled cache.
 BY_ID = sa.select(t).where(t.c.id == sa.bindparam("id"))
 BY_ID_FOR_UPDATE = BY_ID.with_for_update()
 BY_SECRET = sa.select(t).where(t.c.secret == sa.bindparam("secret"))
 POOL = sa.select(t).order_by(*POOL_ORDER)
 POOL_FOR_UPDATE = POOL.with_for_update()
-UPDATED_COLUMNS = tuple(column.key for column in t.columns if column.key != "id")
-SAVE = (
-    sa.update(t)
-    .where(t.c.id == sa.bindparam("b_where_id"))
-    .values({name: sa.bindparam(f"b_{name}") for name in UPDATED_COLUMNS})
-    .returning(t.c.id)
-)
+SAVE = RowUpdate(t)
 
 
 class SqlTokenRepository:
@@ -56,11 +49,7 @@ class SqlTokenRepository:
         return await self._many(POOL_FOR_UPDATE)
 
     async def save(self, token: ReplicateToken) -> None:
-        row = token_to_row(token)
-        parameters = {f"b_{name}": row[name] for name in UPDATED_COLUMNS}
-        parameters["b_where_id"] = token.id
-        result = await self._session.execute(SAVE, parameters)
-        if result.first() is None:
+        if not await self._session.update_row(SAVE, token_to_row(token)):
             await self.add(token)
 
     async def _one(

@@ -6,22 +6,16 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import user_from_row, user_to_row
 from adapters.sql.schema import users
-from adapters.sql.session import Session
+from adapters.sql.session import RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.users import User
 
 u = users
 # Built once with bound parameters: building a statement per call costs more than running
-# it from SQLAlchemy's compiled cache. An UPDATE's parameters are named `b_<column>`
-# (a bound parameter may not share a column's name there).
+# it from SQLAlchemy's compiled cache.
 BY_ID = sa.select(u).where(u.c.id == sa.bindparam("id"))
 BY_TELEGRAM_ID = sa.select(u).where(u.c.telegram_id == sa.bindparam("telegram_id"))
-COLUMNS = tuple(column.key for column in u.columns)
-SAVE = (
-    sa.update(u)
-    .where(u.c.id == sa.bindparam("b_where_id"))
-    .values({name: sa.bindparam(f"b_{name}") for name in COLUMNS})
-)
+SAVE = RowUpdate(u)
 
 
 class SqlUserRepository:
@@ -39,11 +33,7 @@ class SqlUserRepository:
             raise Conflict(f"user {user.id} (telegram {user.telegram_id}) exists")
 
     async def save(self, user: User) -> None:
-        row = user_to_row(user)
-        parameters = {f"b_{name}": row[name] for name in COLUMNS}
-        parameters["b_where_id"] = user.id
-        result = await self._session.execute(SAVE, parameters)
-        if result.rowcount == 0:
+        if not await self._session.update_row(SAVE, user_to_row(user)):
             await self.add(user)
 
     async def _one(
