@@ -11,7 +11,8 @@
     │   ├── NotFound                   404: absent, deleted, or someone else's
     │   ├── Conflict                   409
     │   │   ├── IdempotencyConflict    the same key came back with different fields
-    │   │   └── IllegalTransition      a state change the lifecycle does not allow
+    │   │   ├── IllegalTransition      a state change the lifecycle does not allow
+    │   │   └── HoldAlreadyResolved    a credit hold is settled or voided only once
     │   └── TooManyInFlight            429: the user's cap on running generations
     ├── ProviderError                  Replicate could not take the work
     │   ├── TokenError                 the token's fault; the rotation policy reacts to it
@@ -109,6 +110,15 @@ class IllegalTransition(Conflict):
         self.event = event
 
 
+class HoldAlreadyResolved(Conflict):
+    """A hold was settled or voided before; resolving it again is refused."""
+
+    def __init__(self, key: str, state: str) -> None:
+        super().__init__(f"hold {key!r} is already {state}")
+        self.key = key
+        self.state = state
+
+
 class TooManyInFlight(DomainError):
     def __init__(self, limit: int, retry_after: float) -> None:
         super().__init__(f"at most {limit} generations may run at once")
@@ -181,6 +191,7 @@ __all__ = [
     "Conflict",
     "DomainError",
     "Forbidden",
+    "HoldAlreadyResolved",
     "IdempotencyConflict",
     "IllegalTransition",
     "InfrastructureError",

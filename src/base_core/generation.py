@@ -5,11 +5,14 @@
        │                   ├──fail────▶ failed
        └──fail / cancel────┴──cancel──▶ canceled
 
-Terminal states are final. Updates from Replicate arrive duplicated and out of order, so
-applying one that the table does not allow from the current state is not an error: it
-changes nothing. Commands from users and the service itself (`cancel`, `submit`) that the
-table does not allow raise IllegalTransition. Deletion is a mark, allowed in any state once
-the generation is no longer running.
+Terminal states are final. News arrives duplicated and out of order, so news the table
+does not allow from the current state is not an error: it changes nothing (`advance`).
+Replicate's news, the service giving up and a user canceling are all news of that kind,
+so every ending takes one path. `submitted` is a command: not allowed → IllegalTransition.
+Deletion is a mark, allowed once the generation is no longer running.
+
+A Generation is frozen: each change returns a new one carrying the domain events of the
+change (base_core.events), which the unit of work collects when it is saved.
 """
 
 from __future__ import annotations
@@ -23,6 +26,18 @@ import attrs
 
 from base_core.catalogue import Action
 from base_core.errors import IllegalTransition, InvalidRequest, NotFound
+from base_core.events import (
+    DomainEvent,
+    GenerationAccepted,
+    GenerationCanceled,
+    GenerationCompleted,
+    GenerationDeleted,
+    GenerationEnded,
+    GenerationFailed,
+    GenerationSubmitted,
+    OutputsKept,
+)
+from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace
 
 
 class Status(StrEnum):
@@ -41,7 +56,9 @@ TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELED})
 IN_FLIGHT = frozenset({Status.PENDING, Status.PROCESSING})
 
 
-class Event(StrEnum):
+class Trigger(StrEnum):
+    """What moves a generation along the table."""
+
     SUBMIT = "submit"
     PROGRESS = "progress"
     SUCCEED = "succeed"
@@ -51,67 +68,76 @@ class Event(StrEnum):
 
 P, R, C, F, X = Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELED
 
-TRANSITIONS: dict[tuple[Status, Event], Status] = {
-    (P, Event.SUBMIT): R,
-    (P, Event.PROGRESS): R,
-    (P, Event.SUCCEED): C,
-    (P, Event.FAIL): F,
-    (P, Event.CANCEL): X,
-    (R, Event.PROGRESS): R,
-    (R, Event.SUCCEED): C,
-    (R, Event.FAIL): F,
-    (R, Event.CANCEL): X,
-}
-
-# Replicate's prediction statuses, as lifecycle events.
-PROVIDER_EVENTS: dict[str, Event] = {
-    "starting": Event.PROGRESS,
-    "processing": Event.PROGRESS,
-    "succeeded": Event.SUCCEED,
-    "failed": Event.FAIL,
-    "canceled": Event.CANCEL,
-    "aborted": Event.CANCEL,
+TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
+    (P, Trigger.SUBMIT): R,
+    (P, Trigger.PROGRESS): R,
+    (P, Trigger.SUCCEED): C,
+    (P, Trigger.FAIL): F,
+    (P, Trigger.CANCEL): X,
+    (R, Trigger.PROGRESS): R,
+    (R, Trigger.SUCCEED): C,
+    (R, Trigger.FAIL): F,
+    (R, Trigger.CANCEL): X,
 }
 
 
-def next_status(current: Status, event: Event) -> Status | None:
-    """The state the table leads to, or None when the event is not allowed from `current`."""
-    return TRANSITIONS.get((current, event))
+def next_status(current: Status, trigger: Trigger) -> Status | None:
+    """The state the table leads to, or None when the trigger is not allowed from `current`."""
+    return TRANSITIONS.get((current, trigger))
+
+
+# What an ending says when nobody gave a reason.
+_DEFAULT_MESSAGES = {Trigger.FAIL: "prediction failed", Trigger.CANCEL: "prediction canceled"}
 
 
 @attrs.frozen
 class PredictionUpdate:
-    """What Replicate says about a prediction (from a webhook, a poll or the create answer)."""
+    """News about a prediction, in the core's words (from a webhook, a poll or the create
+    answer; the Replicate adapter translates Replicate's statuses and output shapes)."""
 
     prediction_id: str
-    status: str
+    trigger: Trigger  # PROGRESS, SUCCEED, FAIL or CANCEL
     output: tuple[str, ...] | None = None
     error: str | None = None
     predict_time: float | None = None
     completed_at: datetime | None = None
 
     @property
-    def event(self) -> Event | None:
-        return PROVIDER_EVENTS.get(self.status)
-
-    @property
     def is_terminal(self) -> bool:
-        return self.event in (Event.SUCCEED, Event.FAIL, Event.CANCEL)
-
-    @staticmethod
-    def normalize_output(output: Any) -> tuple[str, ...] | None:
-        """Replicate answers a list of URLs for some models and one URL for others."""
-        if output is None:
-            return None
-        if isinstance(output, str):
-            return (output,)
-        if isinstance(output, Sequence):
-            return tuple(str(item) for item in output if item is not None)
-        return None
+        return self.trigger in _ENDINGS
 
 
-@attrs.define
+_ENDINGS = frozenset({Trigger.SUCCEED, Trigger.FAIL, Trigger.CANCEL})
+
+
+@attrs.frozen
+class Failure:
+    """The service gives up on a generation (no token, input refused, timed out, ...)."""
+
+    message: str
+
+
+@attrs.frozen
+class Cancellation:
+    """The user (or the service on their behalf) stops a generation."""
+
+    message: str = "canceled"
+
+
+# Whatever can move a generation that is already accepted: Replicate's news, or a decision.
+News = PredictionUpdate | Failure | Cancellation
+
+_ENDED_EVENTS: dict[Status, type[GenerationEnded]] = {
+    Status.COMPLETED: GenerationCompleted,
+    Status.FAILED: GenerationFailed,
+    Status.CANCELED: GenerationCanceled,
+}
+
+
+@attrs.frozen(slots=False)
 class Generation:
+    """One image job. Frozen: every change is a new Generation carrying its `events`."""
+
     id: str
     user_id: str
     action: Action
@@ -119,15 +145,15 @@ class Generation:
     model_name: str
     prompt: str | None
     input_image_url: str | None
-    settings: dict[str, Any]
-    replicate_input: dict[str, Any]
+    settings: FrozenDict = attrs.field(converter=freeze_mapping)
+    replicate_input: FrozenDict = attrs.field(converter=freeze_mapping)
     cost: int
     created_at: datetime
     updated_at: datetime
     status: Status = Status.PENDING
     prediction_id: str | None = None
     token_id: str | None = None
-    output_urls: list[str] | None = None
+    output_urls: tuple[str, ...] | None = attrs.field(default=None, converter=freeze_urls)
     error_message: str | None = None
     processing_time_ms: int | None = None
     completed_at: datetime | None = None
@@ -135,10 +161,26 @@ class Generation:
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     # Replicate's own output URLs, kept after `output_urls` point at our stored copies.
-    source_urls: list[str] | None = None
+    source_urls: tuple[str, ...] | None = attrs.field(default=None, converter=freeze_urls)
     outputs_kept_at: datetime | None = None  # when the copies were stored; None: not yet
     # The reconciler's lease: no process looks at the generation again before this time.
     next_check_at: datetime | None = None
+    # What happened to make this state, since it was read; not stored.
+    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
+
+    @classmethod
+    def accept(cls, **fields: Any) -> Generation:
+        """A new generation, pending, its credits held by the caller."""
+        generation = cls(**fields)
+        event = GenerationAccepted(
+            at=generation.created_at,
+            generation_id=generation.id,
+            user_id=generation.user_id,
+            model_id=generation.model_id,
+            action=generation.action.value,
+            cost=generation.cost,
+        )
+        return replace(generation, events=(event,))
 
     @property
     def is_terminal(self) -> bool:
@@ -165,77 +207,107 @@ class Generation:
         if not self.is_visible_to(user_id):
             raise NotFound("generation", self.id)
 
+    def without_events(self) -> Generation:
+        return replace(self, events=()) if self.events else self
+
     # Commands: the service's own decisions. Not allowed → IllegalTransition.
 
-    def submitted(self, prediction_id: str, token_id: str, now: datetime) -> None:
-        self._move(Event.SUBMIT, now)
-        self.prediction_id = prediction_id
-        self.token_id = token_id
+    def submitted(self, prediction_id: str, token_id: str, now: datetime) -> Generation:
+        target = next_status(self.status, Trigger.SUBMIT)
+        if target is None:
+            raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
+        event = GenerationSubmitted(
+            at=now, generation_id=self.id, user_id=self.user_id,
+            prediction_id=prediction_id, token_id=token_id,
+        )
+        return replace(
+            self, status=target, updated_at=now, prediction_id=prediction_id,
+            token_id=token_id, events=(*self.events, event),
+        )
 
-    def fail(self, message: str, now: datetime) -> None:
-        self._move(Event.FAIL, now)
-        self.error_message = message
-        self.completed_at = now
-
-    def cancel(self, now: datetime, message: str = "canceled") -> None:
-        self._move(Event.CANCEL, now)
-        self.error_message = message
-        self.completed_at = now
-
-    def outputs_kept(self, stored_urls: Sequence[str], now: datetime) -> bool:
-        """Point `output_urls` at stored copies of `source_urls`; False when nothing to do."""
-        if not self.needs_output_copy:
-            return False
-        if len(stored_urls) != len(self.source_urls or ()):
-            raise ValueError("one stored copy per output is needed")
-        self.output_urls = list(stored_urls)
-        self.outputs_kept_at = now
-        self.updated_at = now
-        return True
-
-    def delete(self, now: datetime) -> None:
+    def delete(self, now: datetime) -> Generation:
         if self.is_deleted:
             raise NotFound("generation", self.id)
         if not self.is_terminal:
             raise IllegalTransition(self.status.value, "delete")
-        self.deleted_at = now
-        self.updated_at = now
+        event = GenerationDeleted(at=now, generation_id=self.id, user_id=self.user_id)
+        return replace(self, deleted_at=now, updated_at=now, events=(*self.events, event))
 
-    # Updates from Replicate: idempotent and order-tolerant.
+    def outputs_kept(self, stored_urls: Sequence[str], now: datetime) -> Generation | None:
+        """Point `output_urls` at stored copies of `source_urls`; None when nothing to do."""
+        if not self.needs_output_copy:
+            return None
+        if len(stored_urls) != len(self.source_urls or ()):
+            raise ValueError("one stored copy per output is needed")
+        event = OutputsKept(at=now, generation_id=self.id, user_id=self.user_id, outputs=len(stored_urls))
+        return replace(
+            self, output_urls=tuple(stored_urls), outputs_kept_at=now, updated_at=now,
+            events=(*self.events, event),
+        )
 
-    def apply(self, update: PredictionUpdate, now: datetime) -> bool:
-        """Apply what Replicate says; return whether anything changed."""
-        event = update.event
-        if event is None:
-            return False
-        target = next_status(self.status, event)
+    def leased(self, until: datetime) -> Generation:
+        """Claimed by the reconciler until `until`."""
+        return replace(self, next_check_at=until)
+
+    # News: idempotent and order-tolerant.
+
+    def advance(self, news: News, now: datetime) -> Generation | None:
+        """The generation after `news`, or None when it changes nothing (not allowed from
+        here, or a repeat that carries nothing new). Replicate's news and the service's own
+        decisions to fail or cancel go through here alike."""
+        if type(news) is PredictionUpdate:
+            trigger = news.trigger
+        elif type(news) is Failure:
+            trigger = Trigger.FAIL
+        else:
+            trigger = Trigger.CANCEL
+        target = next_status(self.status, trigger)
         if target is None or target is self.status:
-            return False  # not allowed from here, or a repeat that carries nothing new
-        self.status = target
-        self.updated_at = now
-        if self.prediction_id is None:
-            self.prediction_id = update.prediction_id
-        if target.is_terminal:
-            self.completed_at = update.completed_at or now
+            return None
+        changes: dict[str, Any] = {"status": target, "updated_at": now}
+        update = news if type(news) is PredictionUpdate else None
+        prediction_id = self.prediction_id
+        if prediction_id is None and update is not None:
+            prediction_id = changes["prediction_id"] = update.prediction_id
+        if not target.is_terminal:
+            event: DomainEvent = GenerationSubmitted(
+                at=now, generation_id=self.id, user_id=self.user_id,
+                prediction_id=prediction_id or "", token_id=self.token_id,
+            )
+            return replace(self, **changes, events=(*self.events, event))
+        if update is None:
+            changes["completed_at"] = now
+            changes["error_message"] = news.message  # type: ignore[union-attr]
+        else:
+            changes["completed_at"] = update.completed_at or now
             if update.predict_time is not None:
-                self.processing_time_ms = round(update.predict_time * 1000)
+                changes["processing_time_ms"] = round(update.predict_time * 1000)
             if target is Status.COMPLETED:
-                self.output_urls = list(update.output or ())
-                self.source_urls = list(update.output or ())
-                if not self.source_urls:
-                    self.outputs_kept_at = now  # nothing to copy
+                outputs = update.output or ()
+                changes["output_urls"] = changes["source_urls"] = outputs
+                if not outputs:
+                    changes["outputs_kept_at"] = now  # nothing to copy
             else:
-                self.error_message = update.error or (
-                    "prediction aborted" if update.status == "aborted" else f"prediction {update.status}"
-                )
-        return True
+                changes["error_message"] = update.error or _DEFAULT_MESSAGES[trigger]
+        ended = replace(self, **changes)
+        return replace(ended, events=(*self.events, ended._ended_event(now)))
 
-    def _move(self, event: Event, now: datetime) -> None:
-        target = next_status(self.status, event)
-        if target is None:
-            raise IllegalTransition(self.status.value, event.value)
-        self.status = target
-        self.updated_at = now
+    def _ended_event(self, now: datetime) -> GenerationEnded:
+        common: dict[str, Any] = {
+            "at": now, "generation_id": self.id, "user_id": self.user_id,
+            "model_id": self.model_id, "action": self.action.value,
+            "prediction_id": self.prediction_id, "accepted_at": self.created_at,
+        }
+        if self.status is Status.COMPLETED:
+            return GenerationCompleted(**common, outputs=len(self.output_urls or ()))
+        kind = _ENDED_EVENTS[self.status]
+        return kind(**common, message=self.error_message or "")  # type: ignore[call-arg]
+
+
+# The sizes of a history page, shared with the HTTP layer's parameter declarations.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_PAGE = 1_000_000
 
 
 @attrs.frozen
@@ -244,58 +316,19 @@ class GenerationQuery:
 
     user_id: str
     page: int = 1
-    limit: int = 20
+    limit: int = DEFAULT_LIMIT
     action: Action | None = None
     status: Status | None = None
 
-    @classmethod
-    def parse(
-        cls,
-        user_id: str,
-        page: object = None,
-        limit: object = None,
-        action: object = None,
-        status: object = None,
-    ) -> GenerationQuery:
-        """Build from raw query parameters; raise InvalidRequest naming the bad one."""
-        return cls(
-            user_id=user_id,
-            page=_whole("page", page, 1, 1, MAX_PAGE),
-            limit=_whole("limit", limit, 20, 1, MAX_LIMIT),
-            action=Action.parse(action) if action not in (None, "") else None,
-            status=_status(status) if status not in (None, "") else None,
-        )
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.page <= MAX_PAGE:
+            raise InvalidRequest("page", f"must be a whole number from 1 to {MAX_PAGE}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidRequest("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.limit
-
-
-MAX_LIMIT = 100
-MAX_PAGE = 1_000_000
-
-
-def _whole(field: str, raw: object, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        raise InvalidRequest(field, "must be a whole number")
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 9:
-        value = int(raw)
-    else:
-        raise InvalidRequest(field, f"must be a whole number from {low} to {high}")
-    if not low <= value <= high:
-        raise InvalidRequest(field, f"must be a whole number from {low} to {high}")
-    return value
-
-
-def _status(raw: object) -> Status:
-    if isinstance(raw, str) and raw in Status._value2member_map_:
-        return Status(raw)
-    allowed = ", ".join(s.value for s in Status)
-    raise InvalidRequest("status", f"must be one of {allowed}")
 
 
 @attrs.frozen
@@ -347,16 +380,21 @@ class GenerationPage:
 
 
 __all__ = [
+    "DEFAULT_LIMIT",
     "IN_FLIGHT",
-    "PROVIDER_EVENTS",
+    "MAX_LIMIT",
+    "MAX_PAGE",
     "TERMINAL",
     "TRANSITIONS",
+    "Cancellation",
     "CheckQuery",
-    "Event",
+    "Failure",
     "Generation",
     "GenerationPage",
     "GenerationQuery",
+    "News",
     "PredictionUpdate",
     "Status",
+    "Trigger",
     "next_status",
 ]

@@ -7,6 +7,9 @@ when the generation completes (the reservation becomes the charge) or *voided* w
 fails or is canceled (the reservation comes back). Grants and admin adjustments add or
 remove credits. No entry may take a balance below zero.
 
+Accounts and holds are frozen: a method returns the new state, the entry, and (on the
+account) the domain event of the change.
+
 Every entry has a caller-chosen key: the same key with the same fields is "already done",
 the same key with different fields is an IdempotencyConflict.
 """
@@ -15,10 +18,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
-from base_core.errors import IdempotencyConflict, InsufficientCredits, InvalidRequest
+from base_core.errors import (
+    HoldAlreadyResolved,
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidRequest,
+)
+from base_core.events import (
+    CreditEvent,
+    CreditsDeducted,
+    CreditsGranted,
+    CreditsHeld,
+    CreditsRefunded,
+    CreditsSettled,
+    DomainEvent,
+)
+from base_core.frozen import replace
 
 DEFAULT_HOLD_TTL = timedelta(hours=2)  # Replicate stops a prediction after 30 minutes
 
@@ -48,7 +67,7 @@ class LedgerEntry:
     reason: str = ""
 
 
-@attrs.define
+@attrs.frozen(slots=False)
 class Hold:
     key: str
     user_id: str
@@ -62,76 +81,86 @@ class Hold:
     def is_pending(self) -> bool:
         return self.state is HoldState.PENDING
 
-    def is_expired(self, now: datetime) -> bool:
-        return self.is_pending and now >= self.expires_at
+    def resolved(self, state: HoldState, now: datetime) -> Hold:
+        if not self.is_pending:
+            raise HoldAlreadyResolved(self.key, self.state.value)
+        return replace(self, state=state, resolved_at=now)
 
 
-@attrs.define
+@attrs.frozen(slots=False)
 class CreditAccount:
-    """One user's balance; every method returns the entry that records what it did."""
+    """One user's balance. Frozen: every method returns the account after the change, with
+    the entry that records it and the domain event in `events`."""
 
     user_id: str
     balance: int = 0
+    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
-    def grant(self, amount: int, key: str, now: datetime, reason: str = "grant") -> LedgerEntry:
+    def grant(
+        self, amount: int, key: str, now: datetime, reason: str = "grant"
+    ) -> tuple[CreditAccount, LedgerEntry]:
         if amount <= 0:
             raise InvalidRequest("amount", "a grant must be positive")
-        return self._post(LedgerEntry(key, self.user_id, EntryKind.GRANT, amount, now, reason=reason))
+        entry = LedgerEntry(key, self.user_id, EntryKind.GRANT, amount, now, reason=reason)
+        return self._post(entry, CreditsGranted, reason=reason), entry
 
-    def adjust(self, amount: int, key: str, now: datetime, reason: str) -> LedgerEntry:
+    def adjust(
+        self, amount: int, key: str, now: datetime, reason: str
+    ) -> tuple[CreditAccount, LedgerEntry]:
         """An administrator's correction: positive adds, negative removes, never below zero."""
         if amount == 0:
             raise InvalidRequest("amount", "must not be zero")
-        return self._post(LedgerEntry(key, self.user_id, EntryKind.ADJUST, amount, now, reason=reason))
+        entry = LedgerEntry(key, self.user_id, EntryKind.ADJUST, amount, now, reason=reason)
+        kind = CreditsGranted if amount > 0 else CreditsDeducted
+        return self._post(entry, kind, reason=reason), entry
 
     def hold(
         self, amount: int, key: str, now: datetime, ttl: timedelta = DEFAULT_HOLD_TTL
-    ) -> tuple[Hold, LedgerEntry]:
+    ) -> tuple[CreditAccount, Hold, LedgerEntry]:
         if amount < 0:
             raise InvalidRequest("amount", "a hold must not be negative")
-        entry = self._post(
-            LedgerEntry(key, self.user_id, EntryKind.HOLD, -amount, now, hold_key=key, reason="hold")
-        )
-        return Hold(key, self.user_id, amount, HoldState.PENDING, now, now + ttl), entry
+        entry = LedgerEntry(key, self.user_id, EntryKind.HOLD, -amount, now, hold_key=key, reason="hold")
+        account = self._post(entry, CreditsHeld, hold_key=key)
+        return account, Hold(key, self.user_id, amount, HoldState.PENDING, now, now + ttl), entry
 
-    def settle(self, hold: Hold, now: datetime, charge: int | None = None) -> LedgerEntry:
+    def settle(
+        self, hold: Hold, now: datetime, charge: int | None = None
+    ) -> tuple[CreditAccount, Hold, LedgerEntry]:
         """Post the hold, for `charge` (at most the hold) or all of it; the rest comes back."""
         charge = hold.amount if charge is None else charge
         if not 0 <= charge <= hold.amount:
             raise InvalidRequest("charge", f"must be between 0 and {hold.amount}")
-        return self._resolve(hold, HoldState.SETTLED, EntryKind.SETTLE, hold.amount - charge, now)
+        refund = hold.amount - charge
+        resolved, entry = self._resolve(hold, HoldState.SETTLED, EntryKind.SETTLE, refund, now)
+        account = self._post(entry, CreditsSettled, amount=charge, hold_key=hold.key, refunded=refund)
+        return account, resolved, entry
 
-    def void(self, hold: Hold, now: datetime) -> LedgerEntry:
-        return self._resolve(hold, HoldState.VOIDED, EntryKind.VOID, hold.amount, now)
+    def void(self, hold: Hold, now: datetime) -> tuple[CreditAccount, Hold, LedgerEntry]:
+        resolved, entry = self._resolve(hold, HoldState.VOIDED, EntryKind.VOID, hold.amount, now)
+        return self._post(entry, CreditsRefunded, hold_key=hold.key), resolved, entry
 
     def _resolve(
         self, hold: Hold, state: HoldState, kind: EntryKind, refund: int, now: datetime
-    ) -> LedgerEntry:
+    ) -> tuple[Hold, LedgerEntry]:
         if hold.user_id != self.user_id:
             raise ValueError("the hold belongs to another account")
-        if not hold.is_pending:
-            raise HoldAlreadyResolved(hold.key, hold.state)
-        entry = self._post(
-            LedgerEntry(f"{kind.value}:{hold.key}", self.user_id, kind, refund, now, hold_key=hold.key, reason=kind.value)
+        resolved = hold.resolved(state, now)
+        entry = LedgerEntry(
+            f"{kind.value}:{hold.key}", self.user_id, kind, refund, now, hold_key=hold.key, reason=kind.value
         )
-        hold.state = state
-        hold.resolved_at = now
-        return entry
+        return resolved, entry
 
-    def _post(self, entry: LedgerEntry) -> LedgerEntry:
-        if self.balance + entry.amount < 0:
+    def _post(self, entry: LedgerEntry, event: type[CreditEvent], **details: Any) -> CreditAccount:
+        """The account with `entry` posted: the one place a balance changes."""
+        balance = self.balance + entry.amount
+        if balance < 0:
             raise InsufficientCredits(needed=-entry.amount, available=self.balance)
-        self.balance += entry.amount
-        return entry
+        details.setdefault("amount", abs(entry.amount))
+        recorded = event(at=entry.created_at, user_id=self.user_id, balance=balance, key=entry.key, **details)
+        return replace(self, balance=balance, events=(*self.events, recorded))
 
-
-class HoldAlreadyResolved(Exception):
-    """A hold was settled or voided before; the caller treats it as already done."""
-
-    def __init__(self, key: str, state: HoldState) -> None:
-        super().__init__(f"hold {key!r} is already {state.value}")
-        self.key = key
-        self.state = state
+    def without_events(self) -> CreditAccount:
+        return replace(self, events=()) if self.events else self
 
 
 def check_replay(

@@ -6,13 +6,16 @@ a unit of work and written back through it commits or rolls back together. Metho
 PostgreSQL, the write transaction on SQLite, the store's lock in memory), so the
 read-decide-write sequences of the use cases are safe with many processes on one database.
 
+Saving an aggregate records the domain events it carries (base_core.events): the unit of
+work keeps them until it commits, drops them when it rolls back, and hands the committed
+ones out through `collect_events`.
+
 Adapters raise only the core's errors (base_core.errors); a database failure is an
 InfrastructureError and the unit of work has rolled back.
 """
 
 from __future__ import annotations
 
-import builtins  # the repositories' `list` methods shadow the builtin in their bodies
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from base_core.events import DomainEvent
 from base_core.generation import (
     CheckQuery,
     Generation,
@@ -80,16 +84,16 @@ class GenerationRepository(Protocol):
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None: ...
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None: ...
     async def save(self, generation: Generation) -> None: ...
-    async def list(self, query: GenerationQuery) -> GenerationPage:
+    async def page(self, query: GenerationQuery) -> GenerationPage:
         """Not-deleted generations of `query.user_id`, newest first, with the total."""
         ...
     async def count_in_flight(self, user_id: str) -> int:
         """Pending or processing generations of a user."""
         ...
-    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> builtins.list[Generation]:
+    async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
         """Pending or processing generations with no change since `cutoff`, oldest first."""
         ...
-    async def claim_for_check(self, query: CheckQuery) -> builtins.list[Generation]:
+    async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
         """Lease the generations `query` wants until `query.lease_until`, oldest first.
 
         Rows another unit of work has locked are skipped, not waited for, so several
@@ -104,8 +108,12 @@ class TokenRepository(Protocol):
     async def get(self, token_id: str) -> ReplicateToken | None: ...
     async def get_for_update(self, token_id: str) -> ReplicateToken | None: ...
     async def get_by_secret(self, secret: str) -> ReplicateToken | None: ...
-    async def list(self) -> list[ReplicateToken]: ...
-    async def list_for_update(self) -> builtins.list[ReplicateToken]: ...
+    async def all(self) -> list[ReplicateToken]:
+        """The pool, oldest first."""
+        ...
+    async def all_for_update(self) -> list[ReplicateToken]:
+        """The pool, oldest first, locked in that order."""
+        ...
     async def save(self, token: ReplicateToken) -> None: ...
 
 
@@ -120,6 +128,10 @@ class UpdateInbox(Protocol):
         ...
     async def take(self, prediction_id: str) -> list[PredictionUpdate]:
         """Remove and return the parked updates of a prediction, in arrival order."""
+        ...
+    async def unclaimed(self, parked_before: datetime, limit: int) -> list[str]:
+        """Predictions with updates parked before `parked_before` that no generation
+        knows: made by a create call that died before it could record them."""
         ...
 
 
@@ -139,8 +151,16 @@ class UnitOfWork(Protocol):
     ) -> None:
         """Roll back whatever was not committed."""
         ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
+    async def commit(self) -> None:
+        """Make everything durable; the events of what was saved become collectable."""
+        ...
+    async def rollback(self) -> None:
+        """Undo everything since the last commit, and drop the events of it."""
+        ...
+    def collect_events(self) -> list[DomainEvent]:
+        """The domain events of the aggregates saved and committed through this unit of
+        work, each handed out once; none of what was rolled back."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -214,25 +234,12 @@ class WebhookVerifier(Protocol):
         ...
 
 
-class GenerationEvents(Protocol):
-    """Told about every state change (for logs and metrics); must not raise."""
-
-    def changed(self, generation: Generation, previous: str) -> None: ...
-
-
-class NoEvents:
-    def changed(self, generation: Generation, previous: str) -> None:
-        return None
-
-
 __all__ = [
     "Clock",
-    "GenerationEvents",
     "GenerationRepository",
     "IdFactory",
     "InferenceProvider",
     "LedgerRepository",
-    "NoEvents",
     "OutputStore",
     "StoredOutput",
     "TokenCredential",

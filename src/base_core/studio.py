@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from base_core.background import Poller
 from base_core.catalogue import Action, GenerationRequest, ModelSpec
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
@@ -87,6 +89,11 @@ class Studio:
 
     async def refresh(self, generation_id: str) -> Generation | None:
         return await generations.refresh(self.context, generation_id)
+
+    def background(self, **options: Any) -> Poller:
+        """The polling and reconciling loop for this studio, as one asyncio task:
+        `async with studio.background(reconcile=ReconcilePolicy()):` (options: Poller's)."""
+        return Poller(self.context, **options)
 
     async def reconcile(self, policy: ReconcilePolicy | None = None) -> ReconcileReport:
         """One reconciler round: quiet, orphaned and overdue generations, outputs, holds."""

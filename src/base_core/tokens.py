@@ -30,6 +30,8 @@ from base_core.errors import (
     TokenRateLimited,
     TokenRejected,
 )
+from base_core.events import DomainEvent, TokenAdded, TokenCooledDown, TokenEnabled, TokenRetired
+from base_core.frozen import replace
 
 
 @attrs.frozen
@@ -68,8 +70,11 @@ def _least_recently_used(token: ReplicateToken) -> tuple[int, datetime | None, i
     return (0 if never_used else 1, token.last_used_at, token.request_count, token.id)
 
 
-@attrs.define
+@attrs.frozen(slots=False)
 class ReplicateToken:
+    """One API token of the pool. Frozen: every change returns the new state, with the
+    domain events of the change (cooled down, retired, enabled) in `events`."""
+
     id: str
     label: str
     secret: str = attrs.field(repr=False)
@@ -81,6 +86,12 @@ class ReplicateToken:
     cooldown_until: datetime | None = None
     consecutive_failures: int = 0
     disabled_reason: str | None = None
+    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
+
+    @classmethod
+    def add(cls, token_id: str, label: str, secret: str, now: datetime) -> ReplicateToken:
+        token = cls(id=token_id, label=label, secret=secret, created_at=now)
+        return replace(token, events=(TokenAdded(at=now, token_id=token_id, label=label),))
 
     @property
     def masked(self) -> str:
@@ -89,42 +100,53 @@ class ReplicateToken:
     def is_available(self, now: datetime) -> bool:
         return self.is_active and (self.cooldown_until is None or self.cooldown_until <= now)
 
-    def record_request(self, now: datetime) -> None:
-        self.request_count += 1
-        self.last_used_at = now
+    def record_request(self, now: datetime) -> ReplicateToken:
+        return replace(self, request_count=self.request_count + 1, last_used_at=now)
 
-    def record_success(self) -> bool:
-        """Forget the failures in a row; whether there were any (whether to save)."""
-        had_failures = self.consecutive_failures != 0
-        self.consecutive_failures = 0
-        return had_failures
+    def record_success(self) -> ReplicateToken | None:
+        """The token with its failures in a row forgotten; None when there were none
+        (nothing to save)."""
+        if self.consecutive_failures == 0:
+            return None
+        return replace(self, consecutive_failures=0)
 
-    def record_failure(self, error: TokenError, now: datetime, policy: RotationPolicy) -> None:
-        self.error_count += 1
+    def record_failure(self, error: TokenError, now: datetime, policy: RotationPolicy) -> ReplicateToken:
+        failed = replace(self, error_count=self.error_count + 1)
         if isinstance(error, TokenRejected):
-            self._retire(f"rejected by Replicate ({error.status})")
-        elif isinstance(error, TokenOutOfCredit):
-            self._retire("Replicate account out of credit (402)")
-        elif isinstance(error, TokenRateLimited):
-            self.cooldown_until = now + policy.retry_after_for(error)
-        elif isinstance(error, ProviderUnavailable):
-            self.consecutive_failures += 1
-            if self.consecutive_failures >= policy.failure_threshold:
-                self.cooldown_until = now + policy.failure_cooldown
-                self.consecutive_failures = 0
+            return failed._retire(f"rejected by Replicate ({error.status})", now)
+        if isinstance(error, TokenOutOfCredit):
+            return failed._retire("Replicate account out of credit (402)", now)
+        if isinstance(error, TokenRateLimited):
+            return failed._cool_down(now + policy.retry_after_for(error), "rate limited (429)", now)
+        if isinstance(error, ProviderUnavailable):
+            failures = self.consecutive_failures + 1
+            if failures >= policy.failure_threshold:
+                cooled = replace(failed, consecutive_failures=0)
+                reason = f"{failures} failures in a row"
+                return cooled._cool_down(now + policy.failure_cooldown, reason, now)
+            return replace(failed, consecutive_failures=failures)
+        return failed
 
-    def enable(self) -> None:
-        self.is_active = True
-        self.disabled_reason = None
-        self.cooldown_until = None
-        self.consecutive_failures = 0
+    def enable(self, now: datetime) -> ReplicateToken:
+        event = TokenEnabled(at=now, token_id=self.id, label=self.label)
+        return replace(
+            self, is_active=True, disabled_reason=None, cooldown_until=None,
+            consecutive_failures=0, events=(*self.events, event),
+        )
 
-    def disable(self, reason: str = "disabled by an operator") -> None:
-        self._retire(reason)
+    def disable(self, now: datetime, reason: str = "disabled by an operator") -> ReplicateToken:
+        return self._retire(reason, now)
 
-    def _retire(self, reason: str) -> None:
-        self.is_active = False
-        self.disabled_reason = reason
+    def without_events(self) -> ReplicateToken:
+        return replace(self, events=()) if self.events else self
+
+    def _retire(self, reason: str, now: datetime) -> ReplicateToken:
+        event = TokenRetired(at=now, token_id=self.id, label=self.label, reason=reason)
+        return replace(self, is_active=False, disabled_reason=reason, events=(*self.events, event))
+
+    def _cool_down(self, until: datetime, reason: str, now: datetime) -> ReplicateToken:
+        event = TokenCooledDown(at=now, token_id=self.id, label=self.label, until=until, reason=reason)
+        return replace(self, cooldown_until=until, events=(*self.events, event))
 
 
 def mask_secret(secret: str) -> str:

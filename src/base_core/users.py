@@ -6,8 +6,11 @@ from datetime import datetime
 
 import attrs
 
+from base_core.events import DomainEvent, UserRegistered
+from base_core.frozen import replace
 
-@attrs.define
+
+@attrs.frozen(slots=False)
 class User:
     id: str
     created_at: datetime
@@ -15,13 +18,21 @@ class User:
     telegram_username: str | None = None
     telegram_first_name: str | None = None
     email: str | None = None
+    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
-    def update_telegram_profile(self, username: str | None, first_name: str | None) -> bool:
-        """Keep the profile Telegram last sent; return whether it changed."""
-        changed = (self.telegram_username, self.telegram_first_name) != (username, first_name)
-        self.telegram_username = username
-        self.telegram_first_name = first_name
-        return changed
+    @classmethod
+    def register(cls, user_id: str, now: datetime, **profile: object) -> User:
+        user = cls(id=user_id, created_at=now, **profile)  # type: ignore[arg-type]
+        return replace(user, events=(UserRegistered(at=now, user_id=user_id),))
+
+    def with_telegram_profile(self, username: str | None, first_name: str | None) -> User | None:
+        """The user with the profile Telegram last sent; None when it did not change."""
+        if (self.telegram_username, self.telegram_first_name) == (username, first_name):
+            return None
+        return replace(self, telegram_username=username, telegram_first_name=first_name)
+
+    def without_events(self) -> User:
+        return replace(self, events=()) if self.events else self
 
 
 MAX_NAME_LENGTH = 256

@@ -26,7 +26,6 @@ from adapters.auth import (
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,
-    Generation,
     IdentityVerifier,
     ModelRegistry,
     Studio,
@@ -43,10 +42,10 @@ from base_core.ports import (
     UnitOfWorkFactory,
     WebhookVerifier,
 )
+from entrypoints.event_log import logging_dispatcher
 from entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("base")
-events_log = logging.getLogger("base.generations")
 
 Ping = Callable[[], Awaitable[None]]
 
@@ -65,24 +64,6 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
-
-
-class LoggingEvents:
-    """One log line per generation state change; ids and statuses only, never inputs."""
-
-    def changed(self, generation: Generation, previous: str) -> None:
-        try:
-            events_log.info(
-                "generation %s %s -> %s (user %s, model %s, prediction %s)",
-                generation.id,
-                previous,
-                generation.status.value,
-                generation.user_id,
-                generation.model_id,
-                generation.prediction_id,
-            )
-        except Exception:  # the port promises never to raise into a use case
-            pass
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -251,7 +232,7 @@ async def open_services(
             clock=clock,
             ids=overrides.ids or UuidIds(),
             config=studio_config(settings),
-            events=LoggingEvents(),
+            dispatcher=logging_dispatcher(),
             outputs=outputs,
         )
         studio = Studio(context)
@@ -274,19 +255,19 @@ async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
     """Ask Replicate about running generations: all the time when no webhook can reach us,
     and for the ones that went quiet (a lost webhook) when one can."""
     from base_core.usecases.reconcile import ReconcilePolicy
-    from entrypoints.background import Poller
 
-    poller = Poller(
-        studio,
+    poller = studio.background(
         reconcile_after=settings.reconcile_after_seconds,
         webhooks=settings.public_url is not None,
         reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds, settings.pending_after_seconds),
+        report=_log_background_problem,
     )
-    await poller.start()
-    try:
+    async with poller:
         yield
-    finally:
-        await poller.stop()
 
 
-__all__ = ["LoggingEvents", "Overrides", "Services", "open_services", "resolve_session_secret"]
+def _log_background_problem(problem: str, error: BaseException | None) -> None:
+    log.warning("%s", problem, exc_info=error)
+
+
+__all__ = ["Overrides", "Services", "open_services", "resolve_session_secret"]

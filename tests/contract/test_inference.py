@@ -28,7 +28,7 @@ from base_core.errors import (
     TokenRateLimited,
     TokenRejected,
 )
-from base_core.generation import Event, PredictionUpdate
+from base_core.generation import PredictionUpdate, Trigger
 from base_core.ports import InferenceProvider, TokenCredential, WebhookTarget
 from base_core.seed_models import REAL_ESRGAN_VERSION
 from replicate_simulator import Simulator, SimulatorConfig
@@ -159,7 +159,7 @@ def assert_secret_hidden(error: BaseException) -> None:
 async def test_an_official_model_runs_to_success(driver: Driver) -> None:
     created = await driver.provider.create(MAIN, FLUX, {"prompt": "a red fox", "num_outputs": 2}, None)
     assert created.prediction_id
-    assert created.status in ("starting", "processing")
+    assert created.trigger is Trigger.PROGRESS
     assert not created.is_terminal
     assert created.output is None
 
@@ -167,7 +167,7 @@ async def test_an_official_model_runs_to_success(driver: Driver) -> None:
     done = await driver.provider.get(MAIN, created.prediction_id)
 
     assert done.prediction_id == created.prediction_id
-    assert done.status == "succeeded" and done.event is Event.SUCCEED
+    assert done.trigger is Trigger.SUCCEED
     assert done.output is not None and len(done.output) == 2
     assert all(isinstance(url, str) and url.startswith("http") for url in done.output)
     assert done.predict_time is not None and done.predict_time >= 0
@@ -178,7 +178,7 @@ async def test_a_version_pinned_model_with_one_output_url_comes_back_as_a_tuple(
     created = await driver.provider.create(MAIN, ESRGAN, {"image": driver.image_url(), "scale": 2}, None)
     await driver.finish(created.prediction_id)
     done = await driver.provider.get(MAIN, created.prediction_id)
-    assert done.status == "succeeded"
+    assert done.trigger is Trigger.SUCCEED
     assert isinstance(done.output, tuple) and len(done.output) == 1
 
 
@@ -187,25 +187,25 @@ async def test_a_failed_prediction_carries_its_error(driver: Driver) -> None:
     created = await driver.provider.create(MAIN, FLUX, {"prompt": "a red fox"}, None)
     await driver.finish(created.prediction_id)
     done = await driver.provider.get(MAIN, created.prediction_id)
-    assert done.status == "failed" and done.event is Event.FAIL
+    assert done.trigger is Trigger.FAIL
     assert done.error
     assert not done.output
 
 
-async def test_an_aborted_prediction_is_read_as_aborted(driver: Driver) -> None:
+async def test_an_aborted_prediction_is_read_as_canceled_and_says_why(driver: Driver) -> None:
     driver.next_prediction_ends("aborted")
     created = await driver.provider.create(MAIN, FLUX, {"prompt": "a red fox"}, None)
     await driver.finish(created.prediction_id)
     done = await driver.provider.get(MAIN, created.prediction_id)
     assert done == PredictionUpdate(
         prediction_id=created.prediction_id,
-        status="aborted",
+        trigger=Trigger.CANCEL,
         output=done.output,
         error=done.error,
         predict_time=done.predict_time,
         completed_at=done.completed_at,
     )
-    assert done.event is Event.CANCEL and done.is_terminal
+    assert done.is_terminal and done.error
 
 
 async def test_cancel_stops_a_running_prediction(driver: Driver) -> None:
@@ -213,8 +213,8 @@ async def test_cancel_stops_a_running_prediction(driver: Driver) -> None:
     created = await driver.provider.create(MAIN, FLUX, {"prompt": "a red fox"}, None)
     canceled = await driver.provider.cancel(MAIN, created.prediction_id)
     assert canceled.prediction_id == created.prediction_id
-    assert canceled.status == "canceled"
-    assert (await driver.provider.get(MAIN, created.prediction_id)).status == "canceled"
+    assert canceled.trigger is Trigger.CANCEL
+    assert (await driver.provider.get(MAIN, created.prediction_id)).trigger is Trigger.CANCEL
 
 
 async def test_a_webhook_target_is_accepted(driver: Driver) -> None:

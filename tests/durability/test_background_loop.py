@@ -8,7 +8,7 @@ from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialI
 from base_core import GenerationRequest, Status, Studio, StudioConfig, builtin_registry
 from base_core.usecases import Context
 from base_core.usecases.reconcile import ReconcilePolicy
-from entrypoints.background import MAX_RECONCILE_EVERY, Poller
+from base_core.background import MAX_RECONCILE_EVERY, Poller
 
 FLUX = GenerationRequest("create", "flux-schnell", prompt="a kite")
 

@@ -21,7 +21,7 @@ from base_core.ledger import EntryKind
 from base_core.tokens import RotationPolicy
 from base_core.usecases import Context
 from base_core.usecases.reconcile import ReconcilePolicy
-from entrypoints.background import Poller
+from base_core.background import Poller
 from replicate_simulator import Fault, Simulator, SimulatorConfig
 
 TOKENS = ("r8_outage_token_first_00001", "r8_outage_token_second_0002")

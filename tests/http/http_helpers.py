@@ -20,7 +20,8 @@ from adapters.memory import FakeInference, MemoryStore
 from adapters.system import SystemClock, UuidIds
 from base_core import Studio
 from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
-from entrypoints.bootstrap import LoggingEvents, Services, studio_config
+from entrypoints.bootstrap import Services, studio_config
+from entrypoints.event_log import logging_dispatcher
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
 from base_core import Context, builtin_registry
@@ -120,7 +121,7 @@ def build_services(store: MemoryStore, inference: FakeInference, ec_key: Any) ->
         clock=SystemClock(),
         ids=UuidIds(),
         config=studio_config(settings),
-        events=LoggingEvents(),
+        dispatcher=logging_dispatcher(),
     )
     services = Services(
         studio=Studio(context),

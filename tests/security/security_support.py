@@ -37,7 +37,8 @@ from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
 from adapters.system import SystemClock, UuidIds
 from base_core import Context, Studio, builtin_registry
 from base_core.ports import UnitOfWorkFactory
-from entrypoints.bootstrap import LoggingEvents, Services, studio_config
+from entrypoints.bootstrap import Services, studio_config
+from entrypoints.event_log import logging_dispatcher
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
 
@@ -176,7 +177,7 @@ def build_services(uow: UnitOfWorkFactory, inference: FakeInference) -> Services
         clock=SystemClock(),
         ids=UuidIds(),
         config=studio_config(settings),
-        events=LoggingEvents(),
+        dispatcher=logging_dispatcher(),
     )
     return Services(
         studio=Studio(context),

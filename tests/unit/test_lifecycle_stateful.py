@@ -1,4 +1,8 @@
-"""The generation lifecycle: Replicate's updates in any order, the service's own commands."""
+"""The generation lifecycle: news in any order, the service's own decisions, and the events.
+
+A Generation is frozen: every transition returns a new one carrying the events of that
+change; the old one never changes.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,24 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from base_core.catalogue import Action
 from base_core.errors import IllegalTransition, NotFound
+from base_core.events import (
+    GenerationAccepted,
+    GenerationCanceled,
+    GenerationCompleted,
+    GenerationDeleted,
+    GenerationFailed,
+    GenerationSubmitted,
+)
+from base_core.frozen import FrozenDict
 from base_core.generation import (
-    PROVIDER_EVENTS,
     TERMINAL,
     TRANSITIONS,
-    Event,
+    Cancellation,
+    Failure,
     Generation,
     PredictionUpdate,
     Status,
+    Trigger,
     next_status,
 )
 
@@ -28,26 +42,18 @@ P, R, C, F, X = Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAIL
 
 # The lifecycle as PRODUCT.md describes it, written out independently of the code.
 SPEC_TRANSITIONS = {
-    (P, Event.SUBMIT): R,
-    (P, Event.PROGRESS): R,
-    (P, Event.SUCCEED): C,
-    (P, Event.FAIL): F,
-    (P, Event.CANCEL): X,
-    (R, Event.PROGRESS): R,
-    (R, Event.SUCCEED): C,
-    (R, Event.FAIL): F,
-    (R, Event.CANCEL): X,
+    (P, Trigger.SUBMIT): R,
+    (P, Trigger.PROGRESS): R,
+    (P, Trigger.SUCCEED): C,
+    (P, Trigger.FAIL): F,
+    (P, Trigger.CANCEL): X,
+    (R, Trigger.PROGRESS): R,
+    (R, Trigger.SUCCEED): C,
+    (R, Trigger.FAIL): F,
+    (R, Trigger.CANCEL): X,
 }
-REPLICATE_STATUS_TO_STATUS = {
-    "starting": R,
-    "processing": R,
-    "succeeded": C,
-    "failed": F,
-    "canceled": X,
-    "aborted": X,
-}
-REPLICATE_STATUSES = list(REPLICATE_STATUS_TO_STATUS)
-TERMINAL_REPLICATE = {"succeeded", "failed", "canceled", "aborted"}
+NEWS_TO_STATUS = {Trigger.PROGRESS: R, Trigger.SUCCEED: C, Trigger.FAIL: F, Trigger.CANCEL: X}
+ENDED_EVENT = {C: GenerationCompleted, F: GenerationFailed, X: GenerationCanceled}
 
 
 def new_generation(status: Status = P) -> Generation:
@@ -60,20 +66,20 @@ def new_generation(status: Status = P) -> Generation:
         prompt="a fox",
         input_image_url=None,
         settings={"num_outputs": 1},
-        replicate_input={"prompt": "a fox"},
+        replicate_input={"prompt": "a fox", "image_input": ["https://x.test/a.png"]},
         cost=1,
         created_at=T0,
         updated_at=T0,
     )
     if status is R:
-        generation.submitted("p1", "t1", T0)
+        generation = generation.submitted("p1", "t1", T0).without_events()
     return generation
 
 
 updates = st.builds(
     PredictionUpdate,
     prediction_id=st.just("p1"),
-    status=st.sampled_from(REPLICATE_STATUSES + ["unknown", "queued"]),
+    trigger=st.sampled_from(list(NEWS_TO_STATUS)),
     output=st.none() | st.lists(st.from_regex(r"https://replicate\.delivery/[a-z0-9]{1,8}\.png", fullmatch=True), max_size=4).map(tuple),
     error=st.none() | st.text(min_size=1, max_size=20),
     predict_time=st.none() | st.floats(0, 1800, allow_nan=False),
@@ -92,10 +98,9 @@ def expected_outcome(start: Status, sequence: list[PredictionUpdate]) -> tuple[S
     """The status the FIRST terminal update decides, or where the non-terminal ones lead."""
     status = start
     for update in sequence:
-        if update.status in TERMINAL_REPLICATE:
-            return REPLICATE_STATUS_TO_STATUS[update.status], update
-        if update.status in ("starting", "processing"):
-            status = R
+        if update.trigger is not Trigger.PROGRESS:
+            return NEWS_TO_STATUS[update.trigger], update
+        status = R
     return status, None
 
 
@@ -104,23 +109,17 @@ def expected_outcome(start: Status, sequence: list[PredictionUpdate]) -> tuple[S
 
 def test_the_transition_table_is_the_documented_lifecycle() -> None:
     assert TRANSITIONS == SPEC_TRANSITIONS
-    for status, event in product(Status, Event):
-        assert next_status(status, event) == SPEC_TRANSITIONS.get((status, event))
+    for status, trigger in product(Status, Trigger):
+        assert next_status(status, trigger) == SPEC_TRANSITIONS.get((status, trigger))
 
 
 def test_terminal_states_have_no_way_out() -> None:
     assert TERMINAL == {C, F, X}
-    for status, event in product(TERMINAL, Event):
-        assert next_status(status, event) is None
+    for status, trigger in product(TERMINAL, Trigger):
+        assert next_status(status, trigger) is None
 
 
-def test_replicate_statuses_map_to_lifecycle_events() -> None:
-    assert set(PROVIDER_EVENTS) == set(REPLICATE_STATUSES)
-    for replicate_status, expected in REPLICATE_STATUS_TO_STATUS.items():
-        assert next_status(R, PROVIDER_EVENTS[replicate_status]) is expected
-
-
-# --- updates in any order ---------------------------------------------------------------
+# --- news in any order ------------------------------------------------------------------
 
 
 @settings(max_examples=400, deadline=None)
@@ -128,29 +127,38 @@ def test_replicate_statuses_map_to_lifecycle_events() -> None:
 def test_any_order_of_updates_ends_where_the_first_terminal_one_says(start: Status, sequence) -> None:
     generation = new_generation(start)
     now = T0
+    events = []
     for update in sequence:
         now += timedelta(seconds=1)
-        before = generation.status
-        changed = generation.apply(update, now)
-        assert changed == (generation.status is not before)
-        if before in TERMINAL:
-            assert not changed
+        before = generation
+        moved = generation.advance(update, now)
+        if moved is None:
+            continue
+        assert moved.status is not before.status
+        assert before.status not in TERMINAL
+        events += moved.events
+        generation = moved.without_events()
     status, decisive = expected_outcome(start, sequence)
     assert generation.status is status
+    ended = [e for e in events if isinstance(e, (GenerationCompleted, GenerationFailed, GenerationCanceled))]
     if decisive is None:
+        assert not ended
         assert generation.completed_at is None
         assert generation.output_urls is None and generation.error_message is None
         return
+    assert len(ended) == 1 and type(ended[0]) is ENDED_EVENT[status]
+    assert ended[0].generation_id == "g1" and ended[0].accepted_at == T0
     decided_at = T0 + timedelta(seconds=sequence.index(decisive) + 1)
     assert generation.completed_at == (decisive.completed_at or decided_at)
     expected_ms = None if decisive.predict_time is None else round(decisive.predict_time * 1000)
     assert generation.processing_time_ms == expected_ms
     if status is C:
-        assert generation.output_urls == list(decisive.output or ())
+        assert generation.output_urls == (decisive.output or ())
         assert generation.error_message is None
+        assert ended[0].outputs == len(decisive.output or ())
     else:
         assert generation.output_urls is None
-        assert generation.error_message
+        assert generation.error_message and ended[0].message == generation.error_message
         if decisive.error:
             assert generation.error_message == decisive.error
 
@@ -158,40 +166,68 @@ def test_any_order_of_updates_ends_where_the_first_terminal_one_says(start: Stat
 @given(updates)
 def test_a_late_processing_after_succeeded_changes_nothing(update: PredictionUpdate) -> None:
     generation = new_generation(R)
-    done = PredictionUpdate("p1", "succeeded", output=("https://x.test/a.png",), predict_time=2.5)
-    assert generation.apply(done, T0 + timedelta(seconds=5))
-    snapshot = (generation.status, generation.output_urls, generation.completed_at, generation.updated_at)
-    for late in (PredictionUpdate("p1", "processing"), PredictionUpdate("p1", "starting"), update, done):
-        assert not generation.apply(late, T0 + timedelta(seconds=9))
-    assert snapshot == (generation.status, generation.output_urls, generation.completed_at, generation.updated_at)
+    done = PredictionUpdate("p1", Trigger.SUCCEED, output=("https://x.test/a.png",), predict_time=2.5)
+    generation = generation.advance(done, T0 + timedelta(seconds=5))
+    assert generation is not None
+    for late in (PredictionUpdate("p1", Trigger.PROGRESS), update, done, Failure("x"), Cancellation()):
+        assert generation.advance(late, T0 + timedelta(seconds=9)) is None
 
 
 def test_a_second_succeeded_changes_nothing() -> None:
-    generation = new_generation(R)
-    generation.apply(PredictionUpdate("p1", "succeeded", output=("https://x.test/1.png",)), T0)
-    assert not generation.apply(PredictionUpdate("p1", "succeeded", output=("https://x.test/2.png",)), T0)
-    assert generation.output_urls == ["https://x.test/1.png"]
+    generation = new_generation(R).advance(PredictionUpdate("p1", Trigger.SUCCEED, output=("https://x.test/1.png",)), T0)
+    assert generation.advance(PredictionUpdate("p1", Trigger.SUCCEED, output=("https://x.test/2.png",)), T0) is None
+    assert generation.output_urls == ("https://x.test/1.png",)
 
 
-def test_aborted_means_canceled() -> None:
-    generation = new_generation(R)
-    assert generation.apply(PredictionUpdate("p1", "aborted"), T0)
-    assert generation.status is X
-    assert generation.error_message == "prediction aborted"
+def test_a_cancel_without_a_reason_says_so() -> None:
+    canceled = new_generation(R).advance(PredictionUpdate("p1", Trigger.CANCEL), T0)
+    assert canceled.status is X and canceled.error_message == "prediction canceled"
 
 
 def test_predict_time_is_recorded_in_milliseconds() -> None:
-    generation = new_generation(R)
     finished = T0 + timedelta(seconds=30)
-    generation.apply(PredictionUpdate("p1", "succeeded", output=("u",), predict_time=2.3456, completed_at=finished), T0)
+    update = PredictionUpdate("p1", Trigger.SUCCEED, output=("u",), predict_time=2.3456, completed_at=finished)
+    generation = new_generation(R).advance(update, T0)
     assert generation.processing_time_ms == 2346
     assert generation.completed_at == finished
 
 
 def test_an_update_for_a_pending_generation_records_the_prediction() -> None:
-    generation = new_generation(P)
-    assert generation.apply(PredictionUpdate("p9", "processing"), T0)
+    generation = new_generation(P).advance(PredictionUpdate("p9", Trigger.PROGRESS), T0)
     assert (generation.status, generation.prediction_id) == (R, "p9")
+    assert [type(e) for e in generation.events] == [GenerationSubmitted]
+
+
+def test_the_service_fails_and_cancels_through_the_same_path() -> None:
+    failed = new_generation(R).advance(Failure("no token"), T0)
+    assert (failed.status, failed.error_message, failed.completed_at) == (F, "no token", T0)
+    canceled = new_generation(P).advance(Cancellation("by the user"), T0)
+    assert (canceled.status, canceled.error_message) == (X, "by the user")
+    assert [type(e) for e in canceled.events] == [GenerationCanceled]
+
+
+def test_accepting_and_deleting_record_their_events() -> None:
+    accepted = Generation.accept(**{f: getattr(new_generation(), f) for f in (
+        "id", "user_id", "action", "model_id", "model_name", "prompt", "input_image_url",
+        "settings", "replicate_input", "cost", "created_at", "updated_at")})
+    assert accepted.events == (GenerationAccepted(
+        at=T0, generation_id="g1", user_id="u1", model_id="flux-schnell", action="create", cost=1),)
+    done = accepted.without_events().advance(Failure("x"), T0).without_events()
+    deleted = done.delete(T0)
+    assert [type(e) for e in deleted.events] == [GenerationDeleted] and done.deleted_at is None
+
+
+def test_a_generation_and_what_it_carries_cannot_change() -> None:
+    generation = new_generation(R).advance(PredictionUpdate("p1", Trigger.SUCCEED, output=("u",)), T0)
+    with pytest.raises(AttributeError):
+        generation.status = F
+    assert isinstance(generation.settings, FrozenDict)
+    with pytest.raises(TypeError):
+        generation.settings["num_outputs"] = 9
+    with pytest.raises(TypeError):
+        generation.replicate_input.update(prompt="x")
+    assert generation.replicate_input["image_input"] == ("https://x.test/a.png",)
+    assert isinstance(generation.output_urls, tuple)
 
 
 # --- commands, as a state machine with a reference model --------------------------------
@@ -212,38 +248,43 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.now += timedelta(seconds=1)
         return self.now
 
-    def expect_command(self, event: Event, command) -> None:
-        target = SPEC_TRANSITIONS.get((self.model_status, event))
-        if target is None:
-            with pytest.raises(IllegalTransition) as caught:
-                command()
-            assert caught.value.current == self.model_status.value
+    def take(self, moved: Generation | None, target: Status | None) -> None:
+        """`moved` is what the generation became (None: nothing changed)."""
+        if target is None or target is self.model_status:
+            assert moved is None
             return
-        command()
+        assert moved is not None and moved.status is target
+        if target in TERMINAL:
+            assert [type(e) for e in moved.events] == [ENDED_EVENT[target]]
+        else:
+            assert [type(e) for e in moved.events] == [GenerationSubmitted]
+        self.generation = moved.without_events()
         self.model_status = target
 
     @rule()
     def submit(self) -> None:
-        self.expect_command(Event.SUBMIT, lambda: self.generation.submitted("p1", "t1", self.tick()))
+        target = SPEC_TRANSITIONS.get((self.model_status, Trigger.SUBMIT))
+        if target is None:
+            with pytest.raises(IllegalTransition) as caught:
+                self.generation.submitted("p1", "t1", self.tick())
+            assert caught.value.current == self.model_status.value
+            return
+        self.take(self.generation.submitted("p1", "t1", self.tick()), target)
 
     @rule(message=st.text(min_size=1, max_size=10))
     def fail(self, message: str) -> None:
-        self.expect_command(Event.FAIL, lambda: self.generation.fail(message, self.tick()))
+        target = SPEC_TRANSITIONS.get((self.model_status, Trigger.FAIL))
+        self.take(self.generation.advance(Failure(message), self.tick()), target)
 
     @rule()
     def cancel(self) -> None:
-        self.expect_command(Event.CANCEL, lambda: self.generation.cancel(self.tick()))
+        target = SPEC_TRANSITIONS.get((self.model_status, Trigger.CANCEL))
+        self.take(self.generation.advance(Cancellation(), self.tick()), target)
 
     @rule(update=updates)
     def replicate_says(self, update: PredictionUpdate) -> None:
-        before = self.generation.status
-        changed = self.generation.apply(update, self.tick())
-        target = REPLICATE_STATUS_TO_STATUS.get(update.status)
-        if self.model_status in TERMINAL or target is None:
-            assert not changed
-            return
-        self.model_status = target
-        assert changed == (target is not before)
+        target = SPEC_TRANSITIONS.get((self.model_status, update.trigger))
+        self.take(self.generation.advance(update, self.tick()), target)
 
     @rule()
     def delete(self) -> None:
@@ -255,7 +296,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.generation.delete(self.tick())
             assert caught.value.event == "delete"
         else:
-            self.generation.delete(self.tick())
+            deleted = self.generation.delete(self.tick())
+            assert [type(e) for e in deleted.events] == [GenerationDeleted]
+            self.generation = deleted.without_events()
             self.model_deleted = True
 
     @precondition(lambda self: self.model_deleted)

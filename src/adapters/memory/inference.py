@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from adapters.replicate.statuses import TERMINAL_STATUSES, update_for
 from base_core.errors import BaseError, NotFound, ProviderInputRejected
 from base_core.generation import PredictionUpdate
 from base_core.ports import Clock, TokenCredential, WebhookTarget
@@ -34,16 +35,10 @@ class FakePrediction:
     predict_time: float | None = None
 
     def as_update(self) -> PredictionUpdate:
-        return PredictionUpdate(
-            prediction_id=self.id,
-            status=self.status,
-            output=self.output,
-            error=self.error,
-            predict_time=self.predict_time,
-        )
+        return update_for(self.id, self.status, self.output, self.error, self.predict_time)
 
 
-TERMINAL = ("succeeded", "failed", "canceled", "aborted")
+TERMINAL = TERMINAL_STATUSES
 
 
 class FakeInference:

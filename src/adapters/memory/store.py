@@ -1,262 +1,279 @@
-"""In-memory storage: every repository port over plain dicts, with real transactions.
+"""In-memory storage: every repository port over the tables of tables.py, with real
+transactions.
 
 A `MemoryStore` is the database: per-instance state, good enough to run the whole service
 in one process. A unit of work takes the store's lock for its whole life (like SQLite's
-write transaction), stages its writes, and applies them only on commit, so a unit of work
-that raises leaves nothing behind. Objects are copied on the way in and out (see
-copying.py): a caller holding a domain object (and its lists and dicts) cannot change the
-store behind its back. Lookups by something other than the primary key go through the
-indexes in tables.py, the way the SQL schema's indexes serve them.
+write transaction) and writes straight into the tables, undoing its writes unless it
+commits. The domain objects are frozen, so the store keeps and hands out the objects
+themselves: a caller cannot change what the store holds. What the SQL schema guards with
+a primary key or a unique index, and the balance's CHECK, are guarded here too; foreign
+keys are the database's business and are not imitated.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import itertools
 from datetime import datetime
 from types import TracebackType
-from typing import Any
 
-from adapters.memory.copying import clone
-from adapters.memory.tables import Tx, new_tables
+from adapters.memory.tables import Table, Undo, undo_all
 from base_core.errors import Conflict
+from base_core.events import DomainEvent, EventLog
 from base_core.generation import (
+    IN_FLIGHT,
     CheckQuery,
     Generation,
     GenerationPage,
     GenerationQuery,
     PredictionUpdate,
 )
-from base_core.ledger import CreditAccount, Hold, LedgerEntry
+from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.tables = new_tables()
+        self.users = Table(telegram=lambda u: u.telegram_id)
+        self.accounts = Table()
+        self.entries = Table(user=lambda e: e.user_id)
+        self.holds = Table(pending=lambda h: True if h.state is HoldState.PENDING else None)
+        self.generations = Table(
+            prediction=lambda g: g.prediction_id,
+            idempotency=lambda g: None if g.idempotency_key is None else (g.user_id, g.idempotency_key),
+            visible=lambda g: g.user_id if g.deleted_at is None else None,
+            in_flight=lambda g: True if g.status in IN_FLIGHT else None,
+            in_flight_user=lambda g: g.user_id if g.status in IN_FLIGHT else None,
+        )
+        self.tokens = Table(secret=lambda t: t.secret)
+        self.deliveries = Table()
+        # seq -> (update, parked_at)
+        self.parked = Table(prediction=lambda p: p[0].prediction_id)
+        self.parked_seq = itertools.count(1)
         self.lock = asyncio.Lock()
-        self._parked_seq = 0
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
     __call__ = unit_of_work
 
-    def next_parked_seq(self) -> int:
-        self._parked_seq += 1
-        return self._parked_seq
+
+class _Repository:
+    __slots__ = ("_events", "_store", "_undo")
+
+    def __init__(self, store: MemoryStore, undo: Undo, events: EventLog) -> None:
+        self._store = store
+        self._undo = undo
+        self._events = events
+
+    def _record(self, events: tuple[DomainEvent, ...]) -> None:
+        if events:
+            self._events.record(events)
 
 
-def _require(tx: Tx, table: str, key: Any) -> None:
-    """What a foreign key does in the SQL schema: the referenced row must exist."""
-    if not tx.exists(table, key):
-        raise Conflict(f"{table} has no {key!r}")
-
-
-class MemoryUserRepository:
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-
+class MemoryUserRepository(_Repository):
     async def get(self, user_id: str) -> User | None:
-        return self._tx.get("users", user_id)
+        user: User | None = self._store.users.get(user_id)
+        return user
 
     async def get_by_telegram_id(self, telegram_id: int) -> User | None:
-        return self._tx.first("users", "telegram", telegram_id)
+        user: User | None = self._store.users.first("telegram", telegram_id)
+        return user
 
     async def add(self, user: User) -> None:
-        if self._tx.exists("users", user.id):
+        users = self._store.users
+        if users.get(user.id) is not None:
             raise Conflict(f"user {user.id} exists")
-        if user.telegram_id is not None and await self.get_by_telegram_id(user.telegram_id):
+        if user.telegram_id is not None and users.first("telegram", user.telegram_id) is not None:
             raise Conflict(f"telegram user {user.telegram_id} exists")
-        self._tx.put("users", user.id, user)
+        await self.save(user)
 
     async def save(self, user: User) -> None:
-        self._tx.put("users", user.id, user)
+        self._record(user.events)
+        self._store.users.write(user.id, user.without_events(), self._undo)
 
 
-class MemoryLedgerRepository:
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-
+class MemoryLedgerRepository(_Repository):
     async def add_account(self, account: CreditAccount) -> None:
-        if self._tx.exists("accounts", account.user_id):
+        if self._store.accounts.get(account.user_id) is not None:
             raise Conflict(f"account {account.user_id} exists")
-        _require(self._tx, "users", account.user_id)
-        self._tx.put("accounts", account.user_id, account)
+        await self.save_account(account)
 
     async def account(self, user_id: str) -> CreditAccount | None:
-        return self._tx.get("accounts", user_id)
+        account: CreditAccount | None = self._store.accounts.get(user_id)
+        return account
 
     account_for_update = account
 
     async def save_account(self, account: CreditAccount) -> None:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
-        self._tx.put("accounts", account.user_id, account)
+        self._record(account.events)
+        self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
     async def append(self, entry: LedgerEntry) -> None:
-        if self._tx.exists("entries", entry.key):
+        if self._store.entries.get(entry.key) is not None:
             raise Conflict(f"ledger entry {entry.key} exists")
-        _require(self._tx, "accounts", entry.user_id)
-        self._tx.put("entries", entry.key, entry)
+        self._store.entries.write(entry.key, entry, self._undo)
 
     async def entry(self, key: str) -> LedgerEntry | None:
-        return self._tx.get("entries", key)
+        entry: LedgerEntry | None = self._store.entries.get(key)
+        return entry
 
     async def entries(self, user_id: str) -> list[LedgerEntry]:
-        # Insertion order of a dict is the order entries were appended.
-        return [clone(e) for _, e in self._tx.raw_lookup("entries", "user", user_id)]
+        return list(self._store.entries.lookup("user", user_id))  # in the order appended
 
     async def add_hold(self, hold: Hold) -> None:
-        if self._tx.exists("holds", hold.key):
+        if self._store.holds.get(hold.key) is not None:
             raise Conflict(f"hold {hold.key} exists")
-        _require(self._tx, "accounts", hold.user_id)
-        self._tx.put("holds", hold.key, hold)
+        self._store.holds.write(hold.key, hold, self._undo)
 
     async def hold_for_update(self, key: str) -> Hold | None:
-        return self._tx.get("holds", key)
+        hold: Hold | None = self._store.holds.get(key)
+        return hold
 
     async def save_hold(self, hold: Hold) -> None:
-        stored = self._tx.raw("holds", hold.key)
+        stored = self._store.holds.get(hold.key)
         if stored is not None and not stored.is_pending and stored.state is not hold.state:
             # Like the SQL adapter: a resolved hold never changes state again.
             raise Conflict(f"hold {hold.key} is already resolved")
-        self._tx.put("holds", hold.key, hold)
+        self._store.holds.write(hold.key, hold, self._undo)
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
-        pending = self._tx.raw_lookup("holds", "pending", True)
-        expired = [h for _, h in pending if h.expires_at <= now]
-        return [clone(h) for h in sorted(expired, key=lambda h: (h.expires_at, h.key))[:limit]]
+        expired = [h for h in self._store.holds.lookup("pending", True) if h.expires_at <= now]
+        return sorted(expired, key=lambda h: (h.expires_at, h.key))[:limit]
 
 
-class MemoryGenerationRepository:
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-
+class MemoryGenerationRepository(_Repository):
     async def add(self, generation: Generation) -> None:
-        if self._tx.exists("generations", generation.id):
+        table = self._store.generations
+        if table.get(generation.id) is not None:
             raise Conflict(f"generation {generation.id} exists")
-        if generation.idempotency_key is not None and await self.get_by_idempotency_key(
-            generation.user_id, generation.idempotency_key
+        if generation.idempotency_key is not None and table.first(
+            "idempotency", (generation.user_id, generation.idempotency_key)
         ):
             raise Conflict("idempotency key already used")
-        if generation.prediction_id is not None and await self.get_by_prediction_for_update(
-            generation.prediction_id
-        ):
-            raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        _require(self._tx, "users", generation.user_id)
-        self._tx.put("generations", generation.id, generation)
+        await self.save(generation)
 
     async def get(self, generation_id: str) -> Generation | None:
-        return self._tx.get("generations", generation_id)
+        generation: Generation | None = self._store.generations.get(generation_id)
+        return generation
 
     get_for_update = get
 
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None:
-        return self._tx.first("generations", "prediction", prediction_id)
+        generation: Generation | None = self._store.generations.first("prediction", prediction_id)
+        return generation
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
-        return self._tx.first("generations", "idempotency", (user_id, key))
+        generation: Generation | None = self._store.generations.first("idempotency", (user_id, key))
+        return generation
 
     async def save(self, generation: Generation) -> None:
+        table = self._store.generations
         if generation.prediction_id is not None:
-            owners = self._tx.raw_lookup("generations", "prediction", generation.prediction_id)
-            if any(pk != generation.id for pk, _ in owners):
+            owner = table.first("prediction", generation.prediction_id)
+            if owner is not None and owner.id != generation.id:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        self._tx.put("generations", generation.id, generation)
+        self._record(generation.events)
+        table.write(generation.id, generation.without_events(), self._undo)
 
-    async def list(self, query: GenerationQuery) -> GenerationPage:
+    async def page(self, query: GenerationQuery) -> GenerationPage:
         matching = [
             g
-            for _, g in self._tx.raw_lookup("generations", "visible", query.user_id)
+            for g in self._store.generations.lookup("visible", query.user_id)
             if (query.action is None or g.action is query.action)
             and (query.status is None or g.status is query.status)
         ]
         matching.sort(key=lambda g: (g.created_at, g.id), reverse=True)
-        items = [clone(g) for g in matching[query.offset : query.offset + query.limit]]
+        items = matching[query.offset : query.offset + query.limit]
         return GenerationPage(items=items, total=len(matching), page=query.page, limit=query.limit)
 
     async def count_in_flight(self, user_id: str) -> int:
-        return sum(1 for _ in self._tx.raw_lookup("generations", "in_flight_user", user_id))
+        return self._store.generations.count("in_flight_user", user_id)
 
     async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
-        in_flight = self._tx.raw_lookup("generations", "in_flight", True)
-        stale = [g for _, g in in_flight if g.updated_at < cutoff]
-        return [clone(g) for g in sorted(stale, key=lambda g: (g.updated_at, g.id))[:limit]]
+        stale = [g for g in self._store.generations.lookup("in_flight", True) if g.updated_at < cutoff]
+        return sorted(stale, key=lambda g: (g.updated_at, g.id))[:limit]
 
     async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
         # The unit of work holds the store's lock: nothing else can claim meanwhile.
-        wanted = [
-            clone(g)
-            for g in sorted(
-                (g for g in self._tx.raw_values("generations") if query.wants(g)),
-                key=lambda g: (g.updated_at, g.id),
-            )[: query.limit]
-        ]
-        for generation in wanted:
-            generation.next_check_at = query.lease_until
-            self._tx.put("generations", generation.id, generation)
-        return wanted
+        table = self._store.generations
+        wanted = sorted(
+            (g for g in table.rows.values() if query.wants(g)), key=lambda g: (g.updated_at, g.id)
+        )[: query.limit]
+        claimed = [g.leased(query.lease_until) for g in wanted]
+        for generation in claimed:
+            table.write(generation.id, generation, self._undo)
+        return claimed
 
 
-class MemoryTokenRepository:
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-
+class MemoryTokenRepository(_Repository):
     async def add(self, token: ReplicateToken) -> None:
-        if self._tx.exists("tokens", token.id) or await self.get_by_secret(token.secret):
+        tokens = self._store.tokens
+        if tokens.get(token.id) is not None or tokens.first("secret", token.secret) is not None:
             raise Conflict("token exists")
-        self._tx.put("tokens", token.id, token)
+        await self.save(token)
 
     async def get(self, token_id: str) -> ReplicateToken | None:
-        return self._tx.get("tokens", token_id)
+        token: ReplicateToken | None = self._store.tokens.get(token_id)
+        return token
 
     get_for_update = get
 
     async def get_by_secret(self, secret: str) -> ReplicateToken | None:
-        return self._tx.first("tokens", "secret", secret)
+        token: ReplicateToken | None = self._store.tokens.first("secret", secret)
+        return token
 
-    async def list(self) -> list[ReplicateToken]:
-        pool = sorted(self._tx.raw_values("tokens"), key=lambda t: (t.created_at, t.id))
-        return [clone(t) for t in pool]
+    async def all(self) -> list[ReplicateToken]:
+        return sorted(self._store.tokens.rows.values(), key=lambda t: (t.created_at, t.id))
 
-    list_for_update = list
+    all_for_update = all
 
     async def save(self, token: ReplicateToken) -> None:
-        self._tx.put("tokens", token.id, token)
+        self._record(token.events)
+        self._store.tokens.write(token.id, token.without_events(), self._undo)
 
 
-class MemoryUpdateInbox:
-    def __init__(self, tx: Tx, next_seq: Callable[[], int]) -> None:
-        self._tx = tx
-        self._next_seq = next_seq
-
+class MemoryUpdateInbox(_Repository):
     async def mark_delivered(self, delivery_id: str, now: datetime) -> bool:
-        if self._tx.exists("deliveries", delivery_id):
+        deliveries = self._store.deliveries
+        if deliveries.get(delivery_id) is not None:
             return False
-        self._tx.put("deliveries", delivery_id, now)
+        deliveries.write(delivery_id, now, self._undo)
         return True
 
     async def park(self, update: PredictionUpdate, now: datetime) -> None:
-        self._tx.put("parked", self._next_seq(), update)
+        self._store.parked.write(next(self._store.parked_seq), (update, now), self._undo)
 
     async def take(self, prediction_id: str) -> list[PredictionUpdate]:
-        taken = sorted(self._tx.raw_lookup("parked", "prediction", prediction_id))
-        for seq, _ in taken:
-            self._tx.delete("parked", seq)
-        return [clone(update) for _, update in taken]
+        parked = self._store.parked
+        seqs = list(parked.indexes["prediction"].get(prediction_id, ()))
+        taken = [parked.rows[seq][0] for seq in seqs]
+        for seq in seqs:
+            parked.write(seq, None, self._undo)
+        return taken
+
+    async def unclaimed(self, parked_before: datetime, limit: int) -> list[str]:
+        known = self._store.generations.indexes["prediction"]
+        orphans: dict[str, None] = {}
+        for update, parked_at in self._store.parked.rows.values():
+            if parked_at < parked_before and update.prediction_id not in known:
+                orphans[update.prediction_id] = None
+        return list(orphans)[:limit]
 
 
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._tx = Tx(store.tables)
-        self.users = MemoryUserRepository(self._tx)
-        self.ledger = MemoryLedgerRepository(self._tx)
-        self.generations = MemoryGenerationRepository(self._tx)
-        self.tokens = MemoryTokenRepository(self._tx)
-        self.inbox = MemoryUpdateInbox(self._tx, store.next_parked_seq)
+        self._undo: Undo = []
+        self._events = EventLog()
+        self.users = MemoryUserRepository(store, self._undo, self._events)
+        self.ledger = MemoryLedgerRepository(store, self._undo, self._events)
+        self.generations = MemoryGenerationRepository(store, self._undo, self._events)
+        self.tokens = MemoryTokenRepository(store, self._undo, self._events)
+        self.inbox = MemoryUpdateInbox(store, self._undo, self._events)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         await self._store.lock.acquire()
@@ -274,7 +291,12 @@ class MemoryUnitOfWork:
             self._store.lock.release()
 
     async def commit(self) -> None:
-        self._tx.apply()
+        self._undo.clear()
+        self._events.commit()
 
     async def rollback(self) -> None:
-        self._tx.discard()
+        undo_all(self._undo)
+        self._events.rollback()
+
+    def collect_events(self) -> list[DomainEvent]:
+        return self._events.take()

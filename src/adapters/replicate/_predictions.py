@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.replicate.statuses import update_for
 from base_core.generation import PredictionUpdate
 
 
@@ -25,10 +26,10 @@ def update_from_json(data: Mapping[str, Any]) -> PredictionUpdate:
     if not isinstance(status, str) or not status:
         raise MalformedPrediction("the prediction has no status")
     error = data.get("error")
-    return PredictionUpdate(
-        prediction_id=prediction_id,
-        status=status,
-        output=PredictionUpdate.normalize_output(data.get("output")),
+    return update_for(
+        prediction_id,
+        status,
+        output=data.get("output"),
         error=error if isinstance(error, str) and error else (str(error) if error else None),
         predict_time=_predict_time(data.get("metrics")),
         completed_at=parse_timestamp(data.get("completed_at")),

@@ -125,7 +125,7 @@ class WebhookSecrets:
                 owner = await uow.tokens.get(generation.token_id)
                 if owner is not None:
                     return owner, []
-            tokens = await uow.tokens.list()
+            tokens = await uow.tokens.all()
         return None, [t for t in tokens if t.is_active]
 
 

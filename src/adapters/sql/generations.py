@@ -69,6 +69,7 @@ class SqlGenerationRepository:
             raise Conflict(
                 f"generation {generation.id} exists, or its prediction or idempotency key is taken"
             )
+        self._session.events.record(generation.events)
 
     async def get(self, generation_id: str) -> Generation | None:
         return await self._one(BY_ID, {"id": generation_id})
@@ -92,8 +93,10 @@ class SqlGenerationRepository:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         if not await self._session.update_row(SAVE, generation_to_row(generation)):
             await self.add(generation)
+            return
+        self._session.events.record(generation.events)
 
-    async def list(self, query: GenerationQuery) -> GenerationPage:
+    async def page(self, query: GenerationQuery) -> GenerationPage:
         count, page = _page_statements(query.action is not None, query.status is not None)
         parameters: dict[str, object] = {"user_id": query.user_id}
         if query.action is not None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.sql.mappers import update_from_row, update_to_row
-from adapters.sql.schema import parked_updates, webhook_deliveries
+from adapters.sql.schema import generations, parked_updates, webhook_deliveries
 from adapters.sql.session import Session
-from base_core.generation import PredictionUpdate
+from base_core.generation import PredictionUpdate, Trigger
 
 p = parked_updates
 # Built once: executed with a row as its parameters, the INSERT names exactly the row's
@@ -17,6 +18,52 @@ p = parked_updates
 PARK = sa.insert(p)
 # One DELETE ... RETURNING: two takers cannot both get the same update.
 TAKE = sa.delete(p).where(p.c.prediction_id == sa.bindparam("prediction_id")).returning(*p.columns)
+UNCLAIMED = (
+    sa.select(p.c.prediction_id)
+    .where(
+        p.c.parked_at < sa.bindparam("before"),
+        ~sa.exists().where(generations.c.prediction_id == p.c.prediction_id),
+    )
+    .group_by(p.c.prediction_id)
+    .order_by(sa.func.min(p.c.seq))
+    .limit(sa.bindparam("limit"))
+)
+
+# The `status` column holds the trigger; rows parked before it did hold Replicate's status.
+_EARLIER_STATUSES = {
+    "starting": Trigger.PROGRESS,
+    "processing": Trigger.PROGRESS,
+    "succeeded": Trigger.SUCCEED,
+    "failed": Trigger.FAIL,
+    "canceled": Trigger.CANCEL,
+    "aborted": Trigger.CANCEL,
+}
+
+
+def update_to_row(update: PredictionUpdate, parked_at: datetime) -> dict[str, Any]:
+    return {
+        "prediction_id": update.prediction_id,
+        "status": update.trigger.value,
+        "output": list(update.output) if update.output is not None else None,
+        "error": update.error,
+        "predict_time": update.predict_time,
+        "completed_at": update.completed_at,
+        "parked_at": parked_at,
+    }
+
+
+def update_from_row(row: Mapping[str, Any]) -> PredictionUpdate:
+    output = row["output"]
+    status = row["status"]
+    trigger = _EARLIER_STATUSES.get(status) or Trigger(status)
+    return PredictionUpdate(
+        prediction_id=row["prediction_id"],
+        trigger=trigger,
+        output=tuple(str(url) for url in output) if output is not None else None,
+        error=row["error"],
+        predict_time=row["predict_time"],
+        completed_at=row["completed_at"],
+    )
 
 
 class SqlUpdateInbox:
@@ -36,3 +83,7 @@ class SqlUpdateInbox:
         result = await self._session.execute(TAKE, {"prediction_id": prediction_id})
         rows = sorted(result.mappings(), key=lambda row: row["seq"])
         return [update_from_row(row) for row in rows]
+
+    async def unclaimed(self, parked_before: datetime, limit: int) -> list[str]:
+        result = await self._session.execute(UNCLAIMED, {"before": parked_before, "limit": limit})
+        return [row[0] for row in result]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from base_core.catalogue import Action
-from base_core.generation import Generation, PredictionUpdate, Status
+from base_core.generation import Generation, Status
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
 from base_core.tokens import ReplicateToken
 from base_core.users import User
@@ -207,26 +207,3 @@ def token_from_row(row: Row) -> ReplicateToken:
         disabled_reason=row["disabled_reason"],
     )
 
-
-def update_to_row(update: PredictionUpdate, parked_at: datetime) -> dict[str, Any]:
-    return {
-        "prediction_id": update.prediction_id,
-        "status": update.status,
-        "output": list(update.output) if update.output is not None else None,
-        "error": update.error,
-        "predict_time": update.predict_time,
-        "completed_at": update.completed_at,
-        "parked_at": parked_at,
-    }
-
-
-def update_from_row(row: Row) -> PredictionUpdate:
-    output = row["output"]
-    return PredictionUpdate(
-        prediction_id=row["prediction_id"],
-        status=row["status"],
-        output=tuple(str(url) for url in output) if output is not None else None,
-        error=row["error"],
-        predict_time=row["predict_time"],
-        completed_at=row["completed_at"],
-    )

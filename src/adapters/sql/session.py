@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from adapters.sql.errors import translated
+from base_core.events import EventLog
 
 # (dialect name, table) -> INSERT ... ON CONFLICT DO NOTHING RETURNING <primary key>, built
 # once. Executed with a row as its parameters it names exactly the row's columns, as
@@ -53,6 +54,8 @@ class Session:
     def __init__(self, dialect_name: str) -> None:
         self.dialect_name = dialect_name
         self.connection: AsyncConnection | None = None
+        # The domain events of what the repositories wrote in this unit of work.
+        self.events = EventLog()
 
     async def execute(
         self, statement: Executable, parameters: dict[str, Any] | None = None

@@ -32,6 +32,7 @@ class SqlTokenRepository:
     async def add(self, token: ReplicateToken) -> None:
         if not await self._session.insert_new(t, token_to_row(token)):
             raise Conflict("token exists")
+        self._session.events.record(token.events)
 
     async def get(self, token_id: str) -> ReplicateToken | None:
         return await self._one(BY_ID, {"id": token_id})
@@ -42,15 +43,17 @@ class SqlTokenRepository:
     async def get_by_secret(self, secret: str) -> ReplicateToken | None:
         return await self._one(BY_SECRET, {"secret": secret})
 
-    async def list(self) -> list[ReplicateToken]:
+    async def all(self) -> list[ReplicateToken]:
         return await self._many(POOL)
 
-    async def list_for_update(self) -> list[ReplicateToken]:
+    async def all_for_update(self) -> list[ReplicateToken]:
         return await self._many(POOL_FOR_UPDATE)
 
     async def save(self, token: ReplicateToken) -> None:
         if not await self._session.update_row(SAVE, token_to_row(token)):
             await self.add(token)
+            return
+        self._session.events.record(token.events)
 
     async def _one(
         self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]

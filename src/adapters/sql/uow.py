@@ -20,6 +20,7 @@ from adapters.sql.ledger import SqlLedgerRepository
 from adapters.sql.session import Session
 from adapters.sql.tokens import SqlTokenRepository
 from adapters.sql.users import SqlUserRepository
+from base_core.events import DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._session.connection = self._session.connection, None
+        self._session.events.rollback()  # whatever was not committed
         if connection is None:
             return
         try:
@@ -78,13 +80,19 @@ class SqlUnitOfWork:
                 await connection.commit()
         except BaseException:
             self.ledger.forget()
+            self._session.events.rollback()
             raise
+        self._session.events.commit()
 
     async def rollback(self) -> None:
         connection = self.connection
         self.ledger.forget()
+        self._session.events.rollback()
         with translated():
             await connection.rollback()
+
+    def collect_events(self) -> list[DomainEvent]:
+        return self._session.events.take()
 
 
 async def _invalidate(connection: AsyncConnection) -> None:

@@ -31,10 +31,13 @@ class SqlUserRepository:
     async def add(self, user: User) -> None:
         if not await self._session.insert_new(users, user_to_row(user)):
             raise Conflict(f"user {user.id} (telegram {user.telegram_id}) exists")
+        self._session.events.record(user.events)
 
     async def save(self, user: User) -> None:
         if not await self._session.update_row(SAVE, user_to_row(user)):
             await self.add(user)
+            return
+        self._session.events.record(user.events)
 
     async def _one(
         self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]

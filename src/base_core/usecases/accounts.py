@@ -19,27 +19,29 @@ class UserView:
 
 async def ensure_user(ctx: Context, user_id: str, email: str | None = None) -> UserView:
     """The user with this id, created with the initial credits when seen for the first time."""
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         user = await uow.users.get(user_id)
         account = await uow.ledger.account(user_id) if user else None
         if user is not None and account is not None:
             return UserView(user, account.balance)
-    return await _create_user(ctx, User(id=user_id, created_at=ctx.clock.now(), email=email))
+    return await _create_user(ctx, User.register(user_id, ctx.clock.now(), email=email))
 
 
 async def sign_in_telegram(ctx: Context, profile: TelegramProfile) -> UserView:
     """Find or create the user behind a Telegram account and keep their profile current."""
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         user = await uow.users.get_by_telegram_id(profile.telegram_id)
         if user is not None:
-            if user.update_telegram_profile(profile.username, profile.first_name):
-                await uow.users.save(user)
+            updated = user.with_telegram_profile(profile.username, profile.first_name)
+            if updated is not None:
+                await uow.users.save(updated)
+                user = updated.without_events()
             account = await uow.ledger.account(user.id)
             await uow.commit()
             return UserView(user, account.balance if account else 0)
-    user = User(
-        id=ctx.ids.new_id(),
-        created_at=ctx.clock.now(),
+    user = User.register(
+        ctx.ids.new_id(),
+        ctx.clock.now(),
         telegram_id=profile.telegram_id,
         telegram_username=profile.username,
         telegram_first_name=profile.first_name,
@@ -50,20 +52,20 @@ async def sign_in_telegram(ctx: Context, profile: TelegramProfile) -> UserView:
 async def _create_user(ctx: Context, user: User) -> UserView:
     """Insert the user and the initial grant; a concurrent sign-up of the same user wins."""
     try:
-        async with ctx.uow() as uow:
+        async with ctx.work() as uow:
             await uow.users.add(user)
             account = CreditAccount(user.id)
             await uow.ledger.add_account(account)
             if ctx.config.initial_credits > 0:
-                entry = account.grant(
+                account, entry = account.grant(
                     ctx.config.initial_credits, f"initial:{user.id}", ctx.clock.now(), "initial credits"
                 )
                 await uow.ledger.append(entry)
                 await uow.ledger.save_account(account)
             await uow.commit()
-            return UserView(user, account.balance)
+            return UserView(user.without_events(), account.balance)
     except Conflict:
-        async with ctx.uow() as uow:
+        async with ctx.work() as uow:
             existing = await (
                 uow.users.get_by_telegram_id(user.telegram_id)
                 if user.telegram_id is not None
@@ -76,7 +78,7 @@ async def _create_user(ctx: Context, user: User) -> UserView:
 
 
 async def get_user(ctx: Context, user_id: str) -> UserView:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         user = await uow.users.get(user_id)
         account = await uow.ledger.account(user_id)
         if user is None or account is None:
@@ -85,7 +87,7 @@ async def get_user(ctx: Context, user_id: str) -> UserView:
 
 
 async def balance(ctx: Context, user_id: str) -> int:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         account = await uow.ledger.account(user_id)
         if account is None:
             raise NotFound("user", user_id)
@@ -112,13 +114,13 @@ async def adjust_credits(
         raise InvalidRequest("user_id", "is not a user id")
     kind = EntryKind.GRANT if amount > 0 else EntryKind.ADJUST
     key = key or f"adjust:{ctx.ids.new_id()}"
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         account = await _account_for_update(uow, user_id)
         existing = await uow.ledger.entry(key)
         if check_replay(existing, user_id=user_id, kind=kind, amount=amount, reason=reason):
             return account.balance
         now = ctx.clock.now()
-        entry: LedgerEntry = (
+        account, entry = (
             account.grant(amount, key, now, reason) if amount > 0 else account.adjust(amount, key, now, reason)
         )
         await uow.ledger.append(entry)
@@ -135,5 +137,5 @@ async def _account_for_update(uow: UnitOfWork, user_id: str) -> CreditAccount:
 
 
 async def ledger_entries(ctx: Context, user_id: str) -> list[LedgerEntry]:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         return await uow.ledger.entries(user_id)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import TracebackType
 
 import attrs
 
 from base_core.catalogue import ModelRegistry, UrlPolicy
+from base_core.events import EventDispatcher
 from base_core.ledger import DEFAULT_HOLD_TTL
 from base_core.ports import (
     Clock,
-    GenerationEvents,
     IdFactory,
     InferenceProvider,
-    NoEvents,
     OutputStore,
+    UnitOfWork,
     UnitOfWorkFactory,
     WebhookTarget,
 )
@@ -42,6 +43,40 @@ class Context:
     ids: IdFactory
     policy: RotationPolicy = RotationPolicy()
     config: StudioConfig = StudioConfig()
-    events: GenerationEvents = NoEvents()
+    # Subscribers of the domain events (logs, metrics, the live feed).
+    dispatcher: EventDispatcher = attrs.field(factory=EventDispatcher)
     # Where results are copied before Replicate deletes them; None keeps Replicate's URLs.
     outputs: OutputStore | None = None
+
+    def work(self) -> Work:
+        """A unit of work whose committed events reach the dispatcher once it is closed."""
+        return Work(self.uow(), self.dispatcher)
+
+
+class Work:
+    """`async with ctx.work() as uow:` — the unit of work, then the dispatch.
+
+    The events are dispatched after the unit of work has ended (its connection or lock
+    released), and only those it committed: a block that raises before its commit
+    dispatches nothing, one that raises after it still tells what was committed.
+    """
+
+    __slots__ = ("_dispatcher", "_uow")
+
+    def __init__(self, uow: UnitOfWork, dispatcher: EventDispatcher) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+
+    async def __aenter__(self) -> UnitOfWork:
+        return await self._uow.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._uow.__aexit__(exc_type, exc, tb)
+        events = self._uow.collect_events()
+        if events:
+            await self._dispatcher.dispatch(events)

@@ -32,22 +32,23 @@ from base_core.errors import (
     InvalidRequest,
     NotFound,
     NoTokenAvailable,
-    ProviderError,
     ProviderInputRejected,
     TokenError,
     TooManyInFlight,
 )
 from base_core.generation import (
+    Cancellation,
+    Failure,
     Generation,
     GenerationPage,
     GenerationQuery,
     PredictionUpdate,
-    Status,
 )
-from base_core.ledger import HoldAlreadyResolved, hold_key_for
-from base_core.ports import TokenCredential, UnitOfWork
+from base_core.ledger import hold_key_for
+from base_core.ports import TokenCredential
 from base_core.tokens import ReplicateToken
 from base_core.usecases.context import Context
+from base_core.usecases.endings import advance, cancel_at_replicate
 from base_core.usecases.outputs import keep_outputs
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -60,7 +61,7 @@ async def create_generation(
     fingerprint = _fingerprint(request)
     if idempotency_key is not None:
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-            raise InvalidRequest("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+            raise InvalidRequest("idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
@@ -80,7 +81,7 @@ async def create_generation(
 
 
 async def _replayed(ctx: Context, user_id: str, key: str, fingerprint: str) -> Generation | None:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         existing = await uow.generations.get_by_idempotency_key(user_id, key)
     if existing is None:
         return None
@@ -100,7 +101,7 @@ async def _accept(
     """Hold the credits, store the generation and pick its first token, in one unit of work."""
     now = ctx.clock.now()
     model = prepared.model
-    generation = Generation(
+    generation = Generation.accept(
         id=ctx.ids.new_id(),
         user_id=user_id,
         action=model.action,
@@ -116,18 +117,19 @@ async def _accept(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         account = await uow.ledger.account_for_update(user_id)
         if account is None:
             raise NotFound("user", user_id)
         cap = ctx.config.max_in_flight_per_user
         if await uow.generations.count_in_flight(user_id) >= cap:
             raise TooManyInFlight(cap, ctx.config.in_flight_retry_after)
-        hold, entry = account.hold(prepared.cost, hold_key_for(generation.id), now, ctx.config.hold_ttl)
+        account, hold, entry = account.hold(
+            prepared.cost, hold_key_for(generation.id), now, ctx.config.hold_ttl
+        )
         # NoTokenAvailable here rolls everything back: nothing is held for a request that
         # no token could take.
-        token = ctx.policy.choose(await uow.tokens.list_for_update(), now)
-        token.record_request(now)
+        token = ctx.policy.choose(await uow.tokens.all_for_update(), now).record_request(now)
         await uow.generations.add(generation)
         await uow.ledger.add_hold(hold)
         await uow.ledger.append(entry)
@@ -150,7 +152,7 @@ async def submit(
     `token` is one already picked for it, its request already counted.
     """
     if generation is None:
-        async with ctx.uow() as uow:
+        async with ctx.work() as uow:
             generation = await uow.generations.get(generation_id)
     if generation is None:
         raise NotFound("generation", generation_id)
@@ -159,21 +161,21 @@ async def submit(
         if token is None:
             try:
                 token = await _take_token(ctx, tried)
-            except NoTokenAvailable as exc:
-                await _give_up(ctx, generation_id, "no Replicate token could take the generation")
-                raise exc
+            except NoTokenAvailable:
+                await _end(ctx, generation_id, Failure("no Replicate token could take the generation"))
+                raise
         tried.add(token.id)
         credential = TokenCredential(token.id, token.secret)
         try:
             prediction = await ctx.inference.create(
-                credential, _model_of(ctx, generation), generation.replicate_input, ctx.config.webhook
+                credential, _model_of(ctx, generation), dict(generation.replicate_input), ctx.config.webhook
             )
         except TokenError as exc:
-            await _record_token_failure(ctx, token.id, exc)
+            await record_token_failure(ctx, token.id, exc)
             token = None
             continue
         except ProviderInputRejected as exc:
-            await _give_up(ctx, generation_id, f"Replicate refused the input: {exc.message}")
+            await _end(ctx, generation_id, Failure(f"Replicate refused the input: {exc.message}"))
             raise
         return await _record_submission(
             ctx, generation_id, credential, prediction, had_failures=token.consecutive_failures > 0
@@ -185,36 +187,35 @@ def _model_of(ctx: Context, generation: Generation) -> str:
 
 
 async def _take_token(ctx: Context, tried: set[str]) -> ReplicateToken:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         now = ctx.clock.now()
-        token = ctx.policy.choose(await uow.tokens.list_for_update(), now, exclude=tried)
-        token.record_request(now)
+        token = ctx.policy.choose(await uow.tokens.all_for_update(), now, exclude=tried)
+        token = token.record_request(now)
         await uow.tokens.save(token)
         await uow.commit()
         return token
 
 
-async def _record_token_failure(ctx: Context, token_id: str, error: TokenError) -> None:
-    async with ctx.uow() as uow:
+async def record_token_failure(ctx: Context, token_id: str, error: TokenError) -> None:
+    """What a token-side error does to the token (cooldown, retirement, a failure counted),
+    whether it came from a create, a poll or a cancel."""
+    async with ctx.work() as uow:
         token = await uow.tokens.get_for_update(token_id)
         if token is not None:
-            token.record_failure(error, ctx.clock.now(), ctx.policy)
-            await uow.tokens.save(token)
+            await uow.tokens.save(token.record_failure(error, ctx.clock.now(), ctx.policy))
             await uow.commit()
 
 
-async def _give_up(ctx: Context, generation_id: str, message: str) -> None:
-    """Fail a generation that never reached Replicate and give its credits back."""
-    async with ctx.uow() as uow:
+async def _end(ctx: Context, generation_id: str, news: Failure | Cancellation) -> Generation | None:
+    """End a generation by the service's decision, in a unit of work of its own; None when
+    it had ended already."""
+    async with ctx.work() as uow:
         generation = await uow.generations.get_for_update(generation_id)
-        if generation is None or generation.is_terminal:
-            return
-        previous = generation.status
-        generation.fail(message, ctx.clock.now())
-        await resolve_hold(ctx, uow, generation)
-        await uow.generations.save(generation)
+        if generation is None:
+            return None
+        ended = await advance(uow, generation, news, ctx.clock.now())
         await uow.commit()
-    ctx.events.changed(generation, previous.value)
+    return ended
 
 
 async def _record_submission(
@@ -232,30 +233,30 @@ async def _record_submission(
     """
     now = ctx.clock.now()
     parked: list[PredictionUpdate] = []
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get_for_update(generation_id)
         if generation is None:
             raise NotFound("generation", generation_id)
-        previous = generation.status
         canceled_meanwhile = generation.is_terminal
         if not canceled_meanwhile:
-            generation.submitted(prediction.prediction_id, token.token_id, now)
-            if generation.apply(prediction, now) and generation.is_terminal:
-                await resolve_hold(ctx, uow, generation)
-            await uow.generations.save(generation)
+            submitted = generation.submitted(prediction.prediction_id, token.token_id, now)
+            moved = await advance(uow, submitted, prediction, now)
+            if moved is None:  # the create answer said nothing new
+                await uow.generations.save(submitted)
+            generation = moved or submitted.without_events()
             # Webhooks that beat us here; applied once the prediction is committed.
             parked = await uow.inbox.take(prediction.prediction_id)
         if had_failures:
-            # After the account (resolve_hold): accounts before tokens, as in _accept.
+            # After the account (the hold's resolution): accounts before tokens, as in _accept.
             stored = await uow.tokens.get_for_update(token.token_id)
-            if stored is not None and stored.record_success():
-                await uow.tokens.save(stored)
+            recovered = stored.record_success() if stored is not None else None
+            if recovered is not None:
+                await uow.tokens.save(recovered)
         await uow.commit()
     if canceled_meanwhile:
         # The user deleted it while it was being submitted: stop the work at Replicate.
-        await _cancel_quietly(ctx, token, prediction.prediction_id)
+        await cancel_at_replicate(ctx, token.token_id, prediction.prediction_id)
         return generation
-    ctx.events.changed(generation, previous.value)
     if generation.needs_output_copy:  # the create answer itself was final
         generation = await keep_outputs(ctx, generation.id) or generation
     for update in parked:
@@ -264,7 +265,7 @@ async def _record_submission(
 
 
 async def _take_parked(ctx: Context, prediction_id: str) -> list[PredictionUpdate]:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         parked = await uow.inbox.take(prediction_id)
         await uow.commit()
         return parked
@@ -280,28 +281,24 @@ async def apply_update(
     the update was parked or a duplicate delivery.
     """
     now = ctx.clock.now()
-    async with ctx.uow() as uow:
+    moved: Generation | None = None
+    async with ctx.work() as uow:
         if delivery_id is not None and not await uow.inbox.mark_delivered(delivery_id, now):
             return None
         generation = await uow.generations.get_by_prediction_for_update(update.prediction_id)
         if generation is None:
             await uow.inbox.park(update, now)
         else:
-            previous = generation.status
-            changed = generation.apply(update, now)
-            if changed:
-                if generation.is_terminal:
-                    await resolve_hold(ctx, uow, generation)
-                await uow.generations.save(generation)
+            moved = await advance(uow, generation, update, now)
         await uow.commit()
     if generation is not None:
-        if changed:
-            ctx.events.changed(generation, previous.value)
-            if generation.needs_output_copy:
-                generation = await keep_outputs(ctx, generation.id) or generation
-        return generation
+        if moved is None:
+            return generation
+        if moved.needs_output_copy:
+            return await keep_outputs(ctx, moved.id) or moved
+        return moved
     # The create call may have recorded the prediction between our look and our park.
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         known = await uow.generations.get_by_prediction_for_update(update.prediction_id)
     if known is not None:
         for late in await _take_parked(ctx, update.prediction_id):
@@ -309,29 +306,8 @@ async def apply_update(
     return None
 
 
-async def resolve_hold(ctx: Context, uow: UnitOfWork, generation: Generation) -> None:
-    """Settle the hold of a completed generation, void it otherwise; once."""
-    hold = await uow.ledger.hold_for_update(hold_key_for(generation.id))
-    if hold is None or not hold.is_pending:
-        return
-    account = await uow.ledger.account_for_update(generation.user_id)
-    if account is None:
-        return
-    now = ctx.clock.now()
-    try:
-        if generation.status is Status.COMPLETED:
-            entry = account.settle(hold, now)
-        else:
-            entry = account.void(hold, now)
-    except HoldAlreadyResolved:
-        return
-    await uow.ledger.append(entry)
-    await uow.ledger.save_hold(hold)
-    await uow.ledger.save_account(account)
-
-
 async def get_generation(ctx: Context, user_id: str, generation_id: str) -> Generation:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get(generation_id)
     if generation is None:
         raise NotFound("generation", generation_id)
@@ -340,51 +316,34 @@ async def get_generation(ctx: Context, user_id: str, generation_id: str) -> Gene
 
 
 async def list_generations(ctx: Context, query: GenerationQuery) -> GenerationPage:
-    async with ctx.uow() as uow:
-        return await uow.generations.list(query)
+    async with ctx.work() as uow:
+        return await uow.generations.page(query)
 
 
 async def delete_generation(ctx: Context, user_id: str, generation_id: str) -> None:
     """Cancel it at Replicate if it is running, refund its hold, and hide it from the user."""
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get(generation_id)
-        token = (
-            await uow.tokens.get(generation.token_id)
-            if generation is not None and generation.token_id
-            else None
-        )
     if generation is None:
         raise NotFound("generation", generation_id)
     generation.ensure_visible_to(user_id)
-    if not generation.is_terminal and generation.prediction_id and token is not None:
-        await _cancel_quietly(ctx, TokenCredential(token.id, token.secret), generation.prediction_id)
-    async with ctx.uow() as uow:
+    if not generation.is_terminal and generation.prediction_id:
+        await cancel_at_replicate(ctx, generation.token_id, generation.prediction_id)
+    async with ctx.work() as uow:
         generation = await uow.generations.get_for_update(generation_id)
         if generation is None or not generation.is_visible_to(user_id):
             raise NotFound("generation", generation_id)
-        previous = generation.status
         now = ctx.clock.now()
-        if not generation.is_terminal:
-            generation.cancel(now, "canceled by the user")
-            await resolve_hold(ctx, uow, generation)
-        generation.delete(now)
-        await uow.generations.save(generation)
+        generation = await advance(uow, generation, Cancellation("canceled by the user"), now) or generation
+        await uow.generations.save(generation.delete(now))
         await uow.commit()
-    if previous is not generation.status:
-        ctx.events.changed(generation, previous.value)
-
-
-async def _cancel_quietly(ctx: Context, token: TokenCredential, prediction_id: str) -> None:
-    """Ask Replicate to stop; the user's cancel stands even when Replicate can't be reached."""
-    try:
-        await ctx.inference.cancel(token, prediction_id)
-    except ProviderError:
-        pass
 
 
 async def refresh(ctx: Context, generation_id: str) -> Generation | None:
-    """Ask Replicate about one in-flight generation with its own token and apply the answer."""
-    async with ctx.uow() as uow:
+    """Ask Replicate about one in-flight generation with its own token and apply the answer.
+
+    A token-side error is recorded on the token, as on a create, and raised."""
+    async with ctx.work() as uow:
         generation = await uow.generations.get(generation_id)
         token = (
             await uow.tokens.get(generation.token_id)
@@ -393,7 +352,11 @@ async def refresh(ctx: Context, generation_id: str) -> Generation | None:
         )
     if generation is None or generation.is_terminal or not generation.prediction_id or token is None:
         return generation
-    update = await ctx.inference.get(TokenCredential(token.id, token.secret), generation.prediction_id)
+    try:
+        update = await ctx.inference.get(TokenCredential(token.id, token.secret), generation.prediction_id)
+    except TokenError as error:
+        await record_token_failure(ctx, token.id, error)
+        raise
     return await apply_update(ctx, update)
 
 

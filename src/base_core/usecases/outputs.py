@@ -9,40 +9,41 @@ URLs and the reconciler tries again while Replicate still has the files.
 
 from __future__ import annotations
 
-import logging
-
 from base_core.errors import OutputCopyFailed
+from base_core.events import OutputsNotKept
 from base_core.generation import Generation
 from base_core.usecases.context import Context
-
-logger = logging.getLogger(__name__)
 
 
 async def keep_outputs(ctx: Context, generation_id: str) -> Generation | None:
     """Copy the outputs into the store; return the generation when they are kept now.
 
-    None when there is no store, nothing to copy, or the copy failed (logged; retried by
-    the reconciler). Two processes copying at once store the same files and the second
+    None when there is no store, nothing to copy, or the copy failed (told to the
+    dispatcher as OutputsNotKept; the reconciler tries again). Two processes copying at once store the same files and the second
     finds the work done.
     """
     if ctx.outputs is None:
         return None
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get(generation_id)
     if generation is None or not generation.needs_output_copy:
         return None
     try:
         stored = await ctx.outputs.keep(generation.id, list(generation.source_urls or ()))
     except OutputCopyFailed as error:
-        logger.warning("keeping the outputs of generation %s failed: %s", generation.id, error.message)
+        failed = OutputsNotKept(
+            at=ctx.clock.now(), generation_id=generation.id, user_id=generation.user_id, reason=error.message
+        )
+        await ctx.dispatcher.dispatch([failed])
         return None
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get_for_update(generation_id)
-        if generation is None or not generation.outputs_kept(stored, ctx.clock.now()):
+        kept = generation.outputs_kept(stored, ctx.clock.now()) if generation is not None else None
+        if kept is None:
             return None
-        await uow.generations.save(generation)
+        await uow.generations.save(kept)
         await uow.commit()
-    return generation
+    return kept.without_events()
 
 
 __all__ = ["keep_outputs"]

@@ -12,7 +12,6 @@ applying an update is idempotent.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -22,8 +21,6 @@ from base_core.errors import NotFound, ProviderError
 from base_core.generation import Generation
 from base_core.usecases.context import Context
 from base_core.usecases.generations import refresh
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_FIRST_AFTER = timedelta(seconds=1)
 DEFAULT_RECONCILE_AFTER = timedelta(seconds=60)
@@ -99,7 +96,7 @@ class PollSchedule:
 
 async def due_generations(ctx: Context, schedule: PollSchedule, limit: int) -> list[Generation]:
     now = ctx.clock.now()
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         in_flight = await uow.generations.in_flight_updated_before(
             now - schedule.first_after + _EPSILON, schedule.scan_limit
         )
@@ -113,11 +110,13 @@ async def due_generations(ctx: Context, schedule: PollSchedule, limit: int) -> l
 _EPSILON = timedelta(microseconds=1)
 
 
-async def poll_once(ctx: Context, schedule: PollSchedule, limit: int = 20) -> int:
+async def poll_once(
+    ctx: Context, schedule: PollSchedule, limit: int = 20, problems: list[str] | None = None
+) -> int:
     """Ask Replicate about the generations that are due; return how many were asked about.
 
     A failure on one generation (Replicate down, the token throttled, the prediction gone)
-    is logged and does not stop the others; it waits for its next turn like any other.
+    does not stop the others; it is added to `problems` and waits for its next turn.
     """
     asked = 0
     for generation in await due_generations(ctx, schedule, limit):
@@ -126,7 +125,8 @@ async def poll_once(ctx: Context, schedule: PollSchedule, limit: int = 20) -> in
         try:
             await refresh(ctx, generation.id)
         except (ProviderError, NotFound) as error:
-            logger.warning("polling generation %s failed: %s", generation.id, error.message)
+            if problems is not None:
+                problems.append(f"polling generation {generation.id} failed: {error.message}")
     return asked
 
 

@@ -15,6 +15,9 @@ several processes running rounds at once never work on the same one:
   the generation failed when Replicate answers and cancels that prediction.
 - `completed` with outputs still on Replicate: copy them into the output store while
   Replicate has them (`output_window`).
+- predictions that a create call made and died before recording (their webhooks are
+  parked with no generation to apply them to, for longer than `pending_after`): canceled
+  at Replicate, so they stop running at the service's cost.
 
 Then expired credit holds are resolved by their generation's state: settled for a completed
 one, voided otherwise (an in-flight generation whose hold expired is failed first).
@@ -25,20 +28,18 @@ runs out, which is also the interval between two questions about one generation.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import attrs
 
 from base_core.errors import BaseError, ProviderError
-from base_core.generation import CheckQuery, Generation, Status
+from base_core.generation import CheckQuery, Failure, Generation, Status
 from base_core.ledger import Hold, generation_of_hold
-from base_core.ports import TokenCredential, UnitOfWork
+from base_core.ports import TokenCredential
 from base_core.usecases.context import Context
-from base_core.usecases.generations import refresh, resolve_hold
+from base_core.usecases.endings import advance, cancel_at_replicate, resolve_hold
+from base_core.usecases.generations import refresh
 from base_core.usecases.outputs import keep_outputs
-
-logger = logging.getLogger(__name__)
 
 REPLICATE_PREDICTION_LIMIT = timedelta(minutes=30)
 REPLICATE_RETENTION = timedelta(hours=1)
@@ -69,7 +70,8 @@ class ReconcilePolicy:
 
 @attrs.define
 class ReconcileReport:
-    """What one round did, for logs and tests."""
+    """What one round did, for logs, metrics and tests; `problems` says what went wrong
+    (the round goes on past each)."""
 
     claimed: int = 0
     asked: int = 0
@@ -77,15 +79,23 @@ class ReconcileReport:
     timed_out: int = 0
     outputs_kept: int = 0
     holds_resolved: int = 0
-    errors: int = 0
+    orphans_canceled: int = 0
+    problems: list[str] = attrs.field(factory=list)
+
+    @property
+    def errors(self) -> int:
+        return len(self.problems)
 
     @property
     def did_anything(self) -> bool:
-        return self.claimed > 0 or self.holds_resolved > 0
+        return self.claimed > 0 or self.holds_resolved > 0 or self.orphans_canceled > 0
+
+    def problem(self, what: str) -> None:
+        self.problems.append(what)
 
 
 async def reconcile_once(ctx: Context, policy: ReconcilePolicy | None = None) -> ReconcileReport:
-    """One round; a failure on one generation is logged and does not stop the others."""
+    """One round; a failure on one generation is reported and does not stop the others."""
     policy = policy or ReconcilePolicy()
     report = ReconcileReport()
     for generation in await claim(ctx, policy):
@@ -93,9 +103,9 @@ async def reconcile_once(ctx: Context, policy: ReconcilePolicy | None = None) ->
         try:
             await _check(ctx, policy, generation, report)
         except BaseError as error:
-            report.errors += 1
-            logger.warning("reconciling generation %s failed: %s", generation.id, error.message)
+            report.problem(f"reconciling generation {generation.id} failed: {error.message}")
     report.holds_resolved = await resolve_expired_holds(ctx, policy.batch, report)
+    await cancel_orphaned_predictions(ctx, policy, report)
     return report
 
 
@@ -109,7 +119,7 @@ async def claim(ctx: Context, policy: ReconcilePolicy) -> list[Generation]:
         lease_until=now + policy.quiet_after,
         limit=policy.batch,
     )
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         claimed = await uow.generations.claim_for_check(query)
         await uow.commit()
     return claimed
@@ -125,7 +135,9 @@ async def _check(ctx: Context, policy: ReconcilePolicy, generation: Generation, 
             report.voided_pending += 1
     elif generation.status is Status.PROCESSING:
         if now - generation.created_at > policy.prediction_deadline:
-            await _cancel_quietly(ctx, generation)
+            problem = await cancel_at_replicate(ctx, generation.token_id, generation.prediction_id)
+            if problem is not None:
+                report.problem(f"canceling timed-out prediction {generation.prediction_id} failed: {problem}")
             if await fail_and_refund(
                 ctx, generation.id, "timed out: no result within Replicate's 30-minute limit",
                 only=Status.PROCESSING,
@@ -142,35 +154,18 @@ async def _check(ctx: Context, policy: ReconcilePolicy, generation: Generation, 
 async def fail_and_refund(ctx: Context, generation_id: str, message: str, only: Status | None = None) -> bool:
     """Fail an in-flight generation and void its hold in one unit of work; False if it
     had moved on (or away from `only`) meanwhile."""
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         generation = await uow.generations.get_for_update(generation_id)
-        if generation is None or generation.is_terminal or (only is not None and generation.status is not only):
+        if generation is None or (only is not None and generation.status is not only):
             return False
-        previous = generation.status
-        generation.fail(message, ctx.clock.now())
-        await resolve_hold(ctx, uow, generation)
-        await uow.generations.save(generation)
+        failed = await advance(uow, generation, Failure(message), ctx.clock.now())
         await uow.commit()
-    ctx.events.changed(generation, previous.value)
-    return True
-
-
-async def _cancel_quietly(ctx: Context, generation: Generation) -> None:
-    if not generation.prediction_id or not generation.token_id:
-        return
-    async with ctx.uow() as uow:
-        token = await uow.tokens.get(generation.token_id)
-    if token is None:
-        return
-    try:
-        await ctx.inference.cancel(TokenCredential(token.id, token.secret), generation.prediction_id)
-    except ProviderError as error:
-        logger.info("canceling timed-out prediction %s failed: %s", generation.prediction_id, error.message)
+    return failed is not None
 
 
 async def resolve_expired_holds(ctx: Context, limit: int, report: ReconcileReport | None = None) -> int:
     """Settle or void every hold whose time is up; return how many were resolved here."""
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         expired = await uow.ledger.expired_holds(ctx.clock.now(), limit)
     resolved = 0
     for hold in expired:
@@ -179,49 +174,62 @@ async def resolve_expired_holds(ctx: Context, limit: int, report: ReconcileRepor
                 resolved += 1
         except BaseError as error:  # one bad hold must not keep the others pending
             if report is not None:
-                report.errors += 1
-            logger.warning("resolving expired hold %s failed: %s", hold.key, error.message)
+                report.problem(f"resolving expired hold {hold.key} failed: {error.message}")
     return resolved
 
 
 async def _resolve_expired(ctx: Context, hold: Hold) -> bool:
+    """An in-flight generation behind an expired hold is failed (which voids the hold); a
+    finished one settles or voids it by its state; a hold of nothing is voided."""
     generation_id = generation_of_hold(hold.key)
-    previous: Status | None = None
-    async with ctx.uow() as uow:
+    now = ctx.clock.now()
+    async with ctx.work() as uow:
         # The usual lock order: generation, then hold, then account.
         generation = await uow.generations.get_for_update(generation_id) if generation_id else None
-        if generation is not None:
-            if not generation.is_terminal:
-                previous = generation.status
-                generation.fail("timed out: the credit hold expired", ctx.clock.now())
-                await uow.generations.save(generation)
-            await resolve_hold(ctx, uow, generation)
+        if generation is not None and not generation.is_terminal:
+            await advance(uow, generation, Failure("timed out: the credit hold expired"), now)
         else:
-            await _void_orphan(ctx, uow, hold.key)
+            settle = generation is not None and generation.status is Status.COMPLETED
+            await resolve_hold(uow, hold.key, hold.user_id, now, settle=settle)
         current = await uow.ledger.hold_for_update(hold.key)
         await uow.commit()
-    if generation is not None and previous is not None:
-        ctx.events.changed(generation, previous.value)
     return current is not None and not current.is_pending
 
 
-async def _void_orphan(ctx: Context, work: UnitOfWork, hold_key: str) -> None:
-    """A hold with no generation behind it (should not happen): give the credits back."""
-    hold = await work.ledger.hold_for_update(hold_key)
-    if hold is None or not hold.is_pending:
-        return
-    account = await work.ledger.account_for_update(hold.user_id)
-    if account is None:
-        return
-    entry = account.void(hold, ctx.clock.now())
-    await work.ledger.append(entry)
-    await work.ledger.save_hold(hold)
-    await work.ledger.save_account(account)
+async def cancel_orphaned_predictions(ctx: Context, policy: ReconcilePolicy, report: ReconcileReport) -> None:
+    """Cancel predictions that only their parked webhooks know of.
+
+    A create call that died after Replicate took the work but before the prediction was
+    recorded leaves a prediction nobody pays for but the service. Its webhooks are parked,
+    waiting for a generation that will never claim them. Which account made it is unknown,
+    so each active token is asked in turn until one can cancel it; the parked updates are
+    then dropped.
+    """
+    now = ctx.clock.now()
+    async with ctx.work() as uow:
+        orphans = await uow.inbox.unclaimed(now - policy.pending_after, policy.batch)
+        tokens = [t for t in await uow.tokens.all() if t.is_active] if orphans else []
+    for prediction_id in orphans:
+        for token in tokens:
+            try:
+                await ctx.inference.cancel(TokenCredential(token.id, token.secret), prediction_id)
+            except ProviderError:
+                continue  # not this account's, or Replicate is unreachable: try the next
+            async with ctx.work() as uow:
+                known = await uow.generations.get_by_prediction_for_update(prediction_id)
+                if known is None:
+                    await uow.inbox.take(prediction_id)
+                    await uow.commit()
+            report.orphans_canceled += 1
+            break
+        else:
+            report.problem(f"no token could cancel orphaned prediction {prediction_id}")
 
 
 __all__ = [
     "ReconcilePolicy",
     "ReconcileReport",
+    "cancel_orphaned_predictions",
     "claim",
     "fail_and_refund",
     "reconcile_once",

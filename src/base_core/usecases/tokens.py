@@ -25,22 +25,19 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
         # NUL is refused by PostgreSQL, escape sequences would reach operators' terminals.
         raise InvalidRequest("label", "must not contain control characters")
     try:
-        async with ctx.uow() as uow:
+        async with ctx.work() as uow:
             existing = await uow.tokens.get_by_secret(secret)
             if existing is not None:
                 return existing
-            token = ReplicateToken(
-                id=ctx.ids.new_id(),
-                label=label or f"token {secret[-4:]}",
-                secret=secret,
-                created_at=ctx.clock.now(),
+            token = ReplicateToken.add(
+                ctx.ids.new_id(), label or f"token {secret[-4:]}", secret, ctx.clock.now()
             )
             await uow.tokens.add(token)
             await uow.commit()
-            return token
+            return token.without_events()
     except Conflict:
         # Another process (several servers starting at once) added it after our read.
-        async with ctx.uow() as uow:
+        async with ctx.work() as uow:
             existing = await uow.tokens.get_by_secret(secret)
         if existing is None:
             raise
@@ -53,19 +50,17 @@ async def ensure_tokens(ctx: Context, secrets: Iterable[str]) -> list[ReplicateT
 
 
 async def set_token_active(ctx: Context, token_id: str, active: bool) -> ReplicateToken:
-    async with ctx.uow() as uow:
+    async with ctx.work() as uow:
         token = await uow.tokens.get_for_update(token_id)
         if token is None:
             raise NotFound("token", token_id)
-        if active:
-            token.enable()
-        else:
-            token.disable()
+        now = ctx.clock.now()
+        token = token.enable(now) if active else token.disable(now)
         await uow.tokens.save(token)
         await uow.commit()
-        return token
+        return token.without_events()
 
 
 async def token_stats(ctx: Context) -> TokenStats:
-    async with ctx.uow() as uow:
-        return TokenStats.of(await uow.tokens.list())
+    async with ctx.work() as uow:
+        return TokenStats.of(await uow.tokens.all())

@@ -8,6 +8,8 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from base_core import Action, GenerationQuery, GenerationRequest, Status
+from base_core.generation import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
+from base_core.usecases.generations import MAX_IDEMPOTENCY_KEY
 from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep, path_id
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
@@ -41,7 +43,7 @@ class GenerationController(Controller):
         caller: CallerDep,
         studio: StudioDep,
         idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
+            str | None, HeaderParameter(name="Idempotency-Key", required=False, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
         ] = None,
     ) -> CreatedGeneration:
         request = GenerationRequest(
@@ -65,12 +67,12 @@ class GenerationController(Controller):
         self,
         caller: CallerDep,
         studio: StudioDep,
-        page: Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page")] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=100, description="page size")] = 20,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1-based page")] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
         action: FromQuery[Action | None] = None,
         status: FromQuery[Status | None] = None,
     ) -> GenerationList:
-        query = GenerationQuery.parse(caller.user_id, page, limit, action, status)
+        query = GenerationQuery(caller.user_id, page, limit, action, status)
         return generation_list(await studio.generations(query))
 
     @get(

@@ -14,7 +14,7 @@ from base_core.errors import InfrastructureError, ProviderUnavailable
 from base_core.generation import Status
 from base_core.studio import Studio
 from base_core.usecases.polling import PollSchedule, due_generations, poll_once
-from entrypoints.background import Poller
+from base_core.background import Poller
 
 
 async def studio_on_fake() -> tuple[Studio, FakeInference, ManualClock]:

@@ -7,23 +7,35 @@ Every `interval` seconds one round runs:
   generations (lost webhooks), orphaned pending ones, outputs still to copy, expired
   holds. Its work is claimed in the database, so every process of the service can run it.
 With webhooks on and a reconciler, polling is left to the reconciler.
+
+The core does no logging: what a round could not do (a generation Replicate would not
+answer about, a failed round) goes to `report`, which the service points at its logs.
+An embedder gets the loop with `Studio.background()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from base_core.studio import Studio
 from base_core.usecases.context import Context
+
+if TYPE_CHECKING:
+    from base_core.studio import Studio
 from base_core.usecases.polling import DEFAULT_RECONCILE_AFTER, PollSchedule, poll_once
 from base_core.usecases.reconcile import ReconcilePolicy, reconcile_once
 
-logger = logging.getLogger(__name__)
-
 MAX_RECONCILE_EVERY = 5.0  # seconds
+
+# What a round could not do, and the exception behind it when there was one.
+Report = Callable[[str, BaseException | None], None]
+
+
+def _ignore(problem: str, error: BaseException | None) -> None:
+    return None
 
 
 class Poller:
@@ -37,7 +49,7 @@ class Poller:
 
     def __init__(
         self,
-        target: Studio | Context,
+        target: Context | Studio,
         interval: float = 1.0,
         *,
         reconcile_after: float = DEFAULT_RECONCILE_AFTER.total_seconds(),
@@ -45,10 +57,12 @@ class Poller:
         schedule: PollSchedule | None = None,
         limit: int = 20,
         reconcile: ReconcilePolicy | None = None,
+        report: Report = _ignore,
     ) -> None:
         if interval <= 0 or reconcile_after <= 0 or limit <= 0:
             raise ValueError("interval, reconcile_after and limit must be positive")
-        self._ctx = target.context if isinstance(target, Studio) else target
+        self._ctx = target if isinstance(target, Context) else target.context
+        self._report = report
         self._interval = interval
         self._limit = limit
         if schedule is None:
@@ -80,19 +94,21 @@ class Poller:
                 await self.run_round()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database may be down for a while: keep going
-                logger.exception("a polling round failed")
+            except Exception as error:  # the database may be down for a while: keep going
+                self._report("a polling round failed", error)
             self.rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._interval)
 
     async def run_round(self) -> None:
+        problems: list[str] = []
         if self._poll:
-            await poll_once(self._ctx, self.schedule, self._limit)
+            await poll_once(self._ctx, self.schedule, self._limit, problems)
         if self.reconcile is not None and self._reconcile_due():
             report = await reconcile_once(self._ctx, self.reconcile)
-            if report.did_anything:
-                logger.info("reconciled: %s", report)
+            problems += report.problems
+        for problem in problems:
+            self._report(problem, None)
 
     def _reconcile_due(self) -> bool:
         now = asyncio.get_running_loop().time()
@@ -117,7 +133,7 @@ class Poller:
         try:
             await asyncio.wait_for(task, timeout)
         except TimeoutError:
-            logger.warning("the poller did not stop within %.1fs; cancelled", timeout)
+            self._report(f"the background loop did not stop within {timeout:.1f}s; cancelled", None)
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise

@@ -1,0 +1,305 @@
+"""What happened: the domain events the aggregates record when they change.
+
+An aggregate's transition returns the new state carrying the events of that change
+(`events`). The unit of work collects them from what it saves (`EventLog`) and, once it
+has committed, hands them to the `EventDispatcher`; a unit of work that rolls back
+dispatches nothing. Logging, metrics and the live feed subscribe to the dispatcher.
+
+Events are small frozen values in the product's words: ids, amounts, states, times. They
+never carry secrets or user input (no prompts, no tokens' secrets).
+
+    GenerationEvent        generation_id, user_id, at
+    ├── GenerationAccepted     credits held, stored as pending
+    ├── GenerationSubmitted    Replicate took it (processing)
+    ├── GenerationCompleted / GenerationFailed / GenerationCanceled   the three endings
+    ├── GenerationDeleted      hidden from its user
+    ├── OutputsKept            results copied into the output store
+    └── OutputsNotKept         copying them failed this time (dispatched, not stored)
+    CreditEvent            user_id, amount, balance, at
+    ├── CreditsGranted / CreditsDeducted   grants, initial credits, admin corrections
+    ├── CreditsHeld            a generation's price reserved
+    ├── CreditsSettled         the reservation became the charge
+    └── CreditsRefunded        the reservation came back (void)
+    TokenEvent             token_id, label, at
+    ├── TokenAdded / TokenEnabled
+    ├── TokenCooledDown        rate-limited or failing: out of rotation until `until`
+    └── TokenRetired           rejected, out of credit, or disabled by an operator
+    UserRegistered
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class DomainEvent:
+    at: datetime
+
+
+# Generations
+
+
+@attrs.frozen(kw_only=True)
+class GenerationEvent(DomainEvent):
+    generation_id: str
+    user_id: str
+
+
+@attrs.frozen(kw_only=True)
+class GenerationAccepted(GenerationEvent):
+    model_id: str
+    action: str
+    cost: int
+
+
+@attrs.frozen(kw_only=True)
+class GenerationSubmitted(GenerationEvent):
+    prediction_id: str
+    token_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class GenerationEnded(GenerationEvent):
+    """One of the three endings; `accepted_at` tells how long it took."""
+
+    model_id: str
+    action: str
+    prediction_id: str | None
+    accepted_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class GenerationCompleted(GenerationEnded):
+    outputs: int
+
+
+@attrs.frozen(kw_only=True)
+class GenerationFailed(GenerationEnded):
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class GenerationCanceled(GenerationEnded):
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class GenerationDeleted(GenerationEvent):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class OutputsKept(GenerationEvent):
+    outputs: int
+
+
+@attrs.frozen(kw_only=True)
+class OutputsNotKept(GenerationEvent):
+    """Copying the results failed (nothing changed; the reconciler tries again)."""
+
+    reason: str
+
+
+# Credits
+
+
+@attrs.frozen(kw_only=True)
+class CreditEvent(DomainEvent):
+    user_id: str
+    amount: int  # always positive; the event's kind says which way it went
+    balance: int  # after the change
+    key: str  # the ledger entry's key
+
+
+@attrs.frozen(kw_only=True)
+class CreditsGranted(CreditEvent):
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CreditsDeducted(CreditEvent):
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CreditsHeld(CreditEvent):
+    hold_key: str
+
+
+@attrs.frozen(kw_only=True)
+class CreditsSettled(CreditEvent):
+    """`amount` was charged; `refunded` of the hold came back."""
+
+    hold_key: str
+    refunded: int
+
+
+@attrs.frozen(kw_only=True)
+class CreditsRefunded(CreditEvent):
+    hold_key: str
+
+
+# Tokens
+
+
+@attrs.frozen(kw_only=True)
+class TokenEvent(DomainEvent):
+    token_id: str
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class TokenAdded(TokenEvent):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class TokenEnabled(TokenEvent):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class TokenCooledDown(TokenEvent):
+    until: datetime
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class TokenRetired(TokenEvent):
+    reason: str
+
+
+# Users
+
+
+@attrs.frozen(kw_only=True)
+class UserRegistered(DomainEvent):
+    user_id: str
+
+
+class EventLog:
+    """A unit of work's events: recorded as aggregates are saved, kept by a commit,
+    dropped by a rollback. One per unit of work, never shared."""
+
+    __slots__ = ("_committed", "_pending")
+
+    def __init__(self) -> None:
+        self._pending: list[DomainEvent] = []
+        self._committed: list[DomainEvent] = []
+
+    def record(self, events: Sequence[DomainEvent]) -> None:
+        if events:
+            self._pending.extend(events)
+
+    def commit(self) -> None:
+        if self._pending:
+            self._committed.extend(self._pending)
+            self._pending = []
+
+    def rollback(self) -> None:
+        self._pending = []
+
+    def take(self) -> list[DomainEvent]:
+        """The committed events not taken yet."""
+        committed, self._committed = self._committed, []
+        return committed
+
+
+Handler = Callable[[Any], None | Awaitable[None]]
+ErrorHandler = Callable[[DomainEvent, Handler, Exception], None]
+
+
+class EventDispatcher:
+    """Hands committed events to their subscribers, in order.
+
+    A subscriber names the event classes it wants (a base class takes its subclasses);
+    it may be a plain function or a coroutine function. A subscriber that raises does not
+    stop the others nor reach the use case, whose work is already committed: the error
+    goes to `on_error`, by default to the running event loop's exception handler (which
+    logs it).
+    """
+
+    def __init__(self, on_error: ErrorHandler | None = None) -> None:
+        self._subscriptions: list[tuple[tuple[type[DomainEvent], ...], Handler]] = []
+        self._routes: dict[type[DomainEvent], tuple[Handler, ...]] = {}
+        self._on_error = on_error or _report_to_loop
+
+    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> None:
+        self._subscriptions.append((kinds or (DomainEvent,), handler))
+        self._routes.clear()
+
+    def unsubscribe(self, handler: Handler) -> None:
+        self._subscriptions = [(k, h) for k, h in self._subscriptions if h is not handler]
+        self._routes.clear()
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscriptions)
+
+    async def dispatch(self, events: Iterable[DomainEvent]) -> None:
+        if not self._subscriptions:
+            return
+        for event in events:
+            for handler in self._handlers_for(type(event)):
+                try:
+                    result = handler(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as error:  # a subscriber's fault is not the use case's
+                    self._on_error(event, handler, error)
+
+    def _handlers_for(self, kind: type[DomainEvent]) -> tuple[Handler, ...]:
+        handlers = self._routes.get(kind)
+        if handlers is None:
+            handlers = self._routes[kind] = tuple(
+                handler for kinds, handler in self._subscriptions if issubclass(kind, kinds)
+            )
+        return handlers
+
+
+def _report_to_loop(event: DomainEvent, handler: Handler, error: Exception) -> None:
+    context = {
+        "message": f"subscriber {getattr(handler, '__qualname__', handler)!s} failed on "
+        f"{type(event).__name__}",
+        "exception": error,
+    }
+    try:
+        asyncio.get_running_loop().call_exception_handler(context)
+    except RuntimeError:  # no running loop: nothing to report to
+        pass
+
+
+__all__ = [
+    "CreditEvent",
+    "CreditsDeducted",
+    "CreditsGranted",
+    "CreditsHeld",
+    "CreditsRefunded",
+    "CreditsSettled",
+    "DomainEvent",
+    "EventDispatcher",
+    "EventLog",
+    "GenerationAccepted",
+    "GenerationCanceled",
+    "GenerationCompleted",
+    "GenerationDeleted",
+    "GenerationEnded",
+    "GenerationEvent",
+    "GenerationFailed",
+    "GenerationSubmitted",
+    "OutputsKept",
+    "OutputsNotKept",
+    "TokenAdded",
+    "TokenCooledDown",
+    "TokenEnabled",
+    "TokenEvent",
+    "TokenRetired",
+    "UserRegistered",
+]

@@ -1,0 +1,87 @@
+"""Immutable values all the way down, so aggregates can be shared without copies.
+
+The aggregates are frozen attrs classes: a change is a new object (`replace`), and a store
+may hand the same object to every reader, since nobody can change it. What they carry
+from JSON (a generation's settings and Replicate input) is frozen the same way: mappings
+become `FrozenDict`, lists become tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses every change. JSON encoders see a plain dict."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a FrozenDict cannot be changed")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda item: item[0])))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
+        return (FrozenDict, (dict(self),))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def freeze(value: Any) -> Any:
+    """`value` with every mapping a FrozenDict and every list a tuple; already frozen
+    values (the common case on a change) come back as they are."""
+    kind = type(value)
+    if kind is FrozenDict or kind in _SCALARS:
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict({str(key): freeze(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        items = tuple(freeze(item) for item in value)
+        return value if kind is tuple and all(a is b for a, b in zip(items, value)) else items
+    return value
+
+
+def freeze_mapping(value: Mapping[str, Any]) -> FrozenDict:
+    frozen = freeze(value)
+    if not isinstance(frozen, FrozenDict):
+        raise TypeError("a mapping is needed")
+    return frozen
+
+
+def freeze_urls(value: Any) -> tuple[str, ...] | None:
+    """A list of URLs as a tuple (None stays None)."""
+    if value is None or type(value) is tuple:
+        return value
+    return tuple(value)
+
+
+def replace(obj: T, **changes: Any) -> T:
+    """A copy of a frozen aggregate with `changes`, the way `attrs.evolve` makes one.
+
+    The aggregates are frozen attrs classes without slots, so the copy is their `__dict__`
+    taken over and updated: a third of `attrs.evolve`'s cost, which runs `__init__` and its
+    converters again for values that are already checked. Only the aggregates' own
+    transitions call it, with values of the fields' types.
+    """
+    new = object.__new__(type(obj))
+    state = new.__dict__
+    state.update(obj.__dict__)
+    state.update(changes)
+    return new
+
+
+__all__ = ["FrozenDict", "freeze", "freeze_mapping", "freeze_urls", "replace"]

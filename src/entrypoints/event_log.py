@@ -1,0 +1,49 @@
+"""One log line per domain event: the subscriber that tells operators what happened.
+
+Lines carry ids, states and amounts, never inputs (prompts, URLs) or secrets; the events
+themselves carry nothing else (base_core.events).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+
+from base_core.events import DomainEvent, EventDispatcher, GenerationEvent
+
+log = logging.getLogger("base.events")
+generations_log = logging.getLogger("base.generations")
+
+# Fields left out of the line: the time is the log record's own.
+_SKIPPED = frozenset({"at"})
+
+
+def describe(event: DomainEvent) -> str:
+    """`GenerationCompleted generation_id=… user_id=… outputs=1`, in field order."""
+    fields = " ".join(
+        f"{field.name}={getattr(event, field.name)}"
+        for field in attrs.fields(type(event))
+        if field.name not in _SKIPPED
+    )
+    return f"{type(event).__name__} {fields}"
+
+
+def log_event(event: DomainEvent) -> None:
+    logger = generations_log if isinstance(event, GenerationEvent) else log
+    if logger.isEnabledFor(logging.INFO):
+        logger.info("%s", describe(event))
+
+
+def log_subscriber_failure(event: DomainEvent, handler: object, error: Exception) -> None:
+    log.error("a subscriber of %s failed", type(event).__name__, exc_info=error)
+
+
+def logging_dispatcher() -> EventDispatcher:
+    """A dispatcher whose subscribers' failures are logged, with the event logger on it."""
+    dispatcher = EventDispatcher(on_error=log_subscriber_failure)
+    dispatcher.subscribe(log_event)
+    return dispatcher
+
+
+__all__ = ["describe", "log_event", "logging_dispatcher"]
