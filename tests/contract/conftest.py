@@ -165,7 +165,8 @@ class Builders:
             account = CreditAccount(user_id)
             await uow.ledger.add_account(account)
             if credits:
-                await uow.ledger.append(account.grant(credits, f"grant:{user_id}", T0))
+                account, entry = account.grant(credits, f"grant:{user_id}", T0)
+                await uow.ledger.append(entry)
                 await uow.ledger.save_account(account)
             await uow.commit()
 
@@ -176,7 +177,7 @@ class Builders:
         """`amount` held on the user's account at `at(1)` for five minutes, committed."""
         async with uow_factory() as uow:
             account = await uow.ledger.account_for_update(user_id)
-            hold, entry = account.hold(amount, key, cls.at(1), ttl=timedelta(minutes=5))
+            account, hold, entry = account.hold(amount, key, cls.at(1), ttl=timedelta(minutes=5))
             await uow.ledger.add_hold(hold)
             await uow.ledger.append(entry)
             await uow.ledger.save_account(account)

@@ -25,7 +25,7 @@ from adapters.sql import SqlDatabase
 from adapters.system import UuidIds
 from base_core.catalogue import GenerationRequest
 from base_core.errors import InsufficientCredits, ProviderUnavailable
-from base_core.generation import GenerationQuery, PredictionUpdate, Status
+from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 from base_core.ledger import EntryKind, HoldState, hold_key_for
 from base_core.tokens import RotationPolicy
 from base_core.ports import TokenCredential, UnitOfWorkFactory, WebhookTarget
@@ -95,8 +95,8 @@ async def assert_books_balance(ctx: Context, accepted: int) -> None:
     async with ctx.uow() as uow:
         account = await uow.ledger.account(USER)
         entries = await uow.ledger.entries(USER)
-        page = await uow.generations.list(GenerationQuery(USER, limit=100))
-        [token] = await uow.tokens.list()
+        page = await uow.generations.page(GenerationQuery(USER, limit=100))
+        [token] = await uow.tokens.all()
     assert account.balance == 0
     assert sum(e.amount for e in entries) == account.balance
     assert sum(1 for e in entries if e.kind is EntryKind.HOLD) == accepted
@@ -169,7 +169,7 @@ async def _one_running_generation(uow: UnitOfWorkFactory) -> tuple[Context, Any,
 
 async def test_a_terminal_update_applied_by_many_tasks_settles_once(uow_factory) -> None:
     ctx, generation, price = await _one_running_generation(uow_factory)
-    update = PredictionUpdate(generation.prediction_id, "succeeded", output=("https://x/1.png",))
+    update = PredictionUpdate(generation.prediction_id, Trigger.SUCCEED, output=("https://x/1.png",))
     await asyncio.gather(*(generations.apply_update(ctx, update) for _ in range(8)))
     async with ctx.uow() as uow:
         entries = await uow.ledger.entries(USER)
@@ -184,8 +184,8 @@ async def test_a_terminal_update_applied_by_many_tasks_settles_once(uow_factory)
 
 async def test_conflicting_terminal_updates_resolve_the_hold_once(uow_factory) -> None:
     ctx, generation, price = await _one_running_generation(uow_factory)
-    succeeded = PredictionUpdate(generation.prediction_id, "succeeded", output=("https://x/1.png",))
-    failed = PredictionUpdate(generation.prediction_id, "failed", error="boom")
+    succeeded = PredictionUpdate(generation.prediction_id, Trigger.SUCCEED, output=("https://x/1.png",))
+    failed = PredictionUpdate(generation.prediction_id, Trigger.FAIL, error="boom")
     await asyncio.gather(
         *(generations.apply_update(ctx, succeeded if i % 2 else failed) for i in range(8)),
         generations.delete_generation(ctx, USER, generation.id),
@@ -263,7 +263,7 @@ async def test_creates_that_settle_at_once_and_clear_token_failures_never_deadlo
         async with ctx.uow() as uow:
             account = await uow.ledger.account(USER)
             entries = await uow.ledger.entries(USER)
-            pool = await uow.tokens.list()
+            pool = await uow.tokens.all()
         assert account.balance == 0 == sum(e.amount for e in entries)
         assert [e.kind for e in entries].count(EntryKind.SETTLE) == count
         assert sum(t.error_count for t in pool) > 0

@@ -6,7 +6,7 @@ import pytest
 
 from base_core.catalogue import Action
 from base_core.errors import Conflict
-from base_core.generation import GenerationQuery, PredictionUpdate, Status
+from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 
 
 async def test_a_generation_comes_back_with_every_field(uow_factory, build) -> None:
@@ -53,7 +53,7 @@ async def test_empty_and_missing_outputs_stay_apart(uow_factory, build) -> None:
     async with uow_factory() as uow:
         assert (await uow.generations.get("gen-none")).output_urls is None
         assert (await uow.generations.get("gen-none")).settings == {}
-        assert (await uow.generations.get("gen-empty")).output_urls == []
+        assert (await uow.generations.get("gen-empty")).output_urls == ()
 
 
 async def test_ids_prediction_ids_and_idempotency_keys_are_unique(uow_factory, build) -> None:
@@ -85,19 +85,19 @@ async def test_save_records_every_change(uow_factory, build) -> None:
         await uow.commit()
     async with uow_factory() as uow:
         generation = await uow.generations.get_for_update("gen-1")
-        generation.submitted("pred-1", "tok-1", build.at(1))
-        generation.apply(
-            PredictionUpdate("pred-1", "succeeded", output=("https://x/1.png",), predict_time=2.5),
+        generation = generation.submitted("pred-1", "tok-1", build.at(1))
+        generation = generation.advance(
+            PredictionUpdate("pred-1", Trigger.SUCCEED, output=("https://x/1.png",), predict_time=2.5),
             build.at(2),
         )
-        generation.delete(build.at(3))
+        generation = generation.delete(build.at(3))
         await uow.generations.save(generation)
         await uow.commit()
     async with uow_factory() as uow:
         stored = await uow.generations.get("gen-1")
         assert stored == generation
         assert (stored.status, stored.output_urls, stored.processing_time_ms) == (
-            Status.COMPLETED, ["https://x/1.png"], 2500,
+            Status.COMPLETED, ("https://x/1.png",), 2500,
         )
         assert stored.deleted_at == build.at(3) and stored.updated_at == build.at(3)
 
@@ -145,7 +145,7 @@ async def _history(uow_factory, build) -> None:
 async def test_list_is_newest_first_without_deleted_ones(uow_factory, build) -> None:
     await _history(uow_factory, build)
     async with uow_factory() as uow:
-        page = await uow.generations.list(GenerationQuery("user-1"))
+        page = await uow.generations.page(GenerationQuery("user-1"))
     assert [g.id for g in page.items] == ["g07", "g06", "g04", "g03", "g02", "g01"]
     assert (page.total, page.page, page.limit, page.total_pages) == (6, 1, 20, 1)
 
@@ -153,14 +153,14 @@ async def test_list_is_newest_first_without_deleted_ones(uow_factory, build) -> 
 async def test_list_pages_and_filters(uow_factory, build) -> None:
     await _history(uow_factory, build)
     async with uow_factory() as uow:
-        second = await uow.generations.list(GenerationQuery("user-1", page=2, limit=4))
-        beyond = await uow.generations.list(GenerationQuery("user-1", page=5, limit=4))
-        created = await uow.generations.list(GenerationQuery("user-1", action=Action.CREATE))
-        completed = await uow.generations.list(GenerationQuery("user-1", status=Status.COMPLETED))
-        both = await uow.generations.list(
+        second = await uow.generations.page(GenerationQuery("user-1", page=2, limit=4))
+        beyond = await uow.generations.page(GenerationQuery("user-1", page=5, limit=4))
+        created = await uow.generations.page(GenerationQuery("user-1", action=Action.CREATE))
+        completed = await uow.generations.page(GenerationQuery("user-1", status=Status.COMPLETED))
+        both = await uow.generations.page(
             GenerationQuery("user-1", action=Action.CREATE, status=Status.COMPLETED)
         )
-        nobody = await uow.generations.list(GenerationQuery("nobody"))
+        nobody = await uow.generations.page(GenerationQuery("nobody"))
     assert ([g.id for g in second.items], second.total, second.total_pages) == (["g02", "g01"], 6, 2)
     assert (beyond.items, beyond.total) == ([], 6)
     assert [g.id for g in created.items] == ["g07", "g03", "g01"]

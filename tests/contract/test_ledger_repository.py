@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from base_core.errors import Conflict
@@ -30,8 +31,8 @@ async def test_entries_come_back_oldest_first_with_every_field(uow_factory, buil
     await build.user_with_credits(uow_factory, "user-1", credits=10)
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
-        hold, hold_entry = account.hold(4, "hold:g1", build.at(1))
-        adjust = account.adjust(-2, "adjust:1", build.at(2), "refund «ручной»")
+        account, hold, hold_entry = account.hold(4, "hold:g1", build.at(1))
+        account, adjust = account.adjust(-2, "adjust:1", build.at(2), "refund «ручной»")
         for entry in (hold_entry, adjust):
             await uow.ledger.append(entry)
         await uow.ledger.add_hold(hold)
@@ -52,14 +53,14 @@ async def test_an_entry_key_is_used_once(uow_factory, build) -> None:
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
         with pytest.raises(Conflict):
-            await uow.ledger.append(account.grant(1, "grant:user-1", build.at(1)))
+            await uow.ledger.append(account.grant(1, "grant:user-1", build.at(1))[1])
 
 
 async def test_a_balance_never_goes_below_zero(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=3)
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
-        account.balance = -1  # what a buggy caller might do
+        account = attrs.evolve(account, balance=-1)  # what a buggy caller might do
         with pytest.raises(Conflict):
             await uow.ledger.save_account(account)
     async with uow_factory() as uow:
@@ -73,9 +74,9 @@ async def test_a_hold_round_trips_and_resolves_once(uow_factory, build) -> None:
         stored = await uow.ledger.hold_for_update("hold:g1")
         assert stored == hold and stored.state is HoldState.PENDING
         account = await uow.ledger.account_for_update("user-1")
-        settle = account.settle(stored, build.at(2), charge=4)
+        account, resolved, settle = account.settle(stored, build.at(2), charge=4)
         await uow.ledger.append(settle)
-        await uow.ledger.save_hold(stored)
+        await uow.ledger.save_hold(resolved)
         await uow.ledger.save_account(account)
         await uow.commit()
     async with uow_factory() as uow:
@@ -84,12 +85,10 @@ async def test_a_hold_round_trips_and_resolves_once(uow_factory, build) -> None:
         assert (await uow.ledger.account("user-1")).balance == 6
         assert (await uow.ledger.entry("settle:hold:g1")).kind is EntryKind.SETTLE
         # A second resolution is refused by the state and by the entry key.
-        settled.state = HoldState.VOIDED
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(settled)
-        settled.state = HoldState.PENDING
+            await uow.ledger.save_hold(attrs.evolve(settled, state=HoldState.VOIDED))
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(settled)
+            await uow.ledger.save_hold(attrs.evolve(settled, state=HoldState.PENDING))
         with pytest.raises(Conflict):
             await uow.ledger.append(
                 LedgerEntry("settle:hold:g1", "user-1", EntryKind.SETTLE, 2, build.at(3), hold_key="hold:g1")
@@ -100,7 +99,7 @@ async def test_a_hold_key_is_used_once(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=10)
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
-        hold, _ = account.hold(1, "hold:g1", build.at(1))
+        _, hold, _ = account.hold(1, "hold:g1", build.at(1))
         await uow.ledger.add_hold(hold)
         with pytest.raises(Conflict):
             await uow.ledger.add_hold(hold)
@@ -111,13 +110,14 @@ async def test_expired_holds_are_the_pending_ones_past_their_time_oldest_first(u
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
         for key, created, ttl in [("h-late", 0, 300), ("h-early", 10, 60), ("h-mid", 0, 120), ("h-future", 0, 9999)]:
-            hold, entry = account.hold(1, key, build.at(created), ttl=timedelta(seconds=ttl))
+            account, hold, entry = account.hold(1, key, build.at(created), ttl=timedelta(seconds=ttl))
             await uow.ledger.add_hold(hold)
             await uow.ledger.append(entry)
-        done, entry = account.hold(1, "h-done", build.at(0), ttl=timedelta(seconds=1))
+        account, done, entry = account.hold(1, "h-done", build.at(0), ttl=timedelta(seconds=1))
         await uow.ledger.add_hold(done)
         await uow.ledger.append(entry)
-        await uow.ledger.append(account.void(done, build.at(1)))
+        account, done, void = account.void(done, build.at(1))
+        await uow.ledger.append(void)
         await uow.ledger.save_hold(done)
         await uow.ledger.save_account(account)
         await uow.commit()

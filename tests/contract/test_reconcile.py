@@ -204,7 +204,7 @@ async def test_outputs_are_kept_when_the_webhook_says_completed(world):
     for url in update.output:
         world.outputs.publish(url, b"\x89PNG" + url.encode())
     done = await world.studio.apply_update(update)
-    assert done.source_urls == list(update.output)
+    assert done.source_urls == update.output
     assert done.output_urls != done.source_urls and done.outputs_kept_at is not None
     for url, source in zip(done.output_urls, done.source_urls, strict=True):
         generation_id, name = url.rsplit("/", 2)[-2:]
@@ -217,13 +217,13 @@ async def test_a_failed_copy_is_retried_by_the_reconciler_and_never_loses_the_ge
     world.outputs.publish(update.output[0], b"image")
     world.outputs.fail_next = 1
     done = await world.studio.apply_update(update)
-    assert done.status is Status.COMPLETED and done.output_urls == list(update.output)
+    assert done.status is Status.COMPLETED and done.output_urls == update.output
     assert done.outputs_kept_at is None
     report = await world.reconcile()
     assert report.outputs_kept == 1
     kept = await world.studio.generation("alice", generation.id)
     assert kept.output_urls[0].startswith(world.outputs.base_url)
-    assert kept.source_urls == list(update.output)
+    assert kept.source_urls == update.output
 
 
 async def test_a_copy_is_given_up_once_replicate_no_longer_has_the_files(world):
@@ -233,7 +233,7 @@ async def test_a_copy_is_given_up_once_replicate_no_longer_has_the_files(world):
     assert (await world.reconcile()).claimed == 1
     assert (await world.reconcile(after=2 * 3600)).claimed == 0
     still = await world.studio.generation("alice", generation.id)
-    assert still.status is Status.COMPLETED and still.output_urls == list(update.output)
+    assert still.status is Status.COMPLETED and still.output_urls == update.output
 
 
 async def test_expired_holds_are_resolved_by_their_generations_state(world, uow_factory):

@@ -15,7 +15,7 @@ from base_core.ledger import hold_key_for
 async def _start_a_generation(uow, build) -> None:
     """Everything create_generation writes in its accepting unit of work, not committed."""
     account = await uow.ledger.account_for_update("user-1")
-    hold, entry = account.hold(3, hold_key_for("gen-1"), build.at(1))
+    account, hold, entry = account.hold(3, hold_key_for("gen-1"), build.at(1))
     await uow.generations.add(build.generation("gen-1", cost=3))
     await uow.ledger.add_hold(hold)
     await uow.ledger.append(entry)

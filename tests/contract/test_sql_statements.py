@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.sql import coercions
@@ -16,7 +17,7 @@ from sqlalchemy.sql import coercions
 from adapters.sql import SqlDatabase
 from adapters.sql.schema import users
 from base_core.errors import Conflict
-from base_core.generation import PredictionUpdate, Status
+from base_core.generation import PredictionUpdate, Status, Trigger
 from base_core.ledger import CreditAccount, HoldState
 
 POSTGRES_ONLY = pytest.mark.parametrize(
@@ -32,10 +33,12 @@ async def test_a_writer_without_the_lock_loses_no_credits(sql_db: SqlDatabase, b
         account = await slow.ledger.account("user-1")  # no row lock
         async with sql_db() as fast:
             other = await fast.ledger.account_for_update("user-1")
-            await fast.ledger.append(other.grant(5, "grant:fast", build.at(1)))
+            other, entry = other.grant(5, "grant:fast", build.at(1))
+            await fast.ledger.append(entry)
             await fast.ledger.save_account(other)
             await fast.commit()
-        await slow.ledger.append(account.grant(3, "grant:slow", build.at(2)))
+        account, entry = account.grant(3, "grant:slow", build.at(2))
+        await slow.ledger.append(entry)
         await slow.ledger.save_account(account)
         await slow.commit()
     async with sql_db() as uow:
@@ -49,10 +52,11 @@ async def test_a_writer_without_the_lock_cannot_spend_what_is_gone(sql_db: SqlDa
         account = await slow.ledger.account("user-1")
         async with sql_db() as fast:
             other = await fast.ledger.account_for_update("user-1")
-            other.balance -= 8
+            other = attrs.evolve(other, balance=other.balance - 8)
             await fast.ledger.save_account(other)
             await fast.commit()
-        account.balance -= 5  # 10 - 5 as this unit of work saw it; 2 - 5 in the database
+        # 10 - 5 as this unit of work saw it; 2 - 5 in the database
+        account = attrs.evolve(account, balance=account.balance - 5)
         with pytest.raises(Conflict):
             await slow.ledger.save_account(account)
     async with sql_db() as uow:
@@ -74,7 +78,8 @@ async def test_repeating_a_resolution_is_allowed_and_changing_it_is_not(sql_db, 
     async with sql_db() as uow:
         hold = await uow.ledger.hold_for_update("hold:g1")
         account = await uow.ledger.account_for_update("user-1")
-        await uow.ledger.append(account.void(hold, build.at(2)))
+        account, hold, entry = account.void(hold, build.at(2))
+        await uow.ledger.append(entry)
         await uow.ledger.save_hold(hold)
         await uow.ledger.save_hold(hold)  # the same resolution again: no change, no error
         await uow.ledger.save_account(account)
@@ -82,9 +87,8 @@ async def test_repeating_a_resolution_is_allowed_and_changing_it_is_not(sql_db, 
     async with sql_db() as uow:
         stored = await uow.ledger.hold_for_update("hold:g1")
         assert (stored.state, stored.resolved_at) == (HoldState.VOIDED, build.at(2))
-        stored.state = HoldState.SETTLED
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(stored)
+            await uow.ledger.save_hold(attrs.evolve(stored, state=HoldState.SETTLED))
 
 
 async def test_save_stores_what_is_not_stored_yet(sql_db, build) -> None:
@@ -127,16 +131,17 @@ async def hot_calls(db: SqlDatabase, build, n: int) -> None:
         await uow.users.save(user)
         account = CreditAccount(user_id)
         await uow.ledger.add_account(account)
-        await uow.ledger.append(account.grant(10, f"grant:{user_id}", build.at(n)))
+        account, entry = account.grant(10, f"grant:{user_id}", build.at(n))
+        await uow.ledger.append(entry)
         await uow.ledger.save_account(account)
         account = await uow.ledger.account_for_update(user_id)
-        hold, entry = account.hold(2, f"hold:{generation_id}", build.at(n))
+        account, hold, entry = account.hold(2, f"hold:{generation_id}", build.at(n))
         await uow.ledger.add_hold(hold)
         await uow.ledger.append(entry)
         await uow.ledger.save_account(account)
         await uow.tokens.add(build.token(f"t{n}", f"r8_secret_{n}"))
-        await uow.tokens.list()
-        [token, *_] = await uow.tokens.list_for_update()
+        await uow.tokens.all()
+        [token, *_] = await uow.tokens.all_for_update()
         await uow.tokens.save(token)
         await uow.tokens.get(token.id)
         await uow.tokens.get_by_secret(token.secret)
@@ -145,9 +150,9 @@ async def hot_calls(db: SqlDatabase, build, n: int) -> None:
         await uow.generations.get_by_idempotency_key(user_id, "k")
         await uow.generations.count_in_flight(user_id)
         generation = await uow.generations.get_for_update(generation_id)
-        generation.submitted(prediction_id, token.id, build.at(n))
+        generation = generation.submitted(prediction_id, token.id, build.at(n))
         await uow.generations.save(generation)
-        await uow.inbox.park(PredictionUpdate(f"early{n}", "processing"), build.at(n))
+        await uow.inbox.park(PredictionUpdate(f"early{n}", Trigger.PROGRESS), build.at(n))
         await uow.inbox.take(f"early{n}")
         await uow.commit()
     async with db() as uow:
@@ -155,7 +160,8 @@ async def hot_calls(db: SqlDatabase, build, n: int) -> None:
         generation = await uow.generations.get_by_prediction_for_update(prediction_id)
         hold = await uow.ledger.hold_for_update(f"hold:{generation_id}")
         account = await uow.ledger.account_for_update(user_id)
-        await uow.ledger.append(account.settle(hold, build.at(n)))
+        account, hold, entry = account.settle(hold, build.at(n))
+        await uow.ledger.append(entry)
         await uow.ledger.save_hold(hold)
         await uow.ledger.save_account(account)
         await uow.generations.save(generation)

@@ -43,8 +43,8 @@ async def test_the_pool_lists_in_a_stable_order(uow_factory, build) -> None:
         await uow.tokens.add(build.token("tok-a", "s-a", created_at=build.at(1)))
         await uow.commit()
     async with uow_factory() as uow:
-        assert [t.id for t in await uow.tokens.list()] == ["tok-c", "tok-a", "tok-b"]
-        assert [t.id for t in await uow.tokens.list_for_update()] == ["tok-c", "tok-a", "tok-b"]
+        assert [t.id for t in await uow.tokens.all()] == ["tok-c", "tok-a", "tok-b"]
+        assert [t.id for t in await uow.tokens.all_for_update()] == ["tok-c", "tok-a", "tok-b"]
 
 
 async def test_save_keeps_counters_and_cooldown(uow_factory, build) -> None:
@@ -52,9 +52,9 @@ async def test_save_keeps_counters_and_cooldown(uow_factory, build) -> None:
         await uow.tokens.add(build.token("tok-1", "s-1"))
         await uow.commit()
     async with uow_factory() as uow:
-        [token] = await uow.tokens.list_for_update()
-        token.record_request(build.at(1))
-        token.record_failure(TokenRateLimited(30), build.at(1), RotationPolicy())
+        [token] = await uow.tokens.all_for_update()
+        token = token.record_request(build.at(1))
+        token = token.record_failure(TokenRateLimited(30), build.at(1), RotationPolicy())
         await uow.tokens.save(token)
         await uow.commit()
     async with uow_factory() as uow:

@@ -26,7 +26,7 @@ async def test_an_exception_rolls_everything_back(uow_factory, build) -> None:
             raise Boom
     async with uow_factory() as uow:
         assert await uow.users.get("user-1") is None
-        assert await uow.tokens.list() == []
+        assert await uow.tokens.all() == []
 
 
 async def test_rollback_drops_what_was_not_committed(uow_factory, build) -> None:
@@ -48,7 +48,7 @@ async def test_a_unit_of_work_reads_its_own_writes(uow_factory, build) -> None:
         await uow.users.add(build.user("user-1", telegram_id=5))
         assert (await uow.users.get_by_telegram_id(5)).id == "user-1"
         await uow.tokens.add(build.token("tok-1"))
-        assert [t.id for t in await uow.tokens.list()] == ["tok-1"]
+        assert [t.id for t in await uow.tokens.all()] == ["tok-1"]
 
 
 async def test_objects_read_are_copies(uow_factory, build) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from base_core.generation import PredictionUpdate
+from base_core.generation import PredictionUpdate, Trigger
 
 
 async def test_a_delivery_is_new_once(uow_factory, build) -> None:
@@ -23,12 +23,12 @@ async def test_a_rolled_back_delivery_was_never_seen(uow_factory, build) -> None
 
 
 async def test_parked_updates_come_back_once_in_arrival_order(uow_factory, build) -> None:
-    first = PredictionUpdate("pred-1", "processing")
+    first = PredictionUpdate("pred-1", Trigger.PROGRESS)
     second = PredictionUpdate(
-        "pred-1", "succeeded", output=("https://x/1.png", "https://x/2.png"), predict_time=1.25,
+        "pred-1", Trigger.SUCCEED, output=("https://x/1.png", "https://x/2.png"), predict_time=1.25,
         completed_at=build.at(3),
     )
-    other = PredictionUpdate("pred-2", "failed", error="ошибка", output=None)
+    other = PredictionUpdate("pred-2", Trigger.FAIL, error="ошибка", output=None)
     async with uow_factory() as uow:
         await uow.inbox.park(first, build.at(1))
         await uow.inbox.park(other, build.at(2))

@@ -23,7 +23,7 @@ from base_core.errors import (
     TokenRejected,
     TooManyInFlight,
 )
-from base_core.generation import GenerationQuery, PredictionUpdate, Status
+from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 from base_core.ledger import EntryKind
 from base_core.seed_models import builtin_registry
 from base_core.studio import Studio
@@ -132,7 +132,7 @@ async def test_deleting_a_running_generation_cancels_it_with_its_own_token_and_r
 async def test_late_news_for_a_deleted_generation_changes_nothing(world: World) -> None:
     generation = await world.create()
     await world.studio.delete_generation(ALICE, generation.id)
-    await world.studio.apply_update(PredictionUpdate(generation.prediction_id, "succeeded", output=("u",)))
+    await world.studio.apply_update(PredictionUpdate(generation.prediction_id, Trigger.SUCCEED, output=("u",)))
     assert await world.studio.balance(ALICE) == INITIAL
     with pytest.raises(NotFound):
         await world.studio.generation(ALICE, generation.id)
@@ -351,7 +351,7 @@ async def test_duplicate_deliveries_are_ignored(world: World) -> None:
     update = world.inference.complete(generation.prediction_id)
     assert (await world.studio.apply_update(update, "delivery-1")).status is Status.COMPLETED
     assert await world.studio.apply_update(update, "delivery-1") is None
-    assert await world.studio.apply_update(PredictionUpdate(generation.prediction_id, "failed"), "delivery-2")
+    assert await world.studio.apply_update(PredictionUpdate(generation.prediction_id, Trigger.FAIL), "delivery-2")
     assert (await world.studio.generation(ALICE, generation.id)).status is Status.COMPLETED
     assert await world.entry_kinds() == [EntryKind.GRANT, EntryKind.HOLD, EntryKind.SETTLE]
 

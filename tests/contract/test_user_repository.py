@@ -70,7 +70,8 @@ async def test_save_keeps_the_new_profile(uow_factory, build) -> None:
         await uow.commit()
     async with uow_factory() as uow:
         user = await uow.users.get("user-1")
-        assert user.update_telegram_profile("new", "Name")
+        user = user.with_telegram_profile("new", "Name")
+        assert user is not None
         await uow.users.save(user)
         await uow.commit()
     async with uow_factory() as uow:

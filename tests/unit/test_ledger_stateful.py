@@ -29,7 +29,8 @@ from base_core.ledger import (
     check_replay,
     hold_key_for,
 )
-from base_core.generation import PredictionUpdate
+from base_core.events import CreditsHeld, CreditsRefunded, CreditsSettled
+from base_core.generation import PredictionUpdate, Trigger
 from base_core.ports import TokenCredential
 from base_core.seed_models import builtin_registry
 from base_core.studio import Studio
@@ -66,9 +67,17 @@ class AccountMachine(RuleBasedStateMachine):
         self.now += timedelta(seconds=1)
         return self.now
 
-    def record(self, entry: LedgerEntry) -> None:
+    def record(self, posted: tuple) -> None:
+        """Take the account a posting returned, with its entry (and the hold it resolved)."""
+        account, *_, entry = posted
         assert entry.key not in self.entries
         self.entries[entry.key] = entry
+        # One event per posting, telling the balance after it.
+        assert len(account.events) == len(self.account.events) + 1
+        event = account.events[-1]
+        assert (event.user_id, event.balance, event.key) == ("u1", account.balance, entry.key)
+        assert self.account.balance + entry.amount == account.balance  # the old one is unchanged
+        self.account = account
 
     def expect_refusal(self, needed: int, action) -> None:
         before = self.account.balance
@@ -97,9 +106,11 @@ class AccountMachine(RuleBasedStateMachine):
         if amount > self.balance:
             self.expect_refusal(amount, lambda: self.account.hold(amount, key, self.tick()))
             return
-        hold, entry = self.account.hold(amount, key, self.tick())
+        posted = self.account.hold(amount, key, self.tick())
+        _, hold, entry = posted
         assert (hold.amount, hold.state, entry.amount) == (amount, HoldState.PENDING, -amount)
-        self.record(entry)
+        assert isinstance(posted[0].events[-1], CreditsHeld) and posted[0].events[-1].amount == amount
+        self.record(posted)
         self.holds[key] = hold
         self.balance -= amount
         self.hold_amounts[key] = amount
@@ -123,8 +134,15 @@ class AccountMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(self.pending_keys()))
         amount = self.hold_amounts[key]
         charge = data.draw(st.none() | st.integers(0, amount))
-        entry = self.account.settle(self.holds[key], self.tick(), charge)
-        self.record(entry)
+        posted = self.account.settle(self.holds[key], self.tick(), charge)
+        settled = posted[0].events[-1]
+        assert isinstance(settled, CreditsSettled)
+        assert (settled.amount, settled.refunded) == (
+            amount if charge is None else charge, amount - (amount if charge is None else charge)
+        )
+        self.holds[key] = posted[1]
+        assert posted[1].state is HoldState.SETTLED
+        self.record(posted)
         self.balance += amount - (amount if charge is None else charge)
         self.hold_states[key] = HoldState.SETTLED
 
@@ -132,7 +150,10 @@ class AccountMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def void(self, data) -> None:
         key = data.draw(st.sampled_from(self.pending_keys()))
-        self.record(self.account.void(self.holds[key], self.tick()))
+        posted = self.account.void(self.holds[key], self.tick())
+        assert isinstance(posted[0].events[-1], CreditsRefunded)
+        self.holds[key] = posted[1]
+        self.record(posted)
         self.balance += self.hold_amounts[key]
         self.hold_states[key] = HoldState.VOIDED
 
@@ -153,7 +174,7 @@ class AccountMachine(RuleBasedStateMachine):
                 self.account.settle(hold, self.tick())
             else:
                 self.account.void(hold, self.tick())
-        assert caught.value.state is self.hold_states[key]
+        assert caught.value.state == self.hold_states[key].value
 
     def replayable(self) -> list[LedgerEntry]:
         return [e for e in self.entries.values() if e.kind in (EntryKind.GRANT, EntryKind.ADJUST)]
@@ -329,8 +350,8 @@ class StudioLedgerMachine(RuleBasedStateMachine):
         self.finished.add(generation_id)
 
     @precondition(lambda self: self.finished)
-    @rule(data=st.data(), status=st.sampled_from(["succeeded", "failed", "canceled", "processing"]))
-    def late_news_changes_nothing(self, data, status: str) -> None:
+    @rule(data=st.data(), status=st.sampled_from(list(Trigger)[1:]))
+    def late_news_changes_nothing(self, data, status: Trigger) -> None:
         generation_id = data.draw(st.sampled_from(sorted(self.finished)))
         generation = self.ledger_generation(generation_id)
         self.run(self.studio.apply_update(PredictionUpdate(generation.prediction_id, status, output=("u",))))

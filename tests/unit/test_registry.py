@@ -20,7 +20,6 @@ from base_core.catalogue import (
     UrlPolicy,
 )
 from base_core.errors import InvalidRequest
-from base_core.generation import GenerationQuery, Status
 from base_core.seed_models import FLUX_SCHNELL, NANO_BANANA_EDIT, REAL_ESRGAN, SEED_MODELS, builtin_registry
 
 REGISTRY = builtin_registry()
@@ -530,62 +529,3 @@ def test_public_shape_uses_the_seed_field_names() -> None:
 def test_a_registry_file_without_models_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         ModelRegistry.from_json(text)
-
-
-# --- list queries -----------------------------------------------------------------------
-
-
-@given(st.integers(1, 100), st.integers(1, 1_000_000), st.booleans())
-def test_query_accepts_limits_1_to_100_and_pages_from_1(limit: int, page: int, as_text: bool) -> None:
-    raw_limit, raw_page = (str(limit), str(page)) if as_text else (limit, page)
-    query = GenerationQuery.parse("u", page=raw_page, limit=raw_limit)
-    assert (query.limit, query.page) == (limit, page)
-    assert query.offset == (page - 1) * limit
-
-
-def test_query_defaults() -> None:
-    query = GenerationQuery.parse("u", page="", limit=None, action="", status=None)
-    assert (query.page, query.limit, query.action, query.status) == (1, 20, None, None)
-
-
-bad_numbers = st.one_of(
-    st.integers(max_value=0),
-    st.text(max_size=6).filter(lambda s: s != "" and not (s.isascii() and s.isdigit() and int(s) >= 1)),
-    st.floats(),
-    st.booleans(),
-    st.just("1.5"),
-    st.just("-1"),
-    st.just(" 5"),
-)
-
-
-@given(bad_numbers)
-def test_query_rejects_a_bad_page(page: Any) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        GenerationQuery.parse("u", page=page)
-    assert caught.value.field == "page"
-
-
-@given(st.one_of(bad_numbers, st.integers(min_value=101), st.just("101")))
-def test_query_rejects_a_bad_limit(limit: Any) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        GenerationQuery.parse("u", limit=limit)
-    assert caught.value.field == "limit"
-
-
-@given(st.sampled_from(list(Action)), st.sampled_from(list(Status)))
-def test_query_parses_the_filters(action: Action, status: Status) -> None:
-    query = GenerationQuery.parse("u", action=action.value, status=status.value)
-    assert (query.action, query.status) == (action, status)
-
-
-@given(st.text(min_size=1, max_size=12))
-def test_query_rejects_unknown_filters_by_name(value: str) -> None:
-    if value not in {a.value for a in Action}:
-        with pytest.raises(InvalidRequest) as caught:
-            GenerationQuery.parse("u", action=value)
-        assert caught.value.field == "action"
-    if value not in {s.value for s in Status}:
-        with pytest.raises(InvalidRequest) as caught:
-            GenerationQuery.parse("u", status=value)
-        assert caught.value.field == "status"

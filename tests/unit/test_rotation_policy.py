@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from base_core.errors import (
     TokenRateLimited,
     TokenRejected,
 )
+from base_core.events import TokenCooledDown, TokenEnabled, TokenRetired
 from base_core.tokens import ReplicateToken, RotationPolicy, TokenStat, TokenStats, mask_secret
 
 T0 = datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
@@ -37,13 +39,13 @@ def token_pools(draw, min_size: int = 1, max_size: int = 8) -> list[ReplicateTok
         used = draw(st.none() | st.integers(0, 3600).map(lambda s: T0 - timedelta(seconds=s)))
         token = make_token(n, request_count=draw(st.integers(0, 50)), last_used_at=used)
         if state == "cooling":
-            token.cooldown_until = T0 + timedelta(seconds=draw(st.floats(0.001, 7200)))
+            token = attrs.evolve(token, cooldown_until=T0 + timedelta(seconds=draw(st.floats(0.001, 7200))))
         elif state == "cooled":
-            token.cooldown_until = T0 - timedelta(seconds=draw(st.integers(0, 600)))
+            token = attrs.evolve(token, cooldown_until=T0 - timedelta(seconds=draw(st.integers(0, 600))))
         elif state == "retired":
-            token.disable()
+            token = token.disable(T0)
             if draw(st.booleans()):
-                token.cooldown_until = T0 + timedelta(seconds=draw(st.integers(1, 600)))
+                token = attrs.evolve(token, cooldown_until=T0 + timedelta(seconds=draw(st.integers(1, 600))))
         pool.append(token)
     return pool
 
@@ -102,16 +104,16 @@ def test_load_spreads_evenly_across_healthy_tokens(k: int, picks: int, unhealthy
     for n, state in enumerate(unhealthy, start=k):
         token = make_token(n)
         if state % 2:
-            token.disable()
+            token = token.disable(T0)
         else:
-            token.cooldown_until = T0 + timedelta(hours=1)
+            token = attrs.evolve(token, cooldown_until=T0 + timedelta(hours=1))
         pool.append(token)
     now = T0
     counts = {t.id: 0 for t in pool}
     for _ in range(picks):
         now += timedelta(milliseconds=1)
         token = POLICY.choose(pool, now)
-        token.record_request(now)
+        pool[pool.index(token)] = token.record_request(now)
         counts[token.id] += 1
     healthy_counts = [counts[t.id] for t in pool[:k]]
     assert sum(healthy_counts) == picks
@@ -124,7 +126,7 @@ def test_picks_at_the_same_instant_still_rotate() -> None:
     chosen = []
     for _ in range(6):
         token = POLICY.choose(pool, T0)
-        token.record_request(T0)
+        pool[pool.index(token)] = token.record_request(T0)
         chosen.append(token.id)
     assert sorted(chosen) == ["t000", "t000", "t001", "t001", "t002", "t002"]
 
@@ -135,8 +137,11 @@ def test_picks_at_the_same_instant_still_rotate() -> None:
 @settings(max_examples=300)
 @given(token_pools(min_size=0))
 def test_no_token_available_says_when_the_earliest_cooling_token_frees_up(pool: list[ReplicateToken]) -> None:
-    for token in healthy(pool):
-        token.cooldown_until = T0 + timedelta(seconds=5)  # nobody healthy
+    nobody_healthy = {t.id for t in healthy(pool)}
+    pool = [
+        attrs.evolve(t, cooldown_until=T0 + timedelta(seconds=5)) if t.id in nobody_healthy else t
+        for t in pool
+    ]
     cooling = [t.cooldown_until for t in pool if t.is_active]
     with pytest.raises(NoTokenAvailable) as caught:
         POLICY.choose(pool, T0)
@@ -149,8 +154,7 @@ def test_no_token_available_says_when_the_earliest_cooling_token_frees_up(pool: 
 
 @given(token_pools(min_size=0))
 def test_all_retired_means_no_retry_after(pool: list[ReplicateToken]) -> None:
-    for token in pool:
-        token.disable()
+    pool = [token.disable(T0) for token in pool]
     with pytest.raises(NoTokenAvailable) as caught:
         POLICY.choose(pool, T0)
     assert caught.value.retry_after is None
@@ -178,9 +182,10 @@ def test_a_pool_with_live_tokens_always_gives_a_retry_after(pool: list[Replicate
 
 @given(st.floats(0.5, 3000, allow_nan=False))
 def test_a_rate_limit_cools_the_token_for_the_announced_wait(seconds: float) -> None:
-    token = make_token(1)
-    token.record_failure(TokenRateLimited(retry_after=seconds), T0, POLICY)
+    token = make_token(1).record_failure(TokenRateLimited(retry_after=seconds), T0, POLICY)
     assert token.cooldown_until == T0 + timedelta(seconds=seconds)
+    [cooled] = token.events
+    assert isinstance(cooled, TokenCooledDown) and cooled.until == token.cooldown_until
     assert token.is_active and token.error_count == 1
     assert not token.is_available(T0)
     assert token.is_available(T0 + timedelta(seconds=seconds))
@@ -188,27 +193,27 @@ def test_a_rate_limit_cools_the_token_for_the_announced_wait(seconds: float) -> 
 
 @given(st.sampled_from([0, -1, -30.0, None]))
 def test_a_rate_limit_without_a_usable_wait_cools_for_the_default(seconds) -> None:
-    token = make_token(1)
-    token.record_failure(TokenRateLimited(retry_after=seconds), T0, POLICY)  # type: ignore[arg-type]
+    token = make_token(1).record_failure(TokenRateLimited(retry_after=seconds), T0, POLICY)  # type: ignore[arg-type]
     assert token.cooldown_until == T0 + POLICY.default_retry_after
 
 
 def test_a_rate_limit_wait_is_capped() -> None:
-    token = make_token(1)
-    token.record_failure(TokenRateLimited(retry_after=10 * 24 * 3600), T0, POLICY)
+    token = make_token(1).record_failure(TokenRateLimited(retry_after=10 * 24 * 3600), T0, POLICY)
     assert token.cooldown_until == T0 + POLICY.max_retry_after
 
 
 @pytest.mark.parametrize("error", [TokenRejected(401), TokenRejected(403), TokenOutOfCredit()])
 def test_rejected_and_out_of_credit_tokens_are_retired(error) -> None:
-    token = make_token(1)
-    token.record_failure(error, T0, POLICY)
+    token = make_token(1).record_failure(error, T0, POLICY)
+    [retired] = token.events
+    assert isinstance(retired, TokenRetired) and retired.reason == token.disabled_reason
     assert not token.is_active
     assert token.disabled_reason
     assert token.error_count == 1
     assert not token.is_available(T0 + timedelta(days=365))
-    token.enable()
+    token = token.without_events().enable(T0)
     assert token.is_available(T0) and token.disabled_reason is None
+    assert [type(e) for e in token.events] == [TokenEnabled]
 
 
 @settings(max_examples=200)
@@ -220,12 +225,14 @@ def test_provider_failures_in_a_row_cool_the_token_down(outcomes: list[str], thr
     now = T0
     for outcome in outcomes:
         now += timedelta(seconds=1)
-        token.cooldown_until = None
+        token = attrs.evolve(token, cooldown_until=None)
         if outcome == "ok":
-            token.record_success()
+            recovered = token.record_success()
+            assert (recovered is None) == (in_a_row == 0)
+            token = recovered or token
             in_a_row = 0
         else:
-            token.record_failure(ProviderUnavailable(status=503), now, policy)
+            token = token.record_failure(ProviderUnavailable(status=503), now, policy)
             errors += 1
             in_a_row += 1
             if in_a_row == threshold:
@@ -239,9 +246,7 @@ def test_provider_failures_in_a_row_cool_the_token_down(outcomes: list[str], thr
 
 
 def test_request_count_and_last_used_are_recorded() -> None:
-    token = make_token(1)
-    token.record_request(T0)
-    token.record_request(T0 + timedelta(seconds=3))
+    token = make_token(1).record_request(T0).record_request(T0 + timedelta(seconds=3))
     assert token.request_count == 2
     assert token.last_used_at == T0 + timedelta(seconds=3)
 
@@ -291,8 +296,7 @@ def test_error_rate_examples(errors: int, requests: int, rate: float) -> None:
 @settings(max_examples=200)
 @given(token_pools(min_size=0))
 def test_stats_totals_add_up(pool: list[ReplicateToken]) -> None:
-    for n, token in enumerate(pool):
-        token.error_count = n % 3
+    pool = [attrs.evolve(token, error_count=n % 3) for n, token in enumerate(pool)]
     stats = TokenStats.of(pool)
     assert stats.totals.total_tokens == len(pool)
     assert stats.totals.active_tokens == sum(t.is_active for t in pool)

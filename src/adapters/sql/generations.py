@@ -150,9 +150,7 @@ class SqlGenerationRepository:
                 .where(g.c.id.in_([c.id for c in claimed]))
                 .values(next_check_at=query.lease_until)
             )
-        for generation in claimed:
-            generation.next_check_at = query.lease_until
-        return claimed
+        return [generation.leased(query.lease_until) for generation in claimed]
 
     async def _one(
         self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object] | None = None

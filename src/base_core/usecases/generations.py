@@ -168,7 +168,7 @@ async def submit(
         credential = TokenCredential(token.id, token.secret)
         try:
             prediction = await ctx.inference.create(
-                credential, _model_of(ctx, generation), dict(generation.replicate_input), ctx.config.webhook
+                credential, _model_of(ctx, generation), generation.replicate_input, ctx.config.webhook
             )
         except TokenError as exc:
             await record_token_failure(ctx, token.id, exc)

@@ -16,6 +16,7 @@ from replicate_support import FLUX_REQUEST, USER, build_studio
 from adapters.memory import ManualClock
 from adapters.replicate import ReplicateInference, ReplicateWebhooks, WebhookSecrets, sign, webhook_target
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
+from base_core.generation import Trigger
 from base_core.ports import TokenCredential
 from base_core.studio import Studio
 from replicate_simulator import Simulator
@@ -97,7 +98,7 @@ async def test_a_valid_webhook_verifies(setup: Setup) -> None:
     verified = await setup.verifier.verify(headers, body)
     assert verified.delivery_id == "msg_abc"
     update = verified.update
-    assert (update.prediction_id, update.status) == (setup.of_a, "succeeded")
+    assert (update.prediction_id, update.trigger) == (setup.of_a, Trigger.SUCCEED)
     assert update.output == ("https://replicate.delivery/x/out-0.webp",)
     assert update.predict_time == 1.25
     assert update.completed_at is not None and update.completed_at.isoformat() == "2025-11-24T10:00:01.500000+00:00"
@@ -114,7 +115,7 @@ async def test_one_good_signature_among_several_is_enough(setup: Setup) -> None:
     headers, body = setup.signed(
         setup.secret(TOKEN_A), setup.of_a, more_signatures=(stale_key, "v2,abc", "v1,!!notbase64!!")
     )
-    assert (await setup.verifier.verify(headers, body)).update.status == "succeeded"
+    assert (await setup.verifier.verify(headers, body)).update.trigger is Trigger.SUCCEED
 
 
 async def test_a_tampered_body_is_refused(setup: Setup) -> None:
