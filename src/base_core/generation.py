@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from base_core.catalogue import Action
+from base_core.registry import Action
 from base_core.errors import IllegalTransition, InvalidRequest, NotFound
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from base_core.catalogue import Action, GenerationRequest, ModelSpec
+from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
 from base_core.ports import StoredOutput

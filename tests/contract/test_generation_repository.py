@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from base_core.catalogue import Action
+from base_core.registry import Action
 from base_core.errors import Conflict
 from base_core.generation import GenerationQuery, PredictionUpdate, Status
 

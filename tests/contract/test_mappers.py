@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from adapters.sql import SqlDatabase
 from adapters.sql import mappers as m
-from base_core.catalogue import Action
 from base_core.generation import Generation, PredictionUpdate, Status
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
+from base_core.registry import Action
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import FakeInference, ManualClock, SequentialIds
-from base_core.catalogue import GenerationRequest
+from base_core.registry import GenerationRequest
 from base_core.errors import (
     IdempotencyConflict,
     InsufficientCredits,
@@ -25,7 +25,7 @@ from base_core.errors import (
 )
 from base_core.generation import GenerationQuery, PredictionUpdate, Status
 from base_core.ledger import EntryKind
-from base_core.seed_models import builtin_registry
+from base_core.registry import builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.users import TelegramProfile

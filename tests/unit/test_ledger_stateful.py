@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
-from base_core.catalogue import GenerationRequest
+from base_core.registry import GenerationRequest
 from base_core.errors import IdempotencyConflict, InsufficientCredits, InvalidRequest
 from base_core.ledger import (
     CreditAccount,
@@ -31,7 +31,7 @@ from base_core.ledger import (
 )
 from base_core.generation import PredictionUpdate
 from base_core.ports import TokenCredential
-from base_core.seed_models import builtin_registry
+from base_core.registry import builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 

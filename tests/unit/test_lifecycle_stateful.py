@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from base_core.catalogue import Action
+from base_core.registry import Action
 from base_core.errors import IllegalTransition, NotFound
 from base_core.generation import (
     PROVIDER_EVENTS,

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from base_core.catalogue import Action
 from base_core.generation import Generation, PredictionUpdate, Status
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
+from base_core.registry import Action
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 

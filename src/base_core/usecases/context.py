@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import attrs
 
-from base_core.catalogue import ModelRegistry, UrlPolicy
+from base_core.image_urls import UrlPolicy
+from base_core.registry import ModelRegistry
 from base_core.ledger import DEFAULT_HOLD_TTL
 from base_core.ports import (
     Clock,

@@ -25,7 +25,7 @@ import hashlib
 import json
 from typing import Any
 
-from base_core.catalogue import GenerationRequest, PreparedGeneration
+from base_core.registry import GenerationRequest, PreparedGeneration
 from base_core.errors import (
     Conflict,
     IdempotencyConflict,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import attrs
 
 from adapters.memory.copying import clone
-from base_core.catalogue import Action
+from base_core.registry import Action
 from base_core.generation import Generation, PredictionUpdate, Status
 from base_core.ledger import EntryKind, LedgerEntry
 from base_core.tokens import ReplicateToken
