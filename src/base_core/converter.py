@@ -13,7 +13,6 @@ converter.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum, IntEnum, StrEnum
@@ -78,16 +77,12 @@ def _scalar_structure(kind: type) -> Callable[[object, Any], Any]:
     return structure
 
 
-@functools.cache
-def _members(kind: type[Enum]) -> dict[Any, Enum]:
-    return {member.value: member for member in kind}
-
-
 def _structure_enum(value: object, kind: type[Enum]) -> Enum:
     try:
-        return _members(kind)[value]
+        # The enum's own value-to-member table: a dict lookup, not the enum call machinery.
+        return kind._value2member_map_[value]
     except (KeyError, TypeError):
-        allowed = ", ".join(str(v) for v in _members(kind))
+        allowed = ", ".join(str(member.value) for member in kind)
         raise ValueError(f"expected one of {allowed}, got {value!r}") from None
 
 
