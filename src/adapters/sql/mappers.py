@@ -79,13 +79,17 @@ def row_mapper(
         for index, f in enumerate(fields)
         if f.name in columns
     ]
-    from_row = make_dict_structure_fn_from_attrs(
+    structure = make_dict_structure_fn_from_attrs(
         read, cls, converter,
         _cattrs_forbid_extra_keys=False,
         _cattrs_detailed_validation=False,
         _cattrs_prefer_attrib_converters=True,  # `_read_as_is`: no hook at all
     )
     to_row = make_dict_unstructure_fn_from_attrs(stored, cls, converter)
+
+    def from_row(row: Row) -> T:
+        return structure(row, cls)
+
     return to_row, from_row
 
 
