@@ -4,16 +4,6 @@ Pure: no I/O, no framework, no SQL, no HTTP. The outside world comes in through 
 ports in `base_core.ports`.
 """
 
-from base_core.catalogue import (
-    Action,
-    GenerationRequest,
-    ModelRegistry,
-    ModelSpec,
-    PreparedGeneration,
-    SettingSpec,
-    SettingType,
-    UrlPolicy,
-)
 from base_core.generation import (
     Generation,
     GenerationPage,
@@ -22,9 +12,19 @@ from base_core.generation import (
     Status,
 )
 from base_core.identity import Identity, IdentityVerifier
+from base_core.image_urls import UrlPolicy
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
 from base_core.ports import TokenCredential, WebhookTarget
-from base_core.seed_models import builtin_registry
+from base_core.registry import (
+    Action,
+    GenerationRequest,
+    ModelRegistry,
+    ModelSpec,
+    PreparedGeneration,
+    SettingSpec,
+    SettingType,
+    builtin_registry,
+)
 from base_core.studio import Studio
 from base_core.tokens import ReplicateToken, RotationPolicy, TokenStats
 from base_core.usecases import Context, StudioConfig

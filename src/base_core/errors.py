@@ -21,8 +21,9 @@
     │   │   ├── TokenRateLimited       429: cooled down for `retry_after` seconds
     │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
     │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
-    └── InfrastructureError            503: the database (or another dependency) failed
-        └── OutputCopyFailed           a result could not be copied into the output store
+    ├── InfrastructureError            503: the database (or another dependency) failed
+    │   └── OutputCopyFailed           a result could not be copied into the output store
+    └── InvalidRegistry                the model registry given at start-up is malformed
 
 Adapters translate outside exceptions into these at their boundary; nothing above an
 adapter sees a driver's or a client library's exception.
@@ -186,6 +187,18 @@ class OutputCopyFailed(InfrastructureError):
         self.reason = reason
 
 
+class InvalidRegistry(BaseError):
+    """A model registry that cannot be used; each problem names its path in the data.
+
+    `problems` reads like `models[2].settings.num_outputs.max: expected a number, got str`.
+    Raised at start-up, never for a request.
+    """
+
+    def __init__(self, problems: tuple[str, ...] | list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems) or "invalid model registry")
+
+
 __all__ = [
     "BaseError",
     "Conflict",
@@ -196,6 +209,7 @@ __all__ = [
     "IllegalTransition",
     "InfrastructureError",
     "InsufficientCredits",
+    "InvalidRegistry",
     "InvalidRequest",
     "NoTokenAvailable",
     "NotFound",

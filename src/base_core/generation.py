@@ -24,7 +24,6 @@ from typing import Any
 
 import attrs
 
-from base_core.catalogue import Action
 from base_core.errors import IllegalTransition, InvalidRequest, NotFound
 from base_core.events import (
     DomainEvent,
@@ -38,6 +37,7 @@ from base_core.events import (
     OutputsKept,
 )
 from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace
+from base_core.registry import Action
 
 
 class Status(StrEnum):

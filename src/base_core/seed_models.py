@@ -1,8 +1,11 @@
-"""The four models .base ships with, with Replicate's own input schemas."""
+"""The four models .base ships with, with Replicate's own input schemas.
+
+`base_core.registry.builtin_registry()` builds the registry of them.
+"""
 
 from __future__ import annotations
 
-from base_core.catalogue import Action, ModelRegistry, ModelSpec, SettingSpec, SettingType
+from base_core.registry import Action, ModelSpec, SettingSpec, SettingType
 
 T = SettingType
 
@@ -92,9 +95,4 @@ BIREFNET = ModelSpec(
 
 SEED_MODELS = (FLUX_SCHNELL, NANO_BANANA_EDIT, REAL_ESRGAN, BIREFNET)
 
-
-def builtin_registry() -> ModelRegistry:
-    return ModelRegistry(SEED_MODELS)
-
-
-__all__ = ["BIREFNET", "FLUX_SCHNELL", "NANO_BANANA_EDIT", "REAL_ESRGAN", "SEED_MODELS", "builtin_registry"]
+__all__ = ["BIREFNET", "FLUX_SCHNELL", "NANO_BANANA_EDIT", "REAL_ESRGAN", "SEED_MODELS"]

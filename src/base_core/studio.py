@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from base_core.background import Poller
-from base_core.catalogue import Action, GenerationRequest, ModelSpec
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
 from base_core.ports import StoredOutput
+from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.tokens import ReplicateToken, TokenStats
 from base_core.usecases import accounts, generations, reconcile, tokens
 from base_core.usecases.accounts import UserView

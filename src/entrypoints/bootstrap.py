@@ -34,6 +34,7 @@ from base_core import (
     WebhookTarget,
     builtin_registry,
 )
+from base_core.errors import InvalidRegistry
 from base_core.ports import (
     Clock,
     IdFactory,
@@ -43,6 +44,7 @@ from base_core.ports import (
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
+from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("base")
@@ -67,16 +69,12 @@ class Services:
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
-    path = settings.models_file
-    if path is None:
+    if settings.models_file is None:
         return builtin_registry()
-    text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix.lower() == ".toml":
-            return ModelRegistry.from_toml(text)
-        return ModelRegistry.from_json(text)
-    except ValueError as error:
-        raise SettingsError("BASE_MODELS_FILE", str(error)) from error
+        return read_models_file(settings.models_file)
+    except InvalidRegistry as error:
+        raise SettingsError("BASE_MODELS_FILE", error.message) from error
 
 
 def studio_config(settings: Settings) -> StudioConfig:

@@ -24,9 +24,9 @@ from sqlalchemy.pool import NullPool
 
 from adapters.memory import MemoryStore
 from adapters.sql import SqlDatabase
-from base_core.catalogue import Action
 from base_core.generation import Generation
 from base_core.ledger import CreditAccount, Hold
+from base_core.registry import Action
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 

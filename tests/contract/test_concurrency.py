@@ -23,13 +23,12 @@ import pytest
 from adapters.memory import FakeInference, ManualClock
 from adapters.sql import SqlDatabase
 from adapters.system import UuidIds
-from base_core.catalogue import GenerationRequest
 from base_core.errors import InsufficientCredits, ProviderUnavailable
 from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 from base_core.ledger import EntryKind, HoldState, hold_key_for
-from base_core.tokens import RotationPolicy
 from base_core.ports import TokenCredential, UnitOfWorkFactory, WebhookTarget
-from base_core.seed_models import builtin_registry
+from base_core.registry import GenerationRequest, builtin_registry
+from base_core.tokens import RotationPolicy
 from base_core.usecases import accounts, generations, tokens
 from base_core.usecases.context import Context, StudioConfig
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from base_core.catalogue import Action
 from base_core.errors import Conflict
 from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
+from base_core.registry import Action
 
 
 async def test_a_generation_comes_back_with_every_field(uow_factory, build) -> None:

@@ -11,17 +11,20 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
+import attrs
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sql import SqlDatabase
+from adapters.sql import SqlDatabase, schema
 from adapters.sql import mappers as m
-from base_core.catalogue import Action
 from base_core.generation import Generation, PredictionUpdate, Status
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
+from base_core.registry import Action
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
@@ -77,6 +80,11 @@ updates = st.builds(
     predict_time=st.none() | st.floats(0, 1e6, allow_nan=False), completed_at=st.none() | moments,
 )
 
+TABLES = {
+    "user": schema.users, "account": schema.credit_accounts, "entry": schema.ledger_entries,
+    "hold": schema.credit_holds, "generation": schema.generations, "token": schema.replicate_tokens,
+}
+
 PAIRS: dict[str, tuple[st.SearchStrategy[Any], Callable[..., Any], Callable[..., Any]]] = {
     "user": (users, m.user_to_row, m.user_from_row),
     "account": (accounts, m.account_to_row, m.account_from_row),
@@ -89,9 +97,14 @@ PAIRS: dict[str, tuple[st.SearchStrategy[Any], Callable[..., Any], Callable[...,
 
 def assert_same(a: Any, b: Any) -> None:
     assert a == b
-    # attrs equality skips eq=False fields (an entry's created_at): compare every field.
+    # attrs equality skips eq=False fields (an entry's created_at): compare every field,
+    # and its type too (a StrEnum member equals its plain string, True equals 1).
     for field in type(a).__attrs_attrs__:
-        assert getattr(a, field.name) == getattr(b, field.name), field.name
+        mine, theirs = getattr(a, field.name), getattr(b, field.name)
+        assert mine == theirs, field.name
+        assert type(mine) is type(theirs), (field.name, type(mine), type(theirs))
+        if isinstance(mine, (list, dict)):
+            assert mine is not theirs, f"{field.name} is shared with the row"
 
 
 @pytest.mark.parametrize("name", sorted(PAIRS))
@@ -103,6 +116,114 @@ def test_mapper_round_trips_in_memory(name: str) -> None:
         assert_same(from_row(to_row(obj)), obj)
 
     check()
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_a_row_holds_plain_values_only(name: str) -> None:
+    """Enums go in by value, JSON documents as copies that share nothing with the object."""
+    strategy, to_row, _ = PAIRS[name]
+
+    @given(strategy)
+    def check(obj: Any) -> None:
+        row = to_row(obj)
+        for column, value in row.items():
+            assert not isinstance(value, Enum), column
+            if isinstance(value, (dict, list)):
+                assert value is not getattr(obj, column), column
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_rows_carry_exactly_the_table_columns(name: str) -> None:
+    strategy, to_row, _ = PAIRS[name]
+    filled_by_database = {"id"} if name == "entry" else set()
+
+    @settings(max_examples=5)
+    @given(strategy)
+    def check(obj: Any) -> None:
+        assert set(to_row(obj)) == set(TABLES[name].c.keys()) - filled_by_database
+
+    check()
+
+
+def test_a_row_missing_a_column_fails_loudly() -> None:
+    row = m.user_to_row(User(id="u", created_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    del row["email"]
+    with pytest.raises(KeyError):
+        m.user_from_row(row)
+
+
+def test_columns_beyond_the_fields_are_ignored_on_read() -> None:
+    entry = LedgerEntry("k", "u", EntryKind.GRANT, 5, datetime(2025, 1, 1, tzinfo=UTC))
+    assert_same(m.entry_from_row({**m.entry_to_row(entry), "id": 41}), entry)
+
+
+# The mapper is checked against the table when it is built: a field renamed on one side
+# only stops the import, a field the table does not know is not dropped quietly.
+
+TABLE = sa.Table(
+    "things", sa.MetaData(),
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("kind", sa.String),
+    sa.Column("made_at", sa.DateTime),
+    sa.Column("tags", sa.JSON),
+)
+
+
+@attrs.define
+class Thing:
+    id: str
+    kind: Status
+    made_at: datetime
+    tags: list[str] | None = None
+    events: tuple[Any, ...] = attrs.field(default=(), eq=False)
+
+
+@attrs.define
+class Renamed:
+    id: str
+    sort: Status
+    made_at: datetime
+    tags: list[str] | None = None
+
+
+@attrs.define
+class Unstored:
+    id: str
+    kind: Status
+    made_at: datetime
+    tags: list[str] | None = None
+    colour: str | None = None
+
+
+def test_a_field_renamed_on_one_side_fails_when_the_mapper_is_built() -> None:
+    with pytest.raises(TypeError, match=r"columns without a field \['kind'\], fields without a column \['sort'\]"):
+        m.row_mapper(Renamed, TABLE)
+
+
+def test_a_field_without_a_column_fails_even_with_a_default() -> None:
+    with pytest.raises(TypeError, match=r"fields without a column \['colour'\]"):
+        m.row_mapper(Unstored, TABLE)
+
+
+def test_recorded_events_are_neither_stored_nor_read() -> None:
+    to_row, from_row = m.row_mapper(Thing, TABLE)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    thing = Thing("t", Status.PENDING, now, ["a"], events=("accepted",))
+    row = to_row(thing)
+    assert row == {"id": "t", "kind": "pending", "made_at": now, "tags": ["a"]}
+    back = from_row(row)
+    assert back == thing and back.events == () and type(back.kind) is Status
+
+
+def test_a_bad_stored_value_is_refused_not_guessed() -> None:
+    _, from_row = m.row_mapper(Thing, TABLE)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="expected one of"):
+        from_row({"id": "t", "kind": "paused", "made_at": now, "tags": None})
+    with pytest.raises(TypeError, match="expected a string"):
+        from_row({"id": "t", "kind": "pending", "made_at": now, "tags": [1]})
 
 
 @given(updates, moments)
@@ -127,7 +248,6 @@ class Store:
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     import os
 
-    import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 

@@ -12,10 +12,9 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import FakeInference, ManualClock, MemoryOutputStore, SequentialIds
-from base_core.catalogue import GenerationRequest
 from base_core.generation import CheckQuery, Status
 from base_core.ledger import EntryKind, HoldState, hold_key_for
-from base_core.seed_models import builtin_registry
+from base_core.registry import GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.usecases import generations as usecases

@@ -10,13 +10,12 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import FakeInference, ManualClock, SequentialIds
-from base_core.catalogue import GenerationRequest
 from base_core.errors import (
     IdempotencyConflict,
     InsufficientCredits,
     InvalidRequest,
-    NoTokenAvailable,
     NotFound,
+    NoTokenAvailable,
     ProviderInputRejected,
     ProviderUnavailable,
     TokenRateLimited,
@@ -25,7 +24,7 @@ from base_core.errors import (
 )
 from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 from base_core.ledger import EntryKind
-from base_core.seed_models import builtin_registry
+from base_core.registry import GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.users import TelegramProfile

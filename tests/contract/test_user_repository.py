@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from base_core.errors import Conflict
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from durability_helpers import SESSION_SECRET, Service, free_port, service_env
 
 from adapters.auth import SessionTokens
-from durability_helpers import SESSION_SECRET, Service, free_port, service_env
 from replicate_simulator import Simulator, SimulatorConfig
 
 

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from durability_helpers import (
     BASE,
     INITIAL,
@@ -31,6 +29,8 @@ from durability_helpers import (
     service_env,
     wait_for,
 )
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow

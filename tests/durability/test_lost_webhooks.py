@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from durability_helpers import INITIAL, assert_books_balance, client
+
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow

@@ -16,12 +16,12 @@ from adapters.replicate import ReplicateInference
 from adapters.sql import SqlDatabase
 from adapters.system import SystemClock, UuidIds
 from base_core import GenerationRequest, Status, Studio, StudioConfig, builtin_registry
+from base_core.background import Poller
 from base_core.errors import ProviderError
 from base_core.ledger import EntryKind
 from base_core.tokens import RotationPolicy
 from base_core.usecases import Context
 from base_core.usecases.reconcile import ReconcilePolicy
-from base_core.background import Poller
 from replicate_simulator import Fault, Simulator, SimulatorConfig
 
 TOKENS = ("r8_outage_token_first_00001", "r8_outage_token_second_0002")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from durability_helpers import client, fetch, stored_generation, wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from durability_helpers import INITIAL, assert_books_balance, client
+
 from replicate_simulator import Fault
 
 pytestmark = pytest.mark.slow

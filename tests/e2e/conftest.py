@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+from e2e_helpers import BASE, child_env, free_port, stop, wait_until_healthy
 
 from adapters.auth import SessionTokens
-from e2e_helpers import BASE, child_env, free_port, stop, wait_until_healthy
 from replicate_simulator import Simulator, SimulatorConfig
 
 

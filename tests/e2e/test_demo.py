@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import pytest
-
 from e2e_helpers import BASE, child_env, free_port, stop
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,6 @@ import time
 import urllib.request
 
 import pytest
-
 from e2e_helpers import call
 
 pytestmark = pytest.mark.slow

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from http_helpers import Api, build_services
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import FakeInference, MemoryStore
 from adapters.system import SystemClock
 from entrypoints.http import create_app
-from http_helpers import Api, build_services
 
 
 @pytest.fixture

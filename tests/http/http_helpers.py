@@ -6,7 +6,6 @@ import base64
 import json
 import time
 import uuid
-
 from typing import Any
 
 import attrs
@@ -17,14 +16,13 @@ from litestar.testing import AsyncTestClient
 
 from adapters.auth import SessionTokens, sign_init_data
 from adapters.memory import FakeInference, MemoryStore
-from adapters.system import SystemClock, UuidIds
-from base_core import Studio
 from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
+from adapters.system import SystemClock, UuidIds
+from base_core import Context, Studio, builtin_registry
 from entrypoints.bootstrap import Services, studio_config
 from entrypoints.event_log import logging_dispatcher
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
-from base_core import Context, builtin_registry
 
 SUPABASE_URL = "https://testproject.supabase.co"
 ISSUER = f"{SUPABASE_URL}/auth/v1"
@@ -111,7 +109,7 @@ def build_services(store: MemoryStore, inference: FakeInference, ec_key: Any) ->
     async def fetch_jwks(url: str) -> Any:
         return {"keys": [{**jwk, "kid": "test-ec", "alg": "ES256", "use": "sig"}]}
 
-    from adapters.auth import SupabaseJwtVerifier, BearerVerifier, TelegramInitDataVerifier
+    from adapters.auth import BearerVerifier, SupabaseJwtVerifier, TelegramInitDataVerifier
 
     supabase = SupabaseJwtVerifier(SUPABASE_URL, SUPABASE_SECRET, fetch_jwks=fetch_jwks)
     context = Context(

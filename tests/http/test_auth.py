@@ -8,7 +8,6 @@ import time
 import uuid
 
 import jwt
-
 from http_helpers import ISSUER, SUPABASE_SECRET
 
 

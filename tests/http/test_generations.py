@@ -6,9 +6,9 @@ import re
 import uuid
 
 import pytest
+from http_helpers import CREATE_BODY
 
 from base_core.errors import ProviderInputRejected
-from http_helpers import CREATE_BODY
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 GENERATION_FIELDS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from money_load import run, verdict
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -6,10 +6,10 @@ import asyncio
 import os
 
 import pytest
+from money_load import fresh_database
 
 from entrypoints.bootstrap import open_services
 from entrypoints.settings import Settings
-from money_load import fresh_database
 
 pytestmark = pytest.mark.postgres
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from security_support import ADMIN_ID, REPLICATE_TOKEN, Api
 
 ADMIN_ROUTES = [

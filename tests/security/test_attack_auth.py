@@ -9,7 +9,6 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from security_support import (
     ADMIN_ID,
     BOT_TOKEN,

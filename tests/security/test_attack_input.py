@@ -8,7 +8,6 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-
 from security_support import CREATE_BODY, Api
 
 SQL = [
@@ -237,8 +236,9 @@ async def test_the_largest_grants_cannot_overflow_a_balance(any_api: Api):
 async def test_hostile_telegram_profiles_never_500(any_api: Api):
     import time
 
-    from adapters.auth import sign_init_data
     from security_support import BOT_TOKEN
+
+    from adapters.auth import sign_init_data
 
     for telegram_id, name in enumerate(["a\x00b", "\x1b[31mred", "x" * 5000, "' OR 1=1 --", "😀"], 777001):
         fields = {
@@ -326,8 +326,9 @@ def test_an_oversized_chunked_body_without_a_length_is_413_on_a_real_server(tmp_
     (Litestar's test transport cannot stream a body, so this goes to `base serve`.)"""
     import socket
 
-    from live_server import serving
     from security_support import SESSION_SECRET, SessionTokens
+
+    from live_server import serving
 
     token = SessionTokens(SESSION_SECRET).issue(someone())
     env = {"BASE_DATABASE_URL": "memory://", "BASE_SESSION_SECRET": SESSION_SECRET,

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from adapters.auth import SessionTokens
 from live_server import call, serving

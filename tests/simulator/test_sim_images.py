@@ -9,7 +9,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sim_helpers import BIREFNET, ESRGAN, auth, create_flux, decode, fast_config, png_bytes, wait_until_done
+from sim_helpers import (
+    BIREFNET,
+    ESRGAN,
+    auth,
+    create_flux,
+    decode,
+    fast_config,
+    png_bytes,
+    wait_until_done,
+)
 
 from replicate_simulator import Simulator
 

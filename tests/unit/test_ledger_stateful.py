@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
-from base_core.catalogue import GenerationRequest
 from base_core.errors import IdempotencyConflict, InsufficientCredits, InvalidRequest
+from base_core.events import CreditsHeld, CreditsRefunded, CreditsSettled
+from base_core.generation import PredictionUpdate, Trigger
 from base_core.ledger import (
     CreditAccount,
     EntryKind,
@@ -29,10 +30,8 @@ from base_core.ledger import (
     check_replay,
     hold_key_for,
 )
-from base_core.events import CreditsHeld, CreditsRefunded, CreditsSettled
-from base_core.generation import PredictionUpdate, Trigger
 from base_core.ports import TokenCredential
-from base_core.seed_models import builtin_registry
+from base_core.registry import GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from base_core.catalogue import Action
 from base_core.errors import IllegalTransition, NotFound
 from base_core.events import (
     GenerationAccepted,
@@ -36,6 +35,7 @@ from base_core.generation import (
     Trigger,
     next_status,
 )
+from base_core.registry import Action
 
 T0 = datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
 P, R, C, F, X = Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELED

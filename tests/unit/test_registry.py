@@ -10,17 +10,20 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from base_core.catalogue import (
+from base_core.converter import converter
+from base_core.errors import InvalidRegistry, InvalidRequest
+from base_core.image_urls import UrlPolicy
+from base_core.registry import (
     Action,
     GenerationRequest,
     ModelRegistry,
     ModelSpec,
     SettingSpec,
     SettingType,
-    UrlPolicy,
+    builtin_registry,
 )
-from base_core.errors import InvalidRequest
-from base_core.seed_models import FLUX_SCHNELL, NANO_BANANA_EDIT, REAL_ESRGAN, SEED_MODELS, builtin_registry
+from base_core.seed_models import FLUX_SCHNELL, NANO_BANANA_EDIT, REAL_ESRGAN, SEED_MODELS
+from entrypoints.models_file import parse_models_text
 
 REGISTRY = builtin_registry()
 TOP_LEVEL = ("prompt", "input_image_url")
@@ -412,7 +415,7 @@ def test_public_urls_are_accepted_unchanged(url: str) -> None:
         assert url in (prepared.replicate_input[key], *prepared.replicate_input[key])
 
 
-# --- loading from text ------------------------------------------------------------------
+# --- loading from plain data (and the JSON and TOML a file holds) ------------------------------------------------------------------
 
 
 def toml_value(value: Any) -> str:
@@ -497,13 +500,18 @@ def models_of(registry: ModelRegistry) -> list[ModelSpec]:
     return list(registry)
 
 
+def data_of(registry: ModelRegistry) -> dict[str, Any]:
+    """The registry as plain data, in the file spelling, through the one converter."""
+    return {"models": [converter.unstructure(model) for model in registry]}
+
+
 @pytest.mark.parametrize("load", ["data", "json", "toml"])
 def test_the_seed_registry_round_trips(load: str) -> None:
-    data = REGISTRY.to_data()
+    data = data_of(REGISTRY)
     loaded = {
         "data": lambda: ModelRegistry.from_data(data),
-        "json": lambda: ModelRegistry.from_json(json.dumps(data)),
-        "toml": lambda: ModelRegistry.from_toml(to_toml(data)),
+        "json": lambda: ModelRegistry.from_data(parse_models_text(json.dumps(data), toml=False)),
+        "toml": lambda: ModelRegistry.from_data(parse_models_text(to_toml(data), toml=True)),
     }[load]()
     assert models_of(loaded) == list(SEED_MODELS)
 
@@ -511,21 +519,154 @@ def test_the_seed_registry_round_trips(load: str) -> None:
 @settings(max_examples=150, deadline=None)
 @given(registries())
 def test_generated_registries_round_trip_through_json_and_toml(registry: ModelRegistry) -> None:
-    data = registry.to_data()
+    data = data_of(registry)
     assert models_of(ModelRegistry.from_data(data)) == models_of(registry)
-    assert models_of(ModelRegistry.from_json(json.dumps(data))) == models_of(registry)
-    assert models_of(ModelRegistry.from_toml(to_toml(data))) == models_of(registry)
+    assert models_of(ModelRegistry.from_data(parse_models_text(json.dumps(data), toml=False))) == models_of(registry)
+    assert models_of(ModelRegistry.from_data(parse_models_text(to_toml(data), toml=True))) == models_of(registry)
 
 
-def test_public_shape_uses_the_seed_field_names() -> None:
-    public = FLUX_SCHNELL.to_public()
-    assert set(public) == {
-        "id", "name", "displayName", "replicateModel", "action", "runs", "description", "settings", "price"
-    }
-    assert "inputKey" not in json.dumps(public)
+def test_a_file_may_leave_out_what_has_a_default() -> None:
+    registry = ModelRegistry.from_data({"models": [{
+        "id": "only", "displayName": "Only", "replicateModel": "a/b", "action": "edit", "price": 2,
+    }]})
+    assert models_of(registry) == [ModelSpec(
+        id="only", name="only", display_name="Only", replicate_model="a/b", action=Action.EDIT,
+        runs="", description="", settings=(), price=2,
+    )]
+    spec = ModelRegistry.from_data({"models": [{**MINIMAL, "settings": [{"name": "seed", "type": "integer"}]}]})
+    assert spec.get("m").settings == (SettingSpec("seed", "seed", SettingType.INTEGER),)
 
 
-@pytest.mark.parametrize("text", ["{}", '{"models": {}}', '{"models": [{"id": "x"}]}', "[]"])
-def test_a_registry_file_without_models_is_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        ModelRegistry.from_json(text)
+def test_limits_keep_their_integer_spelling() -> None:
+    """`max: 4` stays 4 (the public JSON shows 4, not 4.0), and 2.5 stays 2.5."""
+    registry = ModelRegistry.from_data({"models": [{**MINIMAL, "settings": [
+        {"name": "n", "type": "integer", "min": 1, "max": 4},
+        {"name": "scale", "type": "number", "min": 0.5, "max": 2.5},
+    ]}]})
+    n, scale = registry.get("m").settings
+    assert (type(n.min), type(n.max), type(scale.max)) == (int, int, float)
+
+
+# --- a bad registry names every bad path -------------------------------------------------
+
+MINIMAL: dict[str, Any] = {
+    "id": "m", "displayName": "M", "replicateModel": "a/b", "action": "create", "price": 1,
+}
+
+
+def problems_of(data: Any) -> tuple[str, ...]:
+    with pytest.raises(InvalidRegistry) as error:
+        ModelRegistry.from_data(data)
+    assert str(error.value) == "; ".join(error.value.problems)
+    return error.value.problems
+
+
+def seed_data() -> dict[str, Any]:
+    return json.loads(json.dumps(data_of(REGISTRY)))
+
+
+def test_a_wrong_type_deep_inside_names_its_path() -> None:
+    data = seed_data()
+    data["models"][0]["settings"][2]["max"] = "4"
+    assert data["models"][0]["settings"][2]["name"] == "num_outputs"
+    assert problems_of(data) == ("models[0].settings.num_outputs.max: expected a number, got str",)
+
+
+def test_an_unknown_key_is_refused_where_it_is() -> None:
+    data = seed_data()
+    data["models"][1]["colour"] = "red"
+    data["models"][0]["settings"][3]["maximum"] = 4
+    data["version"] = 2
+    assert problems_of(data) == (
+        "models[0].settings.num_inference_steps.maximum: unknown key",
+        "models[1].colour: unknown key",
+        "version: unknown key",
+    )
+
+
+def test_missing_fields_are_named_in_the_file_spelling() -> None:
+    data = seed_data()
+    del data["models"][2]["displayName"]
+    del data["models"][3]["settings"][1]["type"]
+    del data["models"][0]["settings"][1]["name"]
+    assert problems_of(data) == (
+        "models[0].settings[1].name: required",
+        "models[2].displayName: required",
+        "models[3].settings.resolution.type: required",
+    )
+    assert problems_of({}) == ("models: required",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("price", "3", "expected an integer, got str"),
+        ("price", True, "expected an integer, got bool"),
+        ("price", 1.5, "expected an integer, got float"),
+        ("id", 7, "expected a string, got int"),
+        ("action", "paint", "expected one of create, edit, upscale, remove_bg, got 'paint'"),
+        ("settings", "prompt", "expected a list, got str"),
+        ("settings", {"name": "prompt"}, "expected a list, got dict"),
+    ],
+)
+def test_values_are_never_coerced(key: str, value: Any, reason: str) -> None:
+    assert f"models[0].{key}: {reason}" in problems_of({"models": [{**MINIMAL, key: value}]})
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ({"type": "select", "options": "abc"}, "options: expected a list, got str"),
+        ({"type": "integer", "max": False}, "max: expected a number, got bool"),
+        ({"type": "colour"}, "type: expected one of text, textarea, select, integer, number, boolean, image, got 'colour'"),
+        ({"type": "text", "required": "yes"}, "required: expected true or false, got str"),
+        ({"type": "text", "inputKey": 3}, "inputKey: expected a string, got int"),
+    ],
+)
+def test_a_bad_setting_is_named_by_its_name(setting: dict[str, Any], problem: str) -> None:
+    data = {"models": [{**MINIMAL, "settings": [{"name": "s", **setting}]}]}
+    assert problems_of(data) == (f"models[0].settings.s.{problem}",)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ([], "(top level): expected an object, got list"),
+        ("models", "(top level): expected an object, got str"),
+        ({"models": {}}, "models: expected a list, got dict"),
+        ({"models": [3]}, "models[0]: expected an object, got int"),
+        ({"models": [{**MINIMAL, "settings": [[]]}]}, "models[0].settings[0]: expected an object, got list"),
+    ],
+)
+def test_the_wrong_shape_is_named(data: Any, problem: str) -> None:
+    assert problems_of(data) == (problem,)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = seed_data()
+    data["models"][0]["price"] = "1"
+    data["models"][1]["settings"][2]["options"] = "jpg"
+    data["models"][3]["action"] = "erase"
+    assert len(problems_of(data)) == 3
+
+
+def test_rules_beyond_types_name_their_path() -> None:
+    select = {"name": "look", "type": "select"}
+    image = {"name": "picture", "type": "image"}
+    data = {"models": [
+        {**MINIMAL, "price": -1},
+        {**MINIMAL, "id": "two", "settings": [select, image, {"name": "a", "type": "text"}, {"name": "a", "type": "text"}]},
+        {**MINIMAL},
+    ]}
+    assert problems_of(data) == (
+        "models[0].price: must not be negative",
+        "models[1].settings.a: duplicate setting name",
+        "models[1].settings.look.options: a select needs options",
+        "models[1].settings.picture.type: the image setting is 'input_image_url'",
+        "models[2].id: duplicate model id 'm'",
+    )
+
+
+def test_a_registry_built_in_code_is_checked_the_same_way() -> None:
+    with pytest.raises(InvalidRegistry, match=r"models\[1\]\.id: duplicate model id 'flux-schnell'"):
+        ModelRegistry([FLUX_SCHNELL, FLUX_SCHNELL])

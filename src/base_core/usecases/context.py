@@ -7,8 +7,8 @@ from types import TracebackType
 
 import attrs
 
-from base_core.catalogue import ModelRegistry, UrlPolicy
 from base_core.events import EventDispatcher
+from base_core.image_urls import UrlPolicy
 from base_core.ledger import DEFAULT_HOLD_TTL
 from base_core.ports import (
     Clock,
@@ -19,6 +19,7 @@ from base_core.ports import (
     UnitOfWorkFactory,
     WebhookTarget,
 )
+from base_core.registry import ModelRegistry
 from base_core.tokens import RotationPolicy
 
 

@@ -25,7 +25,6 @@ import hashlib
 import json
 from typing import Any
 
-from base_core.catalogue import GenerationRequest, PreparedGeneration
 from base_core.errors import (
     Conflict,
     IdempotencyConflict,
@@ -46,6 +45,7 @@ from base_core.generation import (
 )
 from base_core.ledger import hold_key_for
 from base_core.ports import TokenCredential
+from base_core.registry import GenerationRequest, PreparedGeneration
 from base_core.tokens import ReplicateToken
 from base_core.usecases.context import Context
 from base_core.usecases.endings import advance, cancel_at_replicate

@@ -11,12 +11,12 @@ import attrs
 
 from adapters.memory import MemoryStore, SequentialIds
 from adapters.replicate import ReplicateWebhooks
-from base_core.catalogue import GenerationRequest, ModelRegistry, UrlPolicy
 from base_core.errors import BaseError
 from base_core.generation import PredictionUpdate
+from base_core.image_urls import UrlPolicy
 from base_core.ledger import EntryKind
 from base_core.ports import Clock, InferenceProvider, TokenCredential, WebhookTarget
-from base_core.seed_models import builtin_registry
+from base_core.registry import GenerationRequest, ModelRegistry, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases.context import Context, StudioConfig
 

@@ -10,9 +10,9 @@ from replicate_support import FLUX_REQUEST, INITIAL_CREDITS, USER, build_studio,
 
 from adapters.memory import ManualClock
 from adapters.replicate import ReplicateInference
-from base_core.catalogue import GenerationRequest, ModelRegistry
 from base_core.errors import NoTokenAvailable, ProviderInputRejected, ProviderUnavailable
 from base_core.generation import Status
+from base_core.registry import GenerationRequest, ModelRegistry
 from base_core.seed_models import FLUX_SCHNELL, SEED_MODELS
 from base_core.studio import Studio
 from base_core.tokens import ReplicateToken

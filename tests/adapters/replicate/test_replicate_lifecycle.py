@@ -20,11 +20,11 @@ from replicate_support import (
 from adapters.memory import MemoryStore
 from adapters.replicate import ReplicateInference, ReplicateWebhooks, WebhookSecrets
 from adapters.system import SystemClock
+from base_core.background import Poller
 from base_core.generation import Generation, Status
 from base_core.ports import WebhookTarget
 from base_core.studio import Studio
 from base_core.usecases.polling import PollSchedule
-from base_core.background import Poller
 from replicate_simulator import Simulator
 
 TOKEN = "r8_lifecycle_0001"

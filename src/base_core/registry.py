@@ -2,23 +2,26 @@
 
 A create request is checked here against the model's settings schema and turned into the
 exact `input` dict Replicate receives. Nothing else in the service interprets settings.
+A registry also comes from plain data (a parsed models file: `{"models": [...]}` in the
+public camelCase shape plus `price`), structured by the core's one converter.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from base_core.errors import InvalidRequest, UnknownModel
+from base_core.converter import converter, problems
+from base_core.errors import InvalidRegistry, InvalidRequest, UnknownModel
+from base_core.image_urls import UrlPolicy
 
 
 class Action(StrEnum):
@@ -51,74 +54,6 @@ class SettingType(StrEnum):
 FROM_PROMPT = "prompt"
 FROM_IMAGE = "input_image_url"
 TOP_LEVEL_FIELDS = frozenset({FROM_PROMPT, FROM_IMAGE})
-
-MAX_URL_LENGTH = 2048
-
-
-@attrs.frozen
-class UrlPolicy:
-    """Which input image URLs the service passes on to Replicate.
-
-    Only http(s) URLs with a host are accepted; loopback, private, link-local and other
-    internal addresses are refused unless `allow_private_hosts` (the offline demo serves
-    its images from loopback). Names are not resolved here: the core does no I/O.
-    """
-
-    allow_private_hosts: bool = False
-
-    def check(self, field: str, url: object) -> str:
-        if not isinstance(url, str) or not url:
-            raise InvalidRequest(field, "must be an http(s) URL")
-        if len(url) > MAX_URL_LENGTH:
-            raise InvalidRequest(field, f"must be at most {MAX_URL_LENGTH} characters")
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-            raise InvalidRequest(field, "must not contain spaces or control characters")
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            raise InvalidRequest(field, "is not a valid URL") from None
-        if parts.scheme not in ("http", "https") or not host:
-            raise InvalidRequest(field, "must be an http(s) URL with a host")
-        if parts.username or parts.password:
-            raise InvalidRequest(field, "must not carry credentials")
-        if not self.allow_private_hosts and _is_internal_host(host):
-            raise InvalidRequest(field, "must point at a public host")
-        return url
-
-
-def _is_internal_host(host: str) -> bool:
-    name = host.rstrip(".").lower()
-    if name in ("localhost", "localhost.localdomain") or name.endswith(
-        (".localhost", ".local", ".internal")
-    ):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        last_label = name.rsplit(".", 1)[-1]
-        if last_label.isdigit() or last_label.startswith("0x"):
-            # No public name ends in a number: this is an IPv4 address in a non-canonical
-            # spelling resolvers still accept (2130706433, 0x7f000001, 0177.0.0.1, 127.1).
-            return True
-        return "." not in name  # a bare intranet name
-    if isinstance(address, ipaddress.IPv6Address):
-        address = _embedded_ipv4(address) or address
-    # `is_global` holds for multicast groups (224.0.0.0/4, ff0e::/16): no image lives there.
-    return not address.is_global or address.is_multicast
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, compatible, 6to4, NAT64), if any."""
-    if address.ipv4_mapped or address.sixtofour:
-        return address.ipv4_mapped or address.sixtofour
-    if int(address) >> 32 == 0 or address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
 
 
 @attrs.frozen
@@ -189,23 +124,6 @@ class SettingSpec:
             raise InvalidRequest(field, f"must be at most {_fmt(self.max)}")
         return value
 
-    def to_public(self) -> dict[str, Any]:
-        public: dict[str, Any] = {
-            "name": self.name,
-            "label": self.label,
-            "type": self.type.value,
-            "required": self.required,
-        }
-        if self.default is not None:
-            public["default"] = self.default
-        if self.min is not None:
-            public["min"] = self.min
-        if self.max is not None:
-            public["max"] = self.max
-        if self.options is not None:
-            public["options"] = list(self.options)
-        return public
-
 
 # C0 controls except newline, carriage return and tab; DEL and the C1 controls.
 _FORBIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -228,10 +146,6 @@ class ModelSpec:
     price: int  # credits per output
 
     @property
-    def owner_and_name(self) -> str:
-        return self.replicate_model.split(":", 1)[0]
-
-    @property
     def version(self) -> str | None:
         """The pinned version id, or None for an official model run through its model route."""
         _, _, version = self.replicate_model.partition(":")
@@ -242,19 +156,6 @@ class ModelSpec:
             if spec.name == name:
                 return spec
         return None
-
-    def to_public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "displayName": self.display_name,
-            "replicateModel": self.replicate_model,
-            "action": self.action.value,
-            "runs": self.runs,
-            "description": self.description,
-            "settings": [s.to_public() for s in self.settings],
-            "price": self.price,
-        }
 
 
 @attrs.frozen
@@ -307,16 +208,33 @@ class ModelRegistry:
     """The catalogue, keyed by model id, in the order it was given."""
 
     def __init__(self, models: Iterable[ModelSpec]) -> None:
+        """Raise InvalidRegistry naming every model that breaks a rule (`models[i]...`)."""
         self._models: dict[str, ModelSpec] = {}
         self._fields: dict[str, tuple[dict[str, SettingSpec], tuple[_Field, ...]]] = {}
-        for model in models:
+        found: list[str] = []
+        for index, model in enumerate(models):
+            found += _problems_of(model, f"models[{index}]")
             if model.id in self._models:
-                raise ValueError(f"duplicate model id {model.id!r}")
-            _check_model(model)
+                found.append(f"models[{index}].id: duplicate model id {model.id!r}")
+                continue
             self._models[model.id] = model
             self._fields[model.id] = _fields_of(model)
+        if found:
+            raise InvalidRegistry(found)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    @classmethod
+    def from_data(cls, data: object) -> ModelRegistry:
+        """Build from plain data, `{"models": [...]}`; raise InvalidRegistry naming each
+        bad path (`models[2].settings.num_outputs.max: expected a number, got str`)."""
+        if not isinstance(data, Mapping):
+            raise InvalidRegistry([f"(top level): expected an object, got {type(data).__name__}"])
+        try:
+            registry_data = converter.structure(data, _RegistryData)
+        except cattrs.BaseValidationError as error:
+            raise InvalidRegistry(problems(error, data, named=("settings",))) from None
+        return cls(registry_data.models)
+
+    def __iter__(self) -> Iterator[ModelSpec]:
         return iter(self._models.values())
 
     def __len__(self) -> int:
@@ -381,84 +299,80 @@ class ModelRegistry:
             cost=model.price * num_outputs,
         )
 
-    # Loading from text: the caller reads the file (the core does no I/O).
 
-    @classmethod
-    def from_json(cls, text: str) -> ModelRegistry:
-        return cls.from_data(json.loads(text))
-
-    @classmethod
-    def from_toml(cls, text: str) -> ModelRegistry:
-        return cls.from_data(tomllib.loads(text))
-
-    @classmethod
-    def from_data(cls, data: Any) -> ModelRegistry:
-        """Build from `{"models": [...]}` in the public (camelCase) shape plus `price`."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("models"), list):
-            raise ValueError("a model registry file needs a top-level 'models' list")
-        return cls(model_from_data(item) for item in data["models"])
-
-    def to_data(self) -> dict[str, Any]:
-        return {"models": [model_to_data(m) for m in self._models.values()]}
-
-
-def _check_model(model: ModelSpec) -> None:
+def _problems_of(model: ModelSpec, path: str) -> list[str]:
+    """The rules a model breaks that its types alone cannot show."""
+    found = []
     if model.price < 0:
-        raise ValueError(f"{model.id}: price must not be negative")
+        found.append(f"{path}.price: must not be negative")
     names = [s.name for s in model.settings]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{model.id}: duplicate setting names")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        found.append(f"{path}.settings.{name}: duplicate setting name")
     for spec in model.settings:
+        where = f"{path}.settings.{spec.name}"
         if spec.type is SettingType.SELECT and not spec.options:
-            raise ValueError(f"{model.id}.{spec.name}: a select needs options")
+            found.append(f"{where}.options: a select needs options")
         if spec.type is SettingType.IMAGE and spec.name != FROM_IMAGE:
-            raise ValueError(f"{model.id}.{spec.name}: the image setting is {FROM_IMAGE!r}")
+            found.append(f"{where}.type: the image setting is {FROM_IMAGE!r}")
+    return found
 
 
-def model_from_data(item: Mapping[str, Any]) -> ModelSpec:
-    try:
-        return ModelSpec(
-            id=str(item["id"]),
-            name=str(item.get("name", item["id"])),
-            display_name=str(item["displayName"]),
-            replicate_model=str(item["replicateModel"]),
-            action=Action(item["action"]),
-            runs=str(item.get("runs", "")),
-            description=str(item.get("description", "")),
-            settings=tuple(_setting_from_data(s) for s in item.get("settings", [])),
-            price=int(item["price"]),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"invalid model entry {item.get('id', '?')!r}: {exc}") from exc
+# The plain-data spelling: the public camelCase names, every key known (an unknown one is
+# a typo, refused), and the defaults a file may leave out.
 
 
-def _setting_from_data(item: Mapping[str, Any]) -> SettingSpec:
-    options = item.get("options")
-    return SettingSpec(
-        name=str(item["name"]),
-        label=str(item.get("label", item["name"])),
-        type=SettingType(item["type"]),
-        required=bool(item.get("required", False)),
-        default=item.get("default"),
-        min=item.get("min"),
-        max=item.get("max"),
-        options=tuple(options) if options is not None else None,
-        input_key=item.get("inputKey"),
-        as_list=bool(item.get("asList", False)),
+@attrs.frozen
+class _RegistryData:
+    models: tuple[ModelSpec, ...]
+
+
+_SETTING_KEYS = {"input_key": override(rename="inputKey"), "as_list": override(rename="asList")}
+_MODEL_KEYS = {
+    "display_name": override(rename="displayName"),
+    "replicate_model": override(rename="replicateModel"),
+}
+
+
+def _setting_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"label": data.get("name", "")}
+
+
+def _model_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": data.get("id", ""), "runs": "", "description": "", "settings": []}
+
+
+def _file_shape(
+    kind: type, keys: dict[str, Any], defaults: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> None:
+    """Structure `kind` from its plain-data spelling (unknown keys refused, the keys a
+    file may leave out filled from `defaults`), and unstructure it back the same way,
+    leaving out what is at its default (TOML has no null)."""
+    generated: Any = make_dict_structure_fn(kind, converter, _cattrs_forbid_extra_keys=True, **keys)
+
+    def structure(data: object, _: type) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        return generated({**defaults(data), **data}, kind)
+
+    structure.overrides = generated.overrides  # type: ignore[attr-defined]  # read by `problems`
+    converter.register_structure_hook(kind, structure)
+    converter.register_unstructure_hook(
+        kind, make_dict_unstructure_fn(kind, converter, _cattrs_omit_if_default=True, **keys)
     )
 
 
-def model_to_data(model: ModelSpec) -> dict[str, Any]:
-    data = model.to_public()
-    data["settings"] = []
-    for spec in model.settings:
-        item = spec.to_public()
-        if spec.input_key is not None:
-            item["inputKey"] = spec.input_key
-        if spec.as_list:
-            item["asList"] = True
-        data["settings"].append(item)
-    return data
+_file_shape(SettingSpec, _SETTING_KEYS, _setting_defaults)
+_file_shape(ModelSpec, _MODEL_KEYS, _model_defaults)
+converter.register_structure_hook(
+    _RegistryData, make_dict_structure_fn(_RegistryData, converter, _cattrs_forbid_extra_keys=True)
+)
+
+
+def builtin_registry() -> ModelRegistry:
+    """The four models .base ships with (`seed_models`)."""
+    from base_core.seed_models import SEED_MODELS  # the seed is written with this module's types
+
+    return ModelRegistry(SEED_MODELS)
 
 
 __all__ = [
@@ -469,7 +383,5 @@ __all__ = [
     "PreparedGeneration",
     "SettingSpec",
     "SettingType",
-    "UrlPolicy",
-    "model_from_data",
-    "model_to_data",
+    "builtin_registry",
 ]
