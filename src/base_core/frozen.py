@@ -15,9 +15,17 @@ T = TypeVar("T")
 
 
 class FrozenDict(dict[str, Any]):
-    """A dict that refuses every change. JSON encoders see a plain dict."""
+    """A dict that refuses every change, whose values are frozen too. JSON encoders see a
+    plain dict."""
 
     __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        dict.__init__(self, *args, **kwargs)
+        for key, value in dict.items(self):
+            frozen = freeze(value)
+            if frozen is not value:
+                dict.__setitem__(self, key, frozen)
 
     def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("a FrozenDict cannot be changed")
@@ -48,7 +56,7 @@ def freeze(value: Any) -> Any:
     if kind is FrozenDict or kind in _SCALARS:
         return value
     if isinstance(value, Mapping):
-        return FrozenDict({str(key): freeze(item) for key, item in value.items()})
+        return FrozenDict({str(key): item for key, item in value.items()})
     if isinstance(value, (list, tuple)):
         items = tuple(freeze(item) for item in value)
         return value if kind is tuple and all(a is b for a, b in zip(items, value)) else items

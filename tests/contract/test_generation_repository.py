@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from base_core.errors import Conflict
@@ -110,9 +111,8 @@ async def test_save_refuses_a_prediction_of_another_generation(uow_factory, buil
         await uow.commit()
     async with uow_factory() as uow:
         other = await uow.generations.get_for_update("gen-2")
-        other.prediction_id = "pred-1"
         with pytest.raises(Conflict):
-            await uow.generations.save(other)
+            await uow.generations.save(attrs.evolve(other, prediction_id="pred-1"))
 
 
 async def _history(uow_factory, build) -> None:

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.sql import SqlDatabase, schema
+from adapters.sql import inbox
 from adapters.sql import mappers as m
-from base_core.generation import Generation, PredictionUpdate, Status
+from base_core.generation import Generation, PredictionUpdate, Status, Trigger
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
 from base_core.registry import Action
 from base_core.tokens import ReplicateToken
@@ -75,7 +76,7 @@ tokens = st.builds(
     disabled_reason=st.none() | texts,
 )
 updates = st.builds(
-    PredictionUpdate, prediction_id=some_texts, status=texts,
+    PredictionUpdate, prediction_id=some_texts, trigger=st.sampled_from(list(Trigger)),
     output=st.none() | st.lists(texts, min_size=1, max_size=4).map(tuple), error=st.none() | texts,
     predict_time=st.none() | st.floats(0, 1e6, allow_nan=False), completed_at=st.none() | moments,
 )
@@ -228,7 +229,7 @@ def test_a_bad_stored_value_is_refused_not_guessed() -> None:
 
 @given(updates, moments)
 def test_parked_update_mapper_round_trips_in_memory(update: PredictionUpdate, now: datetime) -> None:
-    assert m.update_from_row(m.update_to_row(update, now)) == update
+    assert inbox.update_from_row(inbox.update_to_row(update, now)) == update
 
 
 # Through the databases: one migrated database per backend for the whole module, a loop
@@ -310,7 +311,7 @@ def test_ledger_rows_round_trip_through_the_database(
     entry = LedgerEntry(
         entry.key, account.user_id, entry.kind, entry.amount, entry.created_at, entry.hold_key, entry.reason
     )
-    hold.user_id = account.user_id
+    hold = attrs.evolve(hold, user_id=account.user_id)
 
     async def run() -> tuple[Any, Any, Any]:
         async with store.db() as uow:

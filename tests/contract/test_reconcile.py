@@ -241,7 +241,7 @@ async def test_expired_holds_are_resolved_by_their_generations_state(world, uow_
     # use cases; the reconciler repairs it anyway), and an in-flight one past its hold.
     async with uow_factory() as uow:
         stored = await uow.generations.get_for_update(generation.id)
-        stored.apply(world.inference.complete(generation.prediction_id), world.clock.now())
+        stored = stored.advance(world.inference.complete(generation.prediction_id), world.clock.now())
         await uow.generations.save(stored)
         await uow.commit()
     other = await world.create()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from adapters.memory import FakeInference, ManualClock, SequentialIds
@@ -24,7 +25,7 @@ from base_core.errors import (
 )
 from base_core.generation import GenerationQuery, PredictionUpdate, Status, Trigger
 from base_core.ledger import EntryKind
-from base_core.registry import GenerationRequest, builtin_registry
+from base_core.registry import Action, GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.users import TelegramProfile
@@ -160,8 +161,10 @@ async def test_another_users_generation_does_not_exist_for_them(world: World) ->
 async def test_a_generation_read_from_the_studio_is_a_snapshot(world: World) -> None:
     generation = await world.create()
     done = await world.studio.apply_update(world.inference.complete(generation.prediction_id))
-    done.output_urls.append("https://evil.example/x.png")
-    done.settings["num_outputs"] = 99
+    with pytest.raises(AttributeError):
+        done.output_urls.append("https://evil.example/x.png")  # a tuple
+    with pytest.raises(TypeError):
+        done.settings["num_outputs"] = 99
     stored = await world.studio.generation(ALICE, generation.id)
     assert len(stored.output_urls) == 1
     assert stored.settings["num_outputs"] == 1
@@ -379,9 +382,9 @@ async def test_list_pages_newest_first_with_totals(world: World) -> None:
     await world.create(BOB)
     newest_first = [g.id for g in reversed(created)]
 
-    page1 = await world.studio.generations(GenerationQuery.parse(ALICE, page="1", limit="3"))
-    page3 = await world.studio.generations(GenerationQuery.parse(ALICE, page="3", limit="3"))
-    beyond = await world.studio.generations(GenerationQuery.parse(ALICE, page="9", limit="3"))
+    page1 = await world.studio.generations(GenerationQuery(ALICE, page=1, limit=3))
+    page3 = await world.studio.generations(GenerationQuery(ALICE, page=3, limit=3))
+    beyond = await world.studio.generations(GenerationQuery(ALICE, page=9, limit=3))
 
     assert [g.id for g in page1.items] == newest_first[:3]
     assert [g.id for g in page3.items] == newest_first[6:]
@@ -393,10 +396,10 @@ async def test_list_filters_by_status_and_action(world: World) -> None:
     done = await world.create()
     await world.studio.apply_update(world.inference.complete(done.prediction_id))
     running = await world.create()
-    completed = await world.studio.generations(GenerationQuery.parse(ALICE, status="completed"))
-    processing = await world.studio.generations(GenerationQuery.parse(ALICE, status="processing"))
-    edits = await world.studio.generations(GenerationQuery.parse(ALICE, action="edit"))
-    creates = await world.studio.generations(GenerationQuery.parse(ALICE, action="create"))
+    completed = await world.studio.generations(GenerationQuery(ALICE, status=Status.COMPLETED))
+    processing = await world.studio.generations(GenerationQuery(ALICE, status=Status.PROCESSING))
+    edits = await world.studio.generations(GenerationQuery(ALICE, action=Action.EDIT))
+    creates = await world.studio.generations(GenerationQuery(ALICE, action=Action.CREATE))
     assert [g.id for g in completed.items] == [done.id]
     assert [g.id for g in processing.items] == [running.id]
     assert (edits.items, edits.total, edits.total_pages) == ([], 0, 0)
