@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +53,7 @@ def read_handlers(engine: Engine) -> list[HTTPRouteHandler]:
         before = _instant(request.query_params.get("created_before"), "created_before")
         chosen = [
             p for p in engine.predictions(account)
-            if (after is None or p.created_at >= after) and (before is None or p.created_at < before)
+            if (after is None or _created(p) >= after) and (before is None or _created(p) < before)
         ]
         try:
             results, next_url, previous_url = page(
@@ -82,13 +82,19 @@ def _key(prediction: Prediction) -> tuple[float, str]:
     return prediction.created_at, prediction.id
 
 
-def _instant(value: str | None, name: str) -> float | None:
+def _created(prediction: Prediction) -> datetime:
+    # At the microseconds shown in `created_at`, so a shown value filters exactly.
+    return datetime.fromtimestamp(prediction.created_at, UTC)
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
+        instant = datetime.fromisoformat(value)
     except ValueError as error:
         raise problems.bad_request(f"{name} must be an ISO 8601 date-time") from error
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
 def _keep_filters(url: str | None, request: Request[Any, Any, Any]) -> str | None:
