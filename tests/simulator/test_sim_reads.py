@@ -21,27 +21,29 @@ async def _create(http: httpx.AsyncClient, body: dict[str, object], token: str =
 
 
 async def test_pages_of_three_walk_forward_and_back() -> None:
-    async with Simulator(fast_config(page_size=3)).running() as sim:
-        async with httpx.AsyncClient(base_url=sim.base_url) as http:
-            ids = [(await _create(http, {"version": BIREFNET, "input": {"image": "data:,x"}}))["id"]
-                   for _ in range(7)]
-            await _create(http, {"version": BIREFNET, "input": {"image": "data:,x"}}, token=OTHER)
-            seen, url = [], "/v1/predictions"
-            pages = []
-            while url:
-                body = (await http.get(url, headers=auth())).json()
-                pages.append(body)
-                seen += [p["id"] for p in body["results"]]
-                url = body["next"]
-            assert seen == ids[::-1]
-            assert [len(p["results"]) for p in pages] == [3, 3, 1]
-            assert pages[0]["previous"] is None
-            back = (await http.get(pages[2]["previous"], headers=auth())).json()
-            assert [p["id"] for p in back["results"]] == [p["id"] for p in pages[1]["results"]]
-            assert all(p["source"] == "api" for p in pages[0]["results"])
+    async with (
+        Simulator(fast_config(page_size=3)).running() as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as http,
+    ):
+        ids = [(await _create(http, {"version": BIREFNET, "input": {"image": "data:,x"}}))["id"]
+               for _ in range(7)]
+        await _create(http, {"version": BIREFNET, "input": {"image": "data:,x"}}, token=OTHER)
+        seen, url = [], "/v1/predictions"
+        pages = []
+        while url:
+            body = (await http.get(url, headers=auth())).json()
+            pages.append(body)
+            seen += [p["id"] for p in body["results"]]
+            url = body["next"]
+        assert seen == ids[::-1]
+        assert [len(p["results"]) for p in pages] == [3, 3, 1]
+        assert pages[0]["previous"] is None
+        back = (await http.get(pages[2]["previous"], headers=auth())).json()
+        assert [p["id"] for p in back["results"]] == [p["id"] for p in pages[1]["results"]]
+        assert all(p["source"] == "api" for p in pages[0]["results"])
 
-            bad = await http.get("/v1/predictions", params={"cursor": "nonsense"}, headers=auth())
-            assert bad.status_code == 400 and bad.json()["title"] == "Bad request"
+        bad = await http.get("/v1/predictions", params={"cursor": "nonsense"}, headers=auth())
+        assert bad.status_code == 400 and bad.json()["title"] == "Bad request"
 
 
 async def test_created_after_and_before_filter(sim: Simulator, http: httpx.AsyncClient) -> None:
