@@ -12,22 +12,19 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from replicate_simulator import problems
+from replicate_simulator import gate, problems
 from replicate_simulator.admin import admin_handlers
 from replicate_simulator.engine import Engine
 from replicate_simulator.faults import Operation
+from replicate_simulator.files_api import file_handlers
+from replicate_simulator.gate import bearer_token
 from replicate_simulator.models import InputInvalid, InvalidField, ModelSpec
 from replicate_simulator.problems import Problem
+from replicate_simulator.reads import read_handlers
 from replicate_simulator.state import Prediction
 
-
-def bearer_token(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() not in ("bearer", "token"):
-        return None
-    return token.strip() or None
+# Replicate takes uploads of up to 100 MiB.
+MAX_BODY = 100 * 1024 * 1024
 
 
 class RequestLog:
@@ -63,18 +60,7 @@ def create_app(engine: Engine) -> ASGIApp:
     """The simulator's ASGI app: Litestar, wrapped so that every `/v1` request is logged."""
 
     async def admit(request: Request[Any, Any, Any], operation: Operation) -> tuple[str, str]:
-        """Apply injected faults, then check the token; return (token, account)."""
-        token = bearer_token(request.headers.get("authorization"))
-        fault = engine.faults.take_for_request(token, operation)
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status is not None:
-                raise problems.from_fault(fault)
-        account = engine.accounts.account_for(token)
-        if token is None or account is None:
-            raise problems.unauthenticated()
-        return token, account
+        return await gate.admit(engine, request, operation)
 
     def json_body(raw: bytes) -> dict[str, Any]:
         try:
@@ -99,14 +85,18 @@ def create_app(engine: Engine) -> ASGIApp:
             )
         except InputInvalid as invalid:
             raise problems.invalid_input(invalid.fields) from invalid
-        status = 201
         wait = _prefer_wait(request.headers.get("prefer"))
-        if wait is not None:
-            try:
-                await asyncio.wait_for(prediction.finished.wait(), wait)
-            except TimeoutError:
-                status = 202
-        return _prediction_response(engine, prediction, status)
+        if wait is None:
+            return _prediction_response(engine, prediction, 201)
+        try:
+            await asyncio.wait_for(prediction.finished.wait(), wait)
+        except TimeoutError:
+            # Like Replicate: when the wait runs out the prediction is answered as
+            # `starting`, whatever it is doing, and the client polls it from there.
+            body = prediction.to_json(engine.base_url)
+            body["status"] = "starting"
+            return Response(body, status_code=201)
+        return _prediction_response(engine, prediction, 201)
 
     @post("/v1/models/{owner:str}/{name:str}/predictions")
     async def create_for_model(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -194,6 +184,8 @@ def create_app(engine: Engine) -> ASGIApp:
             webhook_secret,
             output_file,
             web_page,
+            *read_handlers(engine),
+            *file_handlers(engine),
             *admin_handlers(engine),
         ],
         exception_handlers={
@@ -205,11 +197,15 @@ def create_app(engine: Engine) -> ASGIApp:
         on_shutdown=[on_shutdown],
         openapi_config=None,
         logging_config=None,
+        request_max_body_size=MAX_BODY,
     )
     return RequestLog(app, engine)
 
 
 def _http_exception(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    if error.status_code in (404, 405):
+        # Replicate answers a path it does not serve, whatever the method, with a 404.
+        return problems.not_found().to_response()
     response = Problem(error.status_code, _title(error.status_code), str(error.detail)).to_response()
     response.headers.update(error.headers or {})
     return response
@@ -228,7 +224,7 @@ def _prediction_response(engine: Engine, prediction: Prediction, status: int) ->
 
 
 def _prefer_wait(prefer: str | None) -> float | None:
-    """Seconds to hold a create request for `Prefer: wait` or `Prefer: wait=N`."""
+    """Seconds to hold a create request for `Prefer: wait` (60) or `Prefer: wait=N` (1-60)."""
     if not prefer:
         return None
     for part in prefer.split(","):

@@ -13,7 +13,8 @@ class SimulatorConfig:
 
     Every token in `tokens` is its own account unless `accounts` maps it to one; tokens
     named only in `accounts` are valid too. `account_secrets` pins an account's webhook
-    secret (`whsec_<base64>`); other accounts get a random one.
+    secret (`whsec_<base64>`); other accounts get a random one. `page_size` is how many
+    predictions a page of `GET /v1/predictions` holds (Replicate's is 100).
     """
 
     tokens: Sequence[str] = ()
@@ -30,6 +31,7 @@ class SimulatorConfig:
     image_long_side: int = 256
     max_upscale_side: int = 4096
     public_url: str | None = None
+    page_size: int = 100
 
 
 @attrs.define

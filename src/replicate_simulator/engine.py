@@ -18,6 +18,7 @@ from replicate_simulator.generation import GenerationFailed, Limits, OutputFile,
 from replicate_simulator.images import CONTENT_TYPES
 from replicate_simulator.models import Catalog, InputInvalid, InvalidField, ModelSpec
 from replicate_simulator.state import FileStore, History, Prediction, Status, new_prediction_id
+from replicate_simulator.uploads import Uploads
 from replicate_simulator.webhooks import Retries, Webhook, WebhookSender
 
 WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
@@ -35,6 +36,7 @@ class Engine:
         self.catalog = Catalog()
         self.files = FileStore()
         self.history = History()
+        self.uploads = Uploads()
         self.base_url = config.public_url or ""
         self._limits = Limits(config.image_long_side, config.max_upscale_side)
         self._predictions: dict[str, Prediction] = {}
@@ -132,8 +134,11 @@ class Engine:
             return None
         return prediction
 
-    def predictions(self) -> list[Prediction]:
-        return list(self._predictions.values())
+    def predictions(self, account: str | None = None) -> list[Prediction]:
+        return [p for p in self._predictions.values() if account in (None, p.account)]
+
+    def run_count(self, model: ModelSpec) -> int:
+        return sum(1 for p in self._predictions.values() if p.model is model)
 
     def cancel(self, prediction: Prediction) -> None:
         if not prediction.is_terminal:
@@ -164,6 +169,7 @@ class Engine:
         self._predictions.clear()
         self._held_webhooks.clear()
         self.files.clear()
+        self.uploads.clear()
         self.history.clear()
         self.faults.clear()
         self.accounts.reset()
@@ -189,7 +195,12 @@ class Engine:
         self._notify(prediction, {"start"})
         began = time.monotonic()
         try:
-            outputs = await generate(prediction.model, prediction.params, self._fetch, self._limits)
+            outputs = await generate(
+                prediction.model,
+                prediction.params,
+                lambda url: self._fetch(url, prediction.account),
+                self._limits,
+            )
         except GenerationFailed as error:
             prediction.logs += f"Error: {error}\n"
             self._finish(prediction, "failed", str(error))
@@ -228,7 +239,14 @@ class Engine:
         self._retention_timers.pop(prediction_id, None)
         self.remove_data(prediction_id)
 
-    async def _fetch(self, url: str) -> bytes:
+    async def _fetch(self, url: str, account: str) -> bytes:
+        uploaded = f"{self.base_url}/v1/files/"
+        if self.base_url and url.startswith(uploaded):
+            file_id = urlsplit(url).path.removeprefix("/v1/files/").removesuffix("/download")
+            upload = self.uploads.get(file_id, account)
+            if upload is None:
+                raise GenerationFailed(f"Failed to download {url}: HTTP 404")
+            return upload.data
         own_prefix = f"{self.base_url}/files/"
         if self.base_url and url.startswith(own_prefix):
             stored = self.files.get(urlsplit(url).path.removeprefix("/files/"))

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-Operation = Literal["create", "get", "cancel", "secret"]
+Operation = Literal["create", "get", "cancel", "secret", "list", "model", "account", "file"]
 Outcome = Literal["failed", "aborted"]
 WebhookFault = Literal["duplicate", "out_of_order", "lost"]
 

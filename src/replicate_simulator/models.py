@@ -65,6 +65,7 @@ class ModelSpec:
     task: Task
     output: OutputShape
     fields: tuple[InputField, ...]
+    description: str = ""
 
     @property
     def ref(self) -> str:
@@ -235,6 +236,7 @@ FLUX_SCHNELL = ModelSpec(
         InputField("go_fast", "boolean", default=True),
         InputField("megapixels", "string", default="1", choices=("1", "0.25")),
     ),
+    description="The fastest image generation model, for local development and personal use",
 )
 
 NANO_BANANA = ModelSpec(
@@ -252,6 +254,7 @@ NANO_BANANA = ModelSpec(
         ),
         InputField("output_format", "string", default="jpg", choices=("jpg", "png")),
     ),
+    description="Google's image generation and editing model",
 )
 
 REAL_ESRGAN = ModelSpec(
@@ -266,6 +269,7 @@ REAL_ESRGAN = ModelSpec(
         InputField("scale", "number", default=4.0, minimum=0, maximum=10),
         InputField("face_enhance", "boolean", default=False),
     ),
+    description="Real-ESRGAN with optional face correction and adjustable upscale",
 )
 
 BIREFNET = ModelSpec(
@@ -279,6 +283,7 @@ BIREFNET = ModelSpec(
         InputField("image", "uri", required=True),
         InputField("resolution", "string", default=""),
     ),
+    description="Bilateral reference for high-resolution dichotomous image segmentation",
 )
 
 KNOWN_MODELS: tuple[ModelSpec, ...] = (FLUX_SCHNELL, NANO_BANANA, REAL_ESRGAN, BIREFNET)

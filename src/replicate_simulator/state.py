@@ -102,6 +102,7 @@ class Prediction:
             "started_at": iso_timestamp(self.started_at),
             "completed_at": iso_timestamp(self.completed_at),
             "urls": {"get": url, "cancel": f"{url}/cancel", "web": f"{base_url}/p/{self.id}"},
+            "source": "api",
         }
         if self.webhook is not None:
             body["webhook"] = self.webhook
