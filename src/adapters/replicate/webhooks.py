@@ -31,7 +31,12 @@ from typing import Any
 import attrs
 
 from adapters.replicate._predictions import MalformedPrediction, update_from_json
-from adapters.replicate.signatures import SignedHeaders, check_timestamp, parse_headers, signature_matches
+from adapters.replicate.signatures import (
+    SignedHeaders,
+    check_timestamp,
+    parse_headers,
+    signature_matches,
+)
 from adapters.system import SystemClock
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
 from base_core.ports import (
@@ -255,8 +260,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "REFETCH_INTERVAL_SECONDS",
-    "Candidate",
     "WEBHOOK_PATH",
+    "Candidate",
     "ReplicateWebhooks",
     "SecretFetcher",
     "WebhookSecrets",

@@ -14,7 +14,13 @@ import pytest
 from replicate_support import FLUX_REQUEST, USER, build_studio
 
 from adapters.memory import ManualClock
-from adapters.replicate import ReplicateInference, ReplicateWebhooks, WebhookSecrets, sign, webhook_target
+from adapters.replicate import (
+    ReplicateInference,
+    ReplicateWebhooks,
+    WebhookSecrets,
+    sign,
+    webhook_target,
+)
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
 from base_core.ports import TokenCredential
 from base_core.studio import Studio
