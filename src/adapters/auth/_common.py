@@ -89,6 +89,15 @@ def _numeric_date(claims: Mapping[str, Any], name: str, required: bool) -> float
     return float(value)
 
 
+def check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """exp, nbf and iat, when present, are JSON numbers (RFC 7519 NumericDate).
+
+    PyJWT compares them with `int(value)`, which also takes the text "9999999999"; the
+    comparison itself is PyJWT's."""
+    for name in ("exp", "nbf", "iat"):
+        _numeric_date(claims, name, required=False)
+
+
 def check_time_claims(claims: Mapping[str, Any], now: float, leeway: float) -> None:
     """exp (required), nbf and iat against the injected clock; PyJWT reads the system clock."""
     exp = _numeric_date(claims, "exp", required=True)

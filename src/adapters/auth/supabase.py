@@ -13,6 +13,7 @@ from base_core.identity import Identity
 from ._common import (
     Clock,
     canonical_uuid,
+    check_numeric_dates,
     check_secret,
     system_clock,
     unverified_header,
@@ -117,6 +118,7 @@ class SupabaseJwtVerifier:
         except (ValueError, TypeError, OverflowError):
             # PyJWT's int() of a time claim that is no number (a list, infinity).
             raise Unauthenticated("token has an invalid time claim") from None
+        check_numeric_dates(claims)
         return claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:

@@ -19,7 +19,7 @@ from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.outputs import stored_output
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
 
 MAX_BODY_BYTES = 64 * 1024
@@ -108,6 +108,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[PROBLEM_DETAILS],
         lifespan=[lifespan],
         middleware=[access_logging],
         openapi_config=openapi_config(),

@@ -190,6 +190,7 @@ async def test_token_expires_as_the_clock_moves(supabase):
         (float("nan"), "token has an invalid exp"),
         (float("inf"), "token has an invalid exp"),
         ([1], "token has an invalid exp"),
+        (str(2_000_000_000), "token has an invalid exp"),  # PyJWT alone would take the text
     ],
 )
 async def test_missing_or_malformed_exp_is_refused(supabase, exp, reason):
@@ -201,6 +202,8 @@ async def test_not_before_and_issued_in_the_future_are_refused(supabase):
     later = int(supabase.clock.now) + 600
     await refused(supabase.verifier(), supabase.hs256(nbf=later), "token not yet valid")
     await refused(supabase.verifier(), supabase.hs256(iat=later), "token issued in the future")
+    await refused(supabase.verifier(), supabase.hs256(nbf=str(later - 1200)), "token has an invalid nbf")
+    await refused(supabase.verifier(), supabase.hs256(iat=str(later - 1200)), "token has an invalid iat")
 
 
 @pytest.mark.parametrize("aud", ["anon", "service_role", "", ["other"], "DROP"])
