@@ -39,6 +39,7 @@ from adapters.replicate.signatures import (
 )
 from adapters.system import SystemClock
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
+from base_core.generation import PROVIDER_EVENTS
 from base_core.ports import (
     Clock,
     TokenCredential,
@@ -230,6 +231,9 @@ class ReplicateWebhooks:
             update = update_from_json(data)
         except MalformedPrediction as error:
             raise InvalidRequest("body", str(error)) from None
+        if update.status not in PROVIDER_EVENTS:
+            # Signed, yet no status Replicate sends: refused, rather than stored and ignored.
+            raise InvalidRequest("body", f"unknown prediction status {update.status[:32]!r}")
         return VerifiedWebhook(delivery_id=signed.webhook_id, update=update)
 
 

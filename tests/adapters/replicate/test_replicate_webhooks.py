@@ -390,3 +390,9 @@ async def test_a_failed_refetch_keeps_the_kept_secret_and_refuses_only_the_new_o
     setup.clock.advance(31)
     headers, body = setup.signed(new, setup.of_a, webhook_id="msg_new")
     assert (await setup.verifier.verify(headers, body)).delivery_id == "msg_new"
+
+
+async def test_a_signed_body_with_a_status_replicate_does_not_send_is_a_bad_request(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a, status="exploded")
+    with pytest.raises(InvalidRequest, match="unknown prediction status 'exploded'"):
+        await setup.verifier.verify(headers, body)
