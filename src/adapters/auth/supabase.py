@@ -15,6 +15,7 @@ from ._common import (
     canonical_uuid,
     check_numeric_dates,
     check_secret,
+    pyjwt_reason,
     system_clock,
     unverified_header,
 )
@@ -114,7 +115,7 @@ class SupabaseJwtVerifier:
                 },
             )
         except jwt.PyJWTError as error:
-            raise Unauthenticated(_reason(error)) from None
+            raise Unauthenticated(pyjwt_reason(error, "invalid token")) from None
         except (ValueError, TypeError, OverflowError):
             # PyJWT's int() of a time claim that is no number (a list, infinity).
             raise Unauthenticated("token has an invalid time claim") from None
@@ -136,26 +137,3 @@ class SupabaseJwtVerifier:
             email=email if isinstance(email, str) and email else None,
         )
 
-
-def _reason(error: jwt.PyJWTError) -> str:
-    """PyJWT's verdict in our words; never the token or the key."""
-    if isinstance(error, jwt.InvalidSignatureError):
-        return "invalid token signature"
-    if isinstance(error, jwt.ExpiredSignatureError):
-        return "token expired"
-    if isinstance(error, jwt.ImmatureSignatureError):
-        return "token issued in the future" if "(iat)" in str(error) else "token not yet valid"
-    if isinstance(error, jwt.MissingRequiredClaimError):
-        return f"token has no {error.claim}"
-    if isinstance(error, jwt.InvalidIssuedAtError):
-        return "token has an invalid iat"
-    if isinstance(error, jwt.InvalidAudienceError):
-        return "token is not for this audience"
-    if isinstance(error, jwt.InvalidIssuerError):
-        return "token is from another issuer"
-    if isinstance(error, jwt.exceptions.InvalidSubjectError):
-        return "token subject is not a user id"
-    for claim in ("exp", "nbf"):
-        if isinstance(error, jwt.DecodeError) and f"({claim})" in str(error):
-            return f"token has an invalid {claim}"
-    return "invalid token"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -32,9 +33,10 @@ def access_logging(app: ASGIApp) -> ASGIApp:
     """One line per request: method, path, status, duration. Never headers or bodies."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        method = scope["method"]
         started = time.perf_counter()
         status = 500
 
@@ -49,7 +51,7 @@ def access_logging(app: ASGIApp) -> ASGIApp:
         finally:
             access_log.info(
                 "%s %s %d %.1fms",
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 (time.perf_counter() - started) * 1000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -14,7 +14,6 @@ import pytest
 from adapters.auth import SupabaseJwtVerifier
 from base_core.errors import Unauthenticated
 from base_core.identity import Identity
-
 
 AUDIENCE_REASONS = ("token is not for this audience", "token has no aud")
 ISSUER_REASONS = ("token is from another issuer", "token has no iss")
@@ -87,7 +86,7 @@ async def test_datetime_clock_and_injected_fetch(supabase):
     verifier = SupabaseJwtVerifier(
         supabase.url,
         fetch_jwks=fetch,
-        clock=lambda: datetime.fromtimestamp(supabase.clock.now, tz=timezone.utc),
+        clock=lambda: datetime.fromtimestamp(supabase.clock.now, tz=UTC),
     )
     assert (await verifier.verify(supabase.signed(supabase.ec_key))).user_id == supabase.user_id
     assert fetched == [supabase.jwks_url]
