@@ -31,7 +31,6 @@ from base_core import (
     Studio,
     StudioConfig,
     UrlPolicy,
-    WebhookTarget,
     builtin_registry,
 )
 from base_core.errors import InvalidRegistry
@@ -78,11 +77,12 @@ def load_registry(settings: Settings) -> ModelRegistry:
 
 
 def studio_config(settings: Settings) -> StudioConfig:
-    webhook_url = settings.webhook_url
+    from adapters.replicate import webhook_target
+
     return StudioConfig(
         initial_credits=settings.initial_credits,
         max_in_flight_per_user=settings.max_in_flight_per_user,
-        webhook=WebhookTarget(webhook_url) if webhook_url else None,
+        webhook=webhook_target(settings.public_url),
         urls=UrlPolicy(allow_private_hosts=settings.allow_private_image_urls),
         admin_user_ids=settings.admin_user_ids,
     )
@@ -176,15 +176,12 @@ async def open_replicate(
     if overrides.inference is not None and overrides.webhooks is not None:
         yield overrides.inference, overrides.webhooks
         return
-    from adapters.replicate import ReplicateInference, ReplicateWebhooks, WebhookSecrets
+    from adapters.replicate import ReplicateInference, ReplicateWebhooks
 
     replicate = ReplicateInference(settings.replicate_base_url)
     inference: InferenceProvider = overrides.inference or replicate
-    webhooks = overrides.webhooks or ReplicateWebhooks(
-        WebhookSecrets(
-            uow=uow, fetch=replicate.webhook_secret, configured=settings.replicate_webhook_secret
-        ),
-        clock,
+    webhooks = overrides.webhooks or ReplicateWebhooks.build(
+        uow, replicate.webhook_secret, clock, settings.replicate_webhook_secret
     )
     try:
         yield inference, webhooks

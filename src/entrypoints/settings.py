@@ -1,20 +1,44 @@
 """The service's settings, read once from BASE_* environment variables.
 
 Every value is checked here so a bad deployment fails at start with the variable's name,
-not later inside a request.
+not later inside a request. `Settings` is a msgspec Struct whose fields are named after
+their variables; `from_env` hands the environment to `msgspec.convert` (`strict=False`, so
+"8" is an int and "true" a bool), which checks the types and the bounds written on the
+fields. What msgspec cannot say is done around it: an empty value counts as unset,
+comma-separated lists are split, yes/on/no/off are flags, and a models file must exist.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any
 
-import attrs
+import msgspec
+
+from adapters.replicate.inference import DEFAULT_BASE_URL as DEFAULT_REPLICATE_BASE_URL
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./base.db"
 MEMORY_DATABASE_URL = "memory://"
-DEFAULT_REPLICATE_BASE_URL = "https://api.replicate.com"
+PREFIX = "BASE_"
+
+_Url = Annotated[str, msgspec.Meta(pattern=r"^https?://.+", description="an http(s) URL")]
+_Secret = Annotated[str, msgspec.Meta(min_length=32, description="at least 32 characters")]
+_Seconds = Annotated[float, msgspec.Meta(gt=0, lt=86_400, description="seconds, under a day")]
+_DatabaseUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(memory://$|sqlite|postgresql)",
+        description="sqlite+aiosqlite:///..., postgresql+asyncpg://... or memory://",
+    ),
+]
+_FLAG_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
+_AT_FIELD = re.compile(r"^(?P<message>.*) - at `\$\.(?P<name>[A-Z0-9_]+)`")
+_SECRET_FIELDS = frozenset(
+    {"replicate_tokens", "replicate_webhook_secret", "supabase_jwt_secret", "telegram_bot_token", "session_secret"}
+)
 
 
 class SettingsError(ValueError):
@@ -25,37 +49,51 @@ class SettingsError(ValueError):
         self.variable = variable
 
 
-@attrs.frozen
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    replicate_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
-    replicate_base_url: str = DEFAULT_REPLICATE_BASE_URL
-    replicate_webhook_secret: str | None = attrs.field(default=None, repr=False)
-    public_url: str | None = None
-    supabase_jwt_secret: str | None = attrs.field(default=None, repr=False)
-    supabase_url: str | None = None
-    telegram_bot_token: str | None = attrs.field(default=None, repr=False)
-    session_secret: str | None = attrs.field(default=None, repr=False)
-    initial_credits: int = 100
+def _variable(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
+    database_url: _DatabaseUrl = DEFAULT_DATABASE_URL
+    replicate_tokens: tuple[str, ...] = ()
+    replicate_base_url: _Url = DEFAULT_REPLICATE_BASE_URL
+    replicate_webhook_secret: Annotated[str, msgspec.Meta(pattern=r"^whsec_")] | None = None
+    public_url: _Url | None = None
+    supabase_jwt_secret: _Secret | None = None
+    supabase_url: _Url | None = None
+    telegram_bot_token: str | None = None
+    session_secret: _Secret | None = None
+    initial_credits: Annotated[int, msgspec.Meta(ge=0)] = 100
     admin_user_ids: frozenset[str] = frozenset()
     models_file: Path | None = None
-    reconcile_after_seconds: float = 60.0
+    reconcile_after_seconds: _Seconds = 60.0
     # A pending generation this old is voided: longer than a create (with failover) takes.
-    pending_after_seconds: float = 120.0
-    max_in_flight_per_user: int = 8
+    pending_after_seconds: _Seconds = 120.0
+    max_in_flight_per_user: Annotated[int, msgspec.Meta(ge=1)] = 8
     output_dir: Path = Path("./outputs")
     # Public root the stored outputs are served from (`{output_url}/outputs/...`).
-    output_url: str | None = None
+    output_url: _Url | None = None
     # Lets the offline demo pass the simulator's loopback image URLs on to "Replicate".
     allow_private_image_urls: bool = False
+
+    def __post_init__(self) -> None:
+        path = self.models_file
+        if path is not None:
+            if not path.is_file():
+                raise SettingsError(_variable("models_file"), f"{path} is not a readable file")
+            if path.suffix.lower() not in (".json", ".toml"):
+                raise SettingsError(_variable("models_file"), "must be a .json or .toml file")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={'***' if name in _SECRET_FIELDS and getattr(self, name) else repr(getattr(self, name))}"
+            for name in self.__struct_fields__
+        )
+        return f"Settings({shown})"
 
     @property
     def is_memory(self) -> bool:
         return self.database_url == MEMORY_DATABASE_URL
-
-    @property
-    def webhook_url(self) -> str | None:
-        return f"{self.public_url}/api/webhook/replicate" if self.public_url else None
 
     @property
     def outputs_base_url(self) -> str:
@@ -64,111 +102,51 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = _Env(os.environ if environ is None else environ)
-        return cls(
-            database_url=env.database_url("BASE_DATABASE_URL"),
-            replicate_tokens=env.csv("BASE_REPLICATE_TOKENS"),
-            replicate_base_url=env.url("BASE_REPLICATE_BASE_URL") or DEFAULT_REPLICATE_BASE_URL,
-            replicate_webhook_secret=env.webhook_secret("BASE_REPLICATE_WEBHOOK_SECRET"),
-            public_url=env.url("BASE_PUBLIC_URL"),
-            supabase_jwt_secret=env.secret("BASE_SUPABASE_JWT_SECRET"),
-            supabase_url=env.url("BASE_SUPABASE_URL"),
-            telegram_bot_token=env.text("BASE_TELEGRAM_BOT_TOKEN"),
-            session_secret=env.secret("BASE_SESSION_SECRET"),
-            initial_credits=env.integer("BASE_INITIAL_CREDITS", 100, low=0),
-            admin_user_ids=frozenset(env.csv("BASE_ADMIN_USER_IDS")),
-            models_file=env.existing_file("BASE_MODELS_FILE"),
-            reconcile_after_seconds=env.number("BASE_RECONCILE_AFTER_SECONDS", 60.0),
-            pending_after_seconds=env.number("BASE_PENDING_AFTER_SECONDS", 120.0),
-            max_in_flight_per_user=env.integer("BASE_MAX_IN_FLIGHT_PER_USER", 8, low=1),
-            output_dir=Path(env.text("BASE_OUTPUT_DIR") or "./outputs"),
-            output_url=env.url("BASE_OUTPUT_URL"),
-            allow_private_image_urls=env.flag("BASE_ALLOW_PRIVATE_IMAGE_URLS"),
-        )
-
-
-class _Env:
-    """Typed reads of single variables; an empty value counts as unset."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def text(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
-
-    def csv(self, name: str) -> tuple[str, ...]:
-        raw = self.text(name) or ""
-        return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-
-    def url(self, name: str) -> str | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
-            raise SettingsError(name, "must be an http(s) URL")
-        return value.rstrip("/")
-
-    def database_url(self, name: str) -> str:
-        value = self.text(name) or DEFAULT_DATABASE_URL
-        if value == MEMORY_DATABASE_URL or value.startswith(("sqlite", "postgresql")):
-            return value
-        raise SettingsError(name, "must be sqlite+aiosqlite:///..., postgresql+asyncpg://... or memory://")
-
-    def secret(self, name: str) -> str | None:
-        value = self.text(name)
-        if value is not None and len(value) < 32:
-            raise SettingsError(name, "must be at least 32 characters long")
-        return value
-
-    def webhook_secret(self, name: str) -> str | None:
-        value = self.text(name)
-        if value is not None and not value.startswith("whsec_"):
-            raise SettingsError(name, "must start with whsec_")
-        return value
-
-    def integer(self, name: str, default: int, low: int) -> int:
-        value = self.text(name)
-        if value is None:
-            return default
+        raw = _prepared(os.environ if environ is None else environ)
         try:
-            number = int(value)
-        except ValueError:
-            raise SettingsError(name, f"must be a whole number, not {value!r}") from None
-        if number < low:
-            raise SettingsError(name, f"must be at least {low}")
-        return number
+            return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
+        except msgspec.ValidationError as error:
+            if isinstance(error.__cause__, SettingsError):
+                raise error.__cause__ from None
+            raise _named(error) from None
 
-    def number(self, name: str, default: float) -> float:
-        value = self.text(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise SettingsError(name, f"must be a number of seconds, not {value!r}") from None
-        if not 0 < number < 86_400:
-            raise SettingsError(name, "must be more than 0 and less than a day")
-        return number
 
-    def flag(self, name: str) -> bool:
-        value = (self.text(name) or "false").lower()
-        if value in ("1", "true", "yes", "on"):
-            return True
-        if value in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(name, "must be true or false")
+def _prepared(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The BASE_* values msgspec should see: unset when empty, lists split, flags as words
+    msgspec reads, URLs without a trailing slash."""
+    prepared: dict[str, Any] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = environ.get(field.encode_name, "").strip()
+        if not value:
+            continue
+        kind = _kind(field.type)
+        if kind in (tuple, frozenset):
+            prepared[field.encode_name] = list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+        elif kind is bool:
+            prepared[field.encode_name] = _FLAG_WORDS.get(value.lower(), value)
+        elif field.name.endswith("_url") and value.startswith("http"):
+            prepared[field.encode_name] = value.rstrip("/")
+        else:
+            prepared[field.encode_name] = value
+    return prepared
 
-    def existing_file(self, name: str) -> Path | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        path = Path(value)
-        if not path.is_file():
-            raise SettingsError(name, f"{value} is not a readable file")
-        if path.suffix.lower() not in (".json", ".toml"):
-            raise SettingsError(name, "must be a .json or .toml file")
-        return path
+
+def _kind(annotation: Any) -> Any:
+    return getattr(annotation, "__origin__", annotation)
+
+
+def _decode_path(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError
+
+
+def _named(error: msgspec.ValidationError) -> SettingsError:
+    """msgspec's message (`Expected `int` >= 0 - at `$.BASE_X``) as the variable's error."""
+    found = _AT_FIELD.match(str(error))
+    if found is None:
+        return SettingsError("BASE_*", str(error))
+    return SettingsError(found["name"], found["message"].replace("Expected", "expected", 1))
 
 
 __all__ = ["DEFAULT_DATABASE_URL", "MEMORY_DATABASE_URL", "Settings", "SettingsError"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -20,6 +20,7 @@ from adapters.memory import FakeInference, MemoryStore
 from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
 from base_core import GenerationQuery, GenerationRequest, UrlPolicy, builtin_registry
 from base_core.errors import InvalidRequest, Unauthenticated
+from base_core.generation import PROVIDER_EVENTS
 from base_core.ports import TokenCredential, VerifiedWebhook
 from base_core.tokens import ReplicateToken
 from entrypoints.settings import Settings, SettingsError
@@ -101,11 +102,33 @@ async def test_webhook_verifier_on_validly_signed_arbitrary_bodies(delivery, ske
     stamp = NOW + skew
     headers = {"webhook-id": delivery, "webhook-timestamp": str(stamp),
                "webhook-signature": sign(SECRET, delivery, stamp, body)}
+    expected = _expected_prediction(body)
+    accept = abs(skew) <= 300 and delivery.isprintable() and len(delivery) <= 256 and expected is not None
     for verifier in (fixed_verifier(), await fetched_verifier()):
-        verified = await verify(verifier, headers, body)
-        if verified is not None:
-            assert abs(skew) <= 300
-            assert verified.delivery_id == delivery
+        if not accept:
+            assert await verify(verifier, headers, body) is None
+            continue
+        verified = await verifier.verify(headers, body)
+        assert expected is not None
+        assert verified.delivery_id == delivery
+        assert (verified.update.prediction_id, verified.update.status) == expected
+
+
+def _expected_prediction(body: bytes) -> tuple[str, str] | None:
+    """(id, status) when `body` is a prediction the verifier must accept, else None."""
+    try:
+        data = json.loads(body.decode())
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    prediction_id, status = data.get("id"), data.get("status")
+    if not (isinstance(prediction_id, str) and prediction_id and len(prediction_id) <= 256
+            and prediction_id.isprintable()):
+        return None
+    if status not in PROVIDER_EVENTS:
+        return None
+    return prediction_id, status
 
 
 @FUZZ
@@ -119,12 +142,24 @@ async def test_webhook_verifier_on_validly_signed_arbitrary_bodies(delivery, ske
     prediction_id=st.text(min_size=1, max_size=40),
 )
 async def test_webhook_verifier_on_signed_prediction_shaped_bodies(prediction, status, prediction_id):
-    data = {"id": prediction_id, "status": status, **{k: v for k, v in prediction.items() if k != "id"}}
+    data = {**prediction, "id": prediction_id, "status": status}
     body = json.dumps(data).encode()
     headers = {"webhook-id": "msg_1", "webhook-timestamp": str(NOW),
                "webhook-signature": sign(SECRET, "msg_1", NOW, body)}
-    await verify(fixed_verifier(), headers, body)
-    await verify(await fetched_verifier(), headers, body)
+    accept = status in PROVIDER_EVENTS and len(prediction_id) <= 256 and prediction_id.isprintable()
+    for verifier in (fixed_verifier(), await fetched_verifier()):
+        if not accept:
+            assert await verify(verifier, headers, body) is None
+            continue
+        verified = await verifier.verify(headers, body)
+        assert verified.delivery_id == "msg_1"
+        update = verified.update
+        assert (update.prediction_id, update.status) == (prediction_id, status)
+        error = data.get("error")
+        assert update.error == (error if isinstance(error, str) and error else (str(error) if error else None))
+        assert update.predict_time is None or (math.isfinite(update.predict_time) and update.predict_time >= 0)
+        assert update.completed_at is None or update.completed_at.utcoffset() == timedelta(0)
+        assert all(isinstance(url, str) for url in update.output or ())
 
 
 REGISTRY = builtin_registry()

@@ -21,6 +21,31 @@ async def test_non_admins_are_403_and_anonymous_401(api):
         assert anonymous.status_code == 401, (method, path)
 
 
+async def test_the_admin_guard_refuses_before_the_body_is_read(api):
+    """Non-admins learn nothing about the operators' bodies: a bad body is 403, not 400."""
+    for method, path in [("POST", "/api/admin/tokens"), ("POST", "/api/admin/credits")]:
+        response = await api.client.request(method, path, content=b"{not json", headers=api.auth(str(uuid.uuid4())))
+        assert response.status_code == 403, (method, path)
+        assert response.json()["detail"] == "administrators only"
+        anonymous = await api.client.request(method, path, content=b"{not json")
+        assert anonymous.status_code == 401, (method, path)
+
+
+async def test_an_admin_is_verified_once_per_request(api, monkeypatch):
+    calls = 0
+    bearer = api.client.app.state.services.bearer
+    verify = type(bearer).verify
+
+    async def counting(self, token: str):
+        nonlocal calls
+        calls += 1
+        return await verify(self, token)
+
+    monkeypatch.setattr(type(bearer), "verify", counting)
+    response = await api.client.get("/api/admin/tokens/stats", headers=api.admin())
+    assert response.status_code == 200 and calls == 1
+
+
 async def test_token_lifecycle_never_shows_the_secret(api):
     added = await api.client.post("/api/admin/tokens", json={"token": SECRET, "label": "second"}, headers=api.admin())
     assert added.status_code == 201

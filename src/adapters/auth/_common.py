@@ -1,4 +1,5 @@
-"""Pieces shared by the token verifiers: the clock, JWT peeking and claim checks."""
+"""Pieces shared by the token verifiers: the clock, JWT peeking, claim shapes, and
+PyJWT's verdicts in our words."""
 
 from __future__ import annotations
 
@@ -77,38 +78,43 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def _numeric_date(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
+def _check_numeric_date(claims: Mapping[str, Any], name: str) -> None:
     value = claims.get(name)
     if value is None:
-        if required:
-            raise Unauthenticated(f"token has no {name}")
-        return None
+        return
     # bool is an int in Python, and NaN/inf would make every comparison lie.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Unauthenticated(f"token has an invalid {name}")
-    return float(value)
 
 
-def check_time_claims(claims: Mapping[str, Any], now: float, leeway: float) -> None:
-    """exp (required), nbf and iat against the injected clock; PyJWT reads the system clock."""
-    exp = _numeric_date(claims, "exp", required=True)
-    assert exp is not None
-    if now >= exp + leeway:
-        raise Unauthenticated("token expired")
-    nbf = _numeric_date(claims, "nbf", required=False)
-    if nbf is not None and now < nbf - leeway:
-        raise Unauthenticated("token not yet valid")
-    iat = _numeric_date(claims, "iat", required=False)
-    if iat is not None and now < iat - leeway:
-        raise Unauthenticated("token issued in the future")
+def check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """exp, nbf and iat, when present, are JSON numbers (RFC 7519 NumericDate).
+
+    PyJWT compares them with `int(value)`, which also takes the text "9999999999"; the
+    comparison itself is PyJWT's."""
+    for name in ("exp", "nbf", "iat"):
+        _check_numeric_date(claims, name)
 
 
-# Signature, aud and iss come from PyJWT; the time claims are checked by check_time_claims.
-DECODE_OPTIONS: dict[str, Any] = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": True,
-    "verify_iss": True,
-}
+def pyjwt_reason(error: jwt.PyJWTError, otherwise: str) -> str:
+    """PyJWT's verdict in our words; never the token or the key."""
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "invalid token signature"
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "token expired"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "token issued in the future" if "(iat)" in str(error) else "token not yet valid"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"token has no {error.claim}"
+    if isinstance(error, jwt.InvalidIssuedAtError):
+        return "token has an invalid iat"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "token is not for this audience"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "token is from another issuer"
+    if isinstance(error, jwt.exceptions.InvalidSubjectError):
+        return "token subject is not a user id"
+    for claim in ("exp", "nbf"):
+        if isinstance(error, jwt.DecodeError) and f"({claim})" in str(error):
+            return f"token has an invalid {claim}"
+    return otherwise

@@ -10,12 +10,12 @@ from base_core.errors import Unauthenticated
 from base_core.identity import Identity
 
 from ._common import (
-    DECODE_OPTIONS,
     Clock,
     canonical_uuid,
+    check_numeric_dates,
     check_secret,
-    check_time_claims,
     epoch_seconds,
+    pyjwt_reason,
     system_clock,
     unverified_header,
 )
@@ -25,7 +25,10 @@ THIRTY_DAYS = 30 * 24 * 3600
 
 
 class SessionTokens:
-    """Issues and verifies HS256 session JWTs; an IdentityVerifier for provider "telegram"."""
+    """Issues and verifies HS256 session JWTs; an IdentityVerifier for provider "telegram".
+
+    `clock` dates the tokens issued; PyJWT checks exp and iat (with `leeway_seconds`)
+    against the system clock."""
 
     def __init__(
         self,
@@ -71,13 +74,14 @@ class SessionTokens:
                 algorithms=["HS256"],
                 audience=SESSION_AUDIENCE,
                 issuer=self.issuer,
-                options={**DECODE_OPTIONS, "require": ["exp", "iat", "sub", "aud", "iss"]},
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
-        except jwt.InvalidSignatureError:
-            raise Unauthenticated("invalid token signature") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise Unauthenticated("invalid session token") from None
-        check_time_claims(claims, epoch_seconds(self._clock), self._leeway)
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(pyjwt_reason(error, "invalid session token")) from None
+        except (ValueError, TypeError, OverflowError):
+            raise Unauthenticated("token has an invalid time claim") from None
+        check_numeric_dates(claims)
         user_id = canonical_uuid(claims.get("sub"))
         if user_id is None:
             raise Unauthenticated("token subject is not a user id")

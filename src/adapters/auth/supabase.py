@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -13,12 +11,11 @@ from base_core.errors import Unauthenticated
 from base_core.identity import Identity
 
 from ._common import (
-    DECODE_OPTIONS,
     Clock,
     canonical_uuid,
+    check_numeric_dates,
     check_secret,
-    check_time_claims,
-    epoch_seconds,
+    pyjwt_reason,
     system_clock,
     unverified_header,
 )
@@ -35,6 +32,9 @@ class SupabaseJwtVerifier:
     Which key verifies a token is decided here, by configuration: HS256 only against the
     shared secret, ES256/RS256 only against the JWKS key named by `kid` and only with the
     one algorithm that key's type allows. The header's `alg` merely selects among those.
+
+    PyJWT checks `exp` (required), `nbf` and `iat` with `leeway_seconds`, against the system
+    clock (PyJWT takes no clock); `clock` paces the JWKS cache.
     """
 
     def __init__(
@@ -73,18 +73,6 @@ class SupabaseJwtVerifier:
                 clock=clock,
             )
 
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **options: Any
-    ) -> SupabaseJwtVerifier | None:
-        """From BASE_SUPABASE_URL and BASE_SUPABASE_JWT_SECRET; None when neither is set."""
-        env = os.environ if environ is None else environ
-        url = env.get("BASE_SUPABASE_URL") or None
-        secret = env.get("BASE_SUPABASE_JWT_SECRET") or None
-        if url is None and secret is None:
-            return None
-        return cls(url, secret, **options)
-
     @property
     def issuer(self) -> str | None:
         return self._issuer
@@ -114,24 +102,24 @@ class SupabaseJwtVerifier:
 
     def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
                 audience=AUDIENCE,
                 issuer=self._issuer,
-                options={**DECODE_OPTIONS, "verify_iss": self._issuer is not None,
-                         "require": ["exp", "sub", "aud"]},
+                leeway=self._leeway,
+                options={
+                    "verify_iss": self._issuer is not None,
+                    "require": ["exp", "sub", "aud"],
+                },
             )
-        except jwt.InvalidSignatureError:
-            raise Unauthenticated("invalid token signature") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated("token is not for this audience") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated("token is from another issuer") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise Unauthenticated("invalid token") from None
-        check_time_claims(claims, epoch_seconds(self._clock), self._leeway)
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(pyjwt_reason(error, "invalid token")) from None
+        except (ValueError, TypeError, OverflowError):
+            # PyJWT's int() of a time claim that is no number (a list, infinity).
+            raise Unauthenticated("token has an invalid time claim") from None
+        check_numeric_dates(claims)
         return claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
@@ -148,3 +136,4 @@ class SupabaseJwtVerifier:
             provider="supabase",
             email=email if isinstance(email, str) and email else None,
         )
+

@@ -10,13 +10,12 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from base_core import TelegramProfile
 from base_core.errors import InfrastructureError
 from entrypoints.http.dependencies import (
-    ADMIN,
     CALLER,
     SECURITY,
-    AdminDep,
     CallerDep,
     ServicesDep,
     StudioDep,
+    admins_only,
     path_id,
 )
 from entrypoints.http.problems import problem_responses
@@ -75,7 +74,7 @@ class AuthController(Controller):
 class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
-    dependencies = ADMIN
+    guards = [admins_only]
     security = SECURITY
 
     @get(
@@ -83,7 +82,7 @@ class AdminController(Controller):
         summary="Usage and health of every Replicate token (secrets masked)",
         responses=problem_responses(401, 403),
     )
-    async def token_stats(self, admin: AdminDep, studio: StudioDep) -> TokenStatsOut:
+    async def token_stats(self, studio: StudioDep) -> TokenStatsOut:
         return token_stats_out(await studio.token_stats())
 
     @post(
@@ -92,7 +91,7 @@ class AdminController(Controller):
         summary="Add a Replicate token to the pool (adding one twice is harmless)",
         responses=problem_responses(400, 401, 403, 413),
     )
-    async def add_token(self, data: JSONBody[TokenIn], admin: AdminDep, studio: StudioDep) -> TokenOut:
+    async def add_token(self, data: JSONBody[TokenIn], studio: StudioDep) -> TokenOut:
         return token_out(await studio.add_token(data.token, data.label))
 
     @patch(
@@ -101,7 +100,7 @@ class AdminController(Controller):
         responses=problem_responses(400, 401, 403, 404),
     )
     async def set_active(
-        self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], admin: AdminDep, studio: StudioDep
+        self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], studio: StudioDep
     ) -> TokenOut:
         return token_out(await studio.set_token_active(path_id("token", token_id), data.is_active))
 
@@ -116,7 +115,6 @@ class AdminController(Controller):
     async def credits(
         self,
         data: JSONBody[CreditsIn],
-        admin: AdminDep,
         studio: StudioDep,
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -19,7 +20,7 @@ from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.outputs import stored_output
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
 
 MAX_BODY_BYTES = 64 * 1024
@@ -32,9 +33,10 @@ def access_logging(app: ASGIApp) -> ASGIApp:
     """One line per request: method, path, status, duration. Never headers or bodies."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        method = scope["method"]
         started = time.perf_counter()
         status = 500
 
@@ -49,7 +51,7 @@ def access_logging(app: ASGIApp) -> ASGIApp:
         finally:
             access_log.info(
                 "%s %s %d %.1fms",
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 (time.perf_counter() - started) * 1000,
@@ -108,6 +110,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[PROBLEM_DETAILS],
         lifespan=[lifespan],
         middleware=[access_logging],
         openapi_config=openapi_config(),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
 
 from base_core import Identity, Studio
 from base_core.errors import Forbidden, NotFound, Unauthenticated
@@ -18,7 +20,6 @@ BEARER = "bearer"
 ServicesDep = NamedDependency[Services]
 StudioDep = NamedDependency[Studio]
 CallerDep = NamedDependency[Identity]
-AdminDep = NamedDependency[Identity]
 
 
 def provide_services(state: State) -> Services:
@@ -32,20 +33,31 @@ def provide_studio(services: ServicesDep) -> Studio:
     return services.studio
 
 
-async def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Identity:
-    """The verified caller; a user seen for the first time gets the initial credits."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+async def verified_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """The caller behind the bearer token, verified once per request (a guard and the
+    handler's `caller` share it); a user seen for the first time gets the initial credits."""
+    known = connection.state.get("caller")
+    if isinstance(known, Identity):
+        return known
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != BEARER or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <token>")
+    services = provide_services(connection.app.state)
     identity = await services.bearer.verify(token.strip())
     await services.studio.admit(identity.user_id, identity.email)
+    connection.state.caller = identity
     return identity
 
 
-async def provide_admin(caller: CallerDep, studio: StudioDep) -> Identity:
-    if not studio.is_admin(caller.user_id):
+async def provide_caller(request: Request[Any, Any, Any]) -> Identity:
+    return await verified_caller(request)
+
+
+async def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The guard of the operators' routes: a signed-in administrator, or 401/403."""
+    caller = await verified_caller(connection)
+    if not provide_services(connection.app.state).studio.is_admin(caller.user_id):
         raise Forbidden("administrators only")
-    return caller
 
 
 MAX_ID_LENGTH = 200
@@ -67,5 +79,4 @@ BASE_DEPENDENCIES = {
     "studio": Provide(provide_studio, sync_to_thread=False),
 }
 CALLER = {"caller": Provide(provide_caller)}
-ADMIN = {"caller": Provide(provide_caller), "admin": Provide(provide_admin)}
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]

@@ -1,41 +1,35 @@
 """Errors as RFC 9457 problem+json, from one mapping of the core's error tree.
 
-Every exception that leaves a handler (the core's, Litestar's own validation and routing
-errors, anything unexpected) goes through `problem_response`; unexpected ones become a
-bare 500 whose traceback is logged here and never sent to the client.
+Litestar's ProblemDetailsPlugin renders them: the core's errors and Litestar's own
+(validation, routing, body size) are turned into a `ProblemDetailsException` here, with
+the title from `http.HTTPStatus` and the extension fields (`field`, `needed`,
+`available`, `retry_after`) and headers (`Retry-After`, `WWW-Authenticate`) the API
+promises. Anything else goes through `unexpected_error`, the one handler of our own: it
+needs the request to log the traceback, which is never sent to the client (a bare 500).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 
 from base_core import errors
 from entrypoints.http.schemas import Problem
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("base.http")
-
-TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 # Most specific first: the first class the error is an instance of wins.
 STATUS_OF: tuple[tuple[type[errors.BaseError], int], ...] = (
@@ -57,10 +51,15 @@ def _type_uri(status: int) -> str:
     return f"https://httpstatuses.io/{status}"
 
 
+def title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def problem(status: int, detail: str, **extra: Any) -> Problem:
-    return Problem(
-        type=_type_uri(status), title=TITLES.get(status, "Error"), status=status, detail=detail, **extra
-    )
+    return Problem(type=_type_uri(status), title=title(status), status=status, detail=detail, **extra)
 
 
 def _retry_after(seconds: float | None) -> int | None:
@@ -125,7 +124,7 @@ def _from_http(error: HTTPException) -> Problem:
         return problem(400, detail, field=field)
     if status >= 500:
         return problem(status, "the server could not complete the request")
-    return problem(status, error.detail or TITLES.get(status, "error"))
+    return problem(status, error.detail or title(status))
 
 
 def to_problem(error: Exception) -> Problem:
@@ -140,24 +139,56 @@ def to_problem(error: Exception) -> Problem:
     return problem(500, "the server could not complete the request")
 
 
-def problem_response(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
-    """The one exception handler of the API."""
+def to_exception(error: Exception) -> ProblemDetailsException:
+    """The problem `error` stands for, as the exception the plugin renders."""
     body = to_problem(error)
-    if body.status == 500:
-        log.error(
-            "unhandled error on %s %s", request.method, request.url.path, exc_info=error
-        )
     headers: dict[str, str] = {}
+    if isinstance(error, HTTPException) and error.headers:
+        headers.update(error.headers)
     if body.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="base"'
     if body.retry_after is not None:
         headers["Retry-After"] = str(body.retry_after)
-    if isinstance(error, HTTPException) and error.headers:
-        headers = {**error.headers, **headers}
-    return Response(body, status_code=body.status, media_type=PROBLEM_JSON, headers=headers)
+    extensions = {
+        name: value
+        for name, value in msgspec.structs.asdict(body).items()
+        if value is not None and name not in _MEMBERS
+    }
+    return ProblemDetailsException(
+        status_code=body.status,
+        detail=body.detail,
+        title=body.title,
+        type_=body.type,
+        extra=extensions or None,
+        headers=headers or None,
+    )
 
 
-EXCEPTION_HANDLERS = {Exception: problem_response}
+_MEMBERS = frozenset({"type", "title", "status", "detail"})
+
+
+def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """Whatever neither the core nor Litestar raised: logged with its traceback, and a 500
+    without it (or a 400 for a body nested deeper than msgspec recurses)."""
+    problem_exception = to_exception(error)
+    if problem_exception.status_code == 500:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem_exception.to_response(request)
+
+
+def _from_mapped(error: Exception) -> ProblemDetailsException:
+    problem_exception = to_exception(error)
+    if problem_exception.status_code == 500:
+        log.error("unhandled %s", type(error).__name__, exc_info=error)
+    return problem_exception
+
+
+PROBLEM_DETAILS = ProblemDetailsPlugin(
+    ProblemDetailsConfig(
+        exception_to_problem_detail_map={errors.BaseError: _from_mapped, HTTPException: _from_mapped},
+    )
+)
+EXCEPTION_HANDLERS = {Exception: unexpected_error}
 
 DESCRIPTIONS = {
     400: "A parameter or a field of the body is invalid (`field` names it)",
@@ -178,11 +209,20 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(
             data_container=Problem,
-            description=DESCRIPTIONS.get(status, TITLES.get(status, "Error")),
+            description=DESCRIPTIONS.get(status, title(status)),
             media_type=PROBLEM_JSON,
         )
         for status in sorted({*statuses, 500})
     }
 
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem", "problem_response", "problem_responses", "to_problem"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_DETAILS",
+    "PROBLEM_JSON",
+    "problem",
+    "problem_responses",
+    "to_exception",
+    "to_problem",
+    "unexpected_error",
+]

@@ -10,6 +10,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromQuery
 
+from adapters.replicate.webhooks import WEBHOOK_PATH
 from base_core import Action
 from entrypoints.http.dependencies import ServicesDep, StudioDep
 from entrypoints.http.problems import PROBLEM_JSON, problem, problem_responses
@@ -40,7 +41,7 @@ class _RawJsonBody(Operation):
 
 
 @post(
-    "/api/webhook/replicate",
+    WEBHOOK_PATH,
     status_code=200,
     tags=["webhooks"],
     summary="Replicate's signed prediction webhook",

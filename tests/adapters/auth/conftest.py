@@ -9,6 +9,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import attrs
@@ -177,9 +178,23 @@ class Supabase:
         return SupabaseJwtVerifier(**settings)
 
 
+def freeze_pyjwt_time(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    """PyJWT checks exp/nbf/iat against `datetime.now`; make that now the test's clock."""
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return datetime.fromtimestamp(clock.now, tz or UTC)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", FrozenDatetime)
+
+
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The verifiers' clock, which PyJWT's time checks follow too."""
+    fake = FakeClock()
+    freeze_pyjwt_time(monkeypatch, fake)
+    return fake
 
 
 @pytest.fixture

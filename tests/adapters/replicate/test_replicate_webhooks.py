@@ -26,6 +26,7 @@ from base_core.generation import Trigger
 from base_core.ports import TokenCredential
 from base_core.studio import Studio
 from replicate_simulator import Simulator
+from replicate_simulator.accounts import new_secret
 
 TOKEN_A, TOKEN_A2, TOKEN_B = "r8_account_a_0001", "r8_account_a_0002", "r8_account_b_0003"
 SECRET_PATH = "/v1/webhooks/default/secret"
@@ -77,6 +78,18 @@ def prediction_body(prediction_id: str, status: str = "succeeded") -> bytes:
     return json.dumps(data).encode()
 
 
+def rotate_secret(sim: Simulator, token: str) -> str:
+    """Give the token's account a new signing secret, as Replicate does on rotation.
+
+    The simulator has no public way to rotate, so this replaces the kept secret directly."""
+    accounts = sim.engine.accounts
+    account = accounts.account_for(token)
+    assert account is not None
+    with accounts._lock:
+        accounts._secrets[account] = new_secret()
+    return sim.secret_for_token(token)
+
+
 def foreign_secret() -> str:
     return "whsec_" + base64.b64encode(random.token_bytes(32)).decode()
 
@@ -94,7 +107,7 @@ async def setup(sim: Simulator, inference: ReplicateInference) -> AsyncIterator[
     first = await studio.create_generation(USER, FLUX_REQUEST)
     second = await studio.create_generation(USER, FLUX_REQUEST)
     assert first.prediction_id and second.prediction_id
-    secrets = WebhookSecrets(studio.context.uow, inference.webhook_secret)
+    secrets = WebhookSecrets(studio.context.uow, inference.webhook_secret, clock=clock)
     verifier = ReplicateWebhooks(secrets, clock)
     yield Setup(sim, studio, clock, verifier, secrets, first.prediction_id, second.prediction_id)
 
@@ -307,3 +320,80 @@ async def test_the_usual_wiring_prefers_a_configured_secret(setup: Setup, infere
         await fixed.verify(headers, body)
     headers, body = setup.signed(configured, setup.of_a)
     assert (await fixed.verify(headers, body)).update.prediction_id == setup.of_a
+
+
+async def test_after_a_rotation_the_secret_is_fetched_again_and_later_webhooks_verify(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a, webhook_id="msg_before")
+    await setup.verifier.verify(headers, body)
+    old = setup.secret(TOKEN_A)
+    new = rotate_secret(setup.sim, TOKEN_A)
+    assert new != old
+    for n in range(4):
+        setup.clock.advance(5)
+        headers, body = setup.signed(new, setup.of_a, webhook_id=f"msg_after_{n}")
+        assert (await setup.verifier.verify(headers, body)).delivery_id == f"msg_after_{n}"
+    assert setup.fetches(TOKEN_A) == 2  # the first fetch, and one after the rotation
+    # The old secret no longer signs anything.
+    headers, body = setup.signed(old, setup.of_a)
+    with pytest.raises(Unauthenticated, match="does not match"):
+        await setup.verifier.verify(headers, body)
+
+
+async def test_concurrent_deliveries_after_a_rotation_share_one_refetch(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_B), setup.of_b, webhook_id="msg_before")
+    await setup.verifier.verify(headers, body)
+    new = rotate_secret(setup.sim, TOKEN_B)
+    deliveries = [setup.signed(new, setup.of_b, webhook_id=f"msg_{n}") for n in range(5)]
+    verified = await asyncio.gather(*(setup.verifier.verify(h, b) for h, b in deliveries))
+    assert {v.delivery_id for v in verified} == {f"msg_{n}" for n in range(5)}
+    assert setup.fetches(TOKEN_B) == 2
+
+
+async def test_forged_webhooks_refetch_at_most_once_per_interval(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a)
+    await setup.verifier.verify(headers, body)
+    assert setup.fetches(TOKEN_A) == 1
+    for n in range(10):
+        setup.clock.advance(2)
+        headers, body = setup.signed(foreign_secret(), setup.of_a, webhook_id=f"msg_forged_{n}")
+        with pytest.raises(Unauthenticated, match="does not match"):
+            await setup.verifier.verify(headers, body)
+    assert setup.fetches(TOKEN_A) == 2  # one refetch in the 20 s, not ten
+    setup.clock.advance(30)
+    headers, body = setup.signed(foreign_secret(), setup.of_a)
+    with pytest.raises(Unauthenticated):
+        await setup.verifier.verify(headers, body)
+    assert setup.fetches(TOKEN_A) == 3
+
+
+async def test_a_rotated_secret_verifies_an_early_webhook_of_any_active_token(setup: Setup) -> None:
+    unknown = "early0prediction0000000001"
+    headers, body = setup.signed(setup.secret(TOKEN_B), unknown)
+    await setup.verifier.verify(headers, body)
+    new = rotate_secret(setup.sim, TOKEN_B)
+    headers, body = setup.signed(new, unknown, webhook_id="msg_after")
+    assert (await setup.verifier.verify(headers, body)).update.prediction_id == unknown
+
+
+async def test_a_failed_refetch_keeps_the_kept_secret_and_refuses_only_the_new_one(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a)
+    await setup.verifier.verify(headers, body)
+    old = setup.secret(TOKEN_A)
+    new = rotate_secret(setup.sim, TOKEN_A)
+    setup.sim.faults.for_token(TOKEN_A, operation="secret", status=500)
+    headers, body = setup.signed(new, setup.of_a, webhook_id="msg_new")
+    with pytest.raises(Unauthenticated):
+        await setup.verifier.verify(headers, body)
+    headers, body = setup.signed(old, setup.of_a, webhook_id="msg_old")
+    assert (await setup.verifier.verify(headers, body)).delivery_id == "msg_old"
+    # Once Replicate answers again (and the interval passed), the new secret is fetched.
+    setup.sim.faults.clear()
+    setup.clock.advance(31)
+    headers, body = setup.signed(new, setup.of_a, webhook_id="msg_new")
+    assert (await setup.verifier.verify(headers, body)).delivery_id == "msg_new"
+
+
+async def test_a_signed_body_with_a_status_replicate_does_not_send_is_a_bad_request(setup: Setup) -> None:
+    headers, body = setup.signed(setup.secret(TOKEN_A), setup.of_a, status="exploded")
+    with pytest.raises(InvalidRequest, match="unknown prediction status 'exploded'"):
+        await setup.verifier.verify(headers, body)
