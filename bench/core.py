@@ -13,8 +13,9 @@ import time
 
 import attrs
 
-from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
+from adapters.memory import MemoryStore
 from base_core import Context, GenerationRequest, Studio, StudioConfig, builtin_registry
+from base_testing import FakeInference, ManualClock, SequentialIds
 
 USERS = 100
 REQUEST = GenerationRequest(

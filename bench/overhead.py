@@ -16,8 +16,16 @@ import attrs
 
 from bench import requests as rq
 from bench import seed
-from bench.servers import WEBHOOK_SECRET, SESSION_SECRET, Load, Server, base_serve, drive
-from bench.servers import minimal_app, simulator
+from bench.servers import (
+    SESSION_SECRET,
+    WEBHOOK_SECRET,
+    Load,
+    Server,
+    base_serve,
+    drive,
+    minimal_app,
+    simulator,
+)
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.memory import FakeInference, ManualClock
 from adapters.sql import SqlDatabase
 from adapters.system import UuidIds
 from base_core.errors import InsufficientCredits, ProviderUnavailable
@@ -31,6 +30,7 @@ from base_core.registry import GenerationRequest, builtin_registry
 from base_core.tokens import RotationPolicy
 from base_core.usecases import accounts, generations, tokens
 from base_core.usecases.context import Context, StudioConfig
+from base_testing import FakeInference, ManualClock
 
 REQUESTS = 100
 AFFORDABLE = 37

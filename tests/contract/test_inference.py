@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import pytest
 from PIL import Image
 
-from adapters.memory import FakeInference, ManualClock
 from adapters.replicate import ReplicateInference
 from base_core.errors import (
     BaseError,
@@ -31,6 +30,7 @@ from base_core.errors import (
 from base_core.generation import PredictionUpdate, Trigger
 from base_core.ports import InferenceProvider, TokenCredential, WebhookTarget
 from base_core.seed_models import REAL_ESRGAN_VERSION
+from base_testing import FakeInference, ManualClock
 from replicate_simulator import Simulator, SimulatorConfig
 
 FLUX = "black-forest-labs/flux-schnell"

@@ -20,8 +20,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sql import SqlDatabase, schema
-from adapters.sql import inbox
+from adapters.sql import SqlDatabase, inbox, schema
 from adapters.sql import mappers as m
 from base_core.generation import Generation, PredictionUpdate, Status, Trigger
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory import FakeInference, ManualClock, MemoryOutputStore, SequentialIds
+from adapters.memory import MemoryOutputStore
 from base_core.generation import CheckQuery, Status
 from base_core.ledger import EntryKind, HoldState, hold_key_for
 from base_core.registry import GenerationRequest, builtin_registry
@@ -19,6 +19,7 @@ from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.usecases import generations as usecases
 from base_core.usecases.reconcile import ReconcilePolicy, reconcile_once
+from base_testing import FakeInference, ManualClock, SequentialIds
 
 QUIET = timedelta(seconds=60)
 

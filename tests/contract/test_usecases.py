@@ -10,7 +10,6 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from adapters.memory import FakeInference, ManualClock, SequentialIds
 from base_core.errors import (
     IdempotencyConflict,
     InsufficientCredits,
@@ -29,6 +28,7 @@ from base_core.registry import Action, GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
 from base_core.users import TelegramProfile
+from base_testing import FakeInference, ManualClock, SequentialIds
 
 INITIAL = 100
 ALICE, BOB = "alice", "bob"

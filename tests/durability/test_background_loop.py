@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
+from adapters.memory import MemoryStore
 from base_core import GenerationRequest, Status, Studio, StudioConfig, builtin_registry
 from base_core.background import MAX_RECONCILE_EVERY, Poller
 from base_core.usecases import Context
 from base_core.usecases.reconcile import ReconcilePolicy
+from base_testing import FakeInference, ManualClock, SequentialIds
 
 FLUX = GenerationRequest("create", "flux-schnell", prompt="a kite")
 

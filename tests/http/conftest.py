@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from http_helpers import Api, build_services
 from litestar.testing import AsyncTestClient
 
-from adapters.memory import FakeInference, MemoryStore
+from adapters.memory import MemoryStore
 from adapters.system import SystemClock
+from base_testing import FakeInference
 from entrypoints.http import create_app
 
 

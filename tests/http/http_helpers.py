@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.testing import AsyncTestClient
 
 from adapters.auth import SessionTokens, sign_init_data
-from adapters.memory import FakeInference, MemoryStore
+from adapters.memory import MemoryStore
 from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
 from adapters.system import SystemClock, UuidIds
 from base_core import Context, Studio, builtin_registry
+from base_testing import FakeInference
 from entrypoints.bootstrap import Services, studio_config
 from entrypoints.event_log import logging_dispatcher
 from entrypoints.http import create_app

@@ -32,11 +32,12 @@ from adapters.auth import (
     TelegramInitDataVerifier,
     sign_init_data,
 )
-from adapters.memory import FakeInference, MemoryStore
+from adapters.memory import MemoryStore
 from adapters.replicate import ReplicateWebhooks, WebhookSecrets, sign
 from adapters.system import SystemClock, UuidIds
 from base_core import Context, Studio, builtin_registry
 from base_core.ports import UnitOfWorkFactory
+from base_testing import FakeInference
 from entrypoints.bootstrap import Services, studio_config
 from entrypoints.event_log import logging_dispatcher
 from entrypoints.http import create_app

@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from adapters.memory import FakeInference, ManualClock, MemoryStore, SequentialIds
+from adapters.memory import MemoryStore
 from base_core.errors import IdempotencyConflict, InsufficientCredits, InvalidRequest
 from base_core.events import CreditsHeld, CreditsRefunded, CreditsSettled
 from base_core.generation import PredictionUpdate, Trigger
@@ -34,6 +34,7 @@ from base_core.ports import TokenCredential
 from base_core.registry import GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
+from base_testing import FakeInference, ManualClock, SequentialIds
 
 T0 = datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
 MACHINE_SETTINGS = settings(max_examples=150, stateful_step_count=30, deadline=None)

@@ -1,16 +1,8 @@
-"""In-memory adapters for every port: the whole service, offline, in one process."""
+"""In-memory adapters: storage and the output store, the whole service in one process.
 
-from adapters.memory.clock import ManualClock, SequentialIds
-from adapters.memory.inference import FakeInference, FakePrediction
+Stand-ins for Replicate, the clock and ids live in `base_testing`."""
+
 from adapters.memory.outputs import MemoryOutputStore
 from adapters.memory.store import MemoryStore, MemoryUnitOfWork
 
-__all__ = [
-    "FakeInference",
-    "FakePrediction",
-    "ManualClock",
-    "MemoryOutputStore",
-    "MemoryStore",
-    "MemoryUnitOfWork",
-    "SequentialIds",
-]
+__all__ = ["MemoryOutputStore", "MemoryStore", "MemoryUnitOfWork"]

@@ -9,6 +9,7 @@ while `base serve` processes run: the work is claimed in the database.
 from __future__ import annotations
 
 import argparse
+import sys
 import asyncio
 from typing import Any
 
@@ -47,8 +48,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         f"claimed {total.claimed}, asked Replicate about {total.asked}, "
         f"voided {total.voided_pending} pending, timed out {total.timed_out}, "
         f"kept outputs of {total.outputs_kept}, resolved {total.holds_resolved} expired holds, "
-        f"{total.errors} errors"
+        f"canceled {total.orphans_canceled} orphaned predictions, {total.errors} errors"
     )
+    for problem in total.problems:
+        print(f"  {problem}", file=sys.stderr)
     return 1 if total.errors else 0
 
 
@@ -58,8 +61,9 @@ async def reconcile(settings: Settings, policy: ReconcilePolicy) -> ReconcileRep
         for _ in range(MAX_ROUNDS):
             report = await services.studio.reconcile(policy)
             for field in ("claimed", "asked", "voided_pending", "timed_out", "outputs_kept",
-                          "holds_resolved", "errors"):
+                          "holds_resolved", "orphans_canceled"):
                 setattr(total, field, getattr(total, field) + getattr(report, field))
+            total.problems += report.problems
             # Claimed work is leased, so a round that claims nothing new means we are done.
             if not report.did_anything:
                 break

@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.memory import SequentialIds
+from base_testing import SequentialIds
 
 
 @given(st.integers(min_value=0, max_value=1 << 60))

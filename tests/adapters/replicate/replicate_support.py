@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
 
-from adapters.memory import MemoryStore, SequentialIds
+from adapters.memory import MemoryStore
 from adapters.replicate import ReplicateWebhooks
 from base_core.errors import BaseError
 from base_core.generation import PredictionUpdate
@@ -19,6 +20,7 @@ from base_core.ports import Clock, InferenceProvider, TokenCredential, WebhookTa
 from base_core.registry import GenerationRequest, ModelRegistry, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases.context import Context, StudioConfig
+from base_testing import SequentialIds
 
 USER = "user-1"
 INITIAL_CREDITS = 100
@@ -106,7 +108,7 @@ class WebhookReceiver:
                 Delivery(
                     headers.get("webhook-id", ""),
                     update.prediction_id if update else None,
-                    update.status if update else None,
+                    _status_of(body) if update else None,  # Replicate's word, as it sent it
                     status,
                 )
             )
@@ -147,3 +149,8 @@ class CreateHeldBack:
 
     async def cancel(self, token: TokenCredential, prediction_id: str) -> PredictionUpdate:
         return await self.inner.cancel(token, prediction_id)  # type: ignore[no-any-return]
+
+
+def _status_of(body: bytes) -> str | None:
+    status = json.loads(body).get("status")
+    return status if isinstance(status, str) else None

@@ -8,7 +8,6 @@ import attrs
 import pytest
 from replicate_support import FLUX_REQUEST, INITIAL_CREDITS, USER, build_studio, eventually
 
-from adapters.memory import ManualClock
 from adapters.replicate import ReplicateInference
 from base_core.errors import NoTokenAvailable, ProviderInputRejected, ProviderUnavailable
 from base_core.generation import Status
@@ -16,6 +15,7 @@ from base_core.registry import GenerationRequest, ModelRegistry
 from base_core.seed_models import FLUX_SCHNELL, SEED_MODELS
 from base_core.studio import Studio
 from base_core.tokens import ReplicateToken
+from base_testing import ManualClock
 from replicate_simulator import Simulator
 
 REJECTED, THROTTLED, BROKEN, GOOD = "r8_rejected_0001", "r8_throttled_0002", "r8_broken_00003", "r8_good_0000004"

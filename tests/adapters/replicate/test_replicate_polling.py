@@ -9,12 +9,12 @@ import attrs
 import pytest
 from replicate_support import FLUX_REQUEST, USER, build_studio, eventually
 
-from adapters.memory import FakeInference, ManualClock
 from base_core.background import Poller
 from base_core.errors import InfrastructureError, ProviderUnavailable
 from base_core.generation import Status
 from base_core.studio import Studio
 from base_core.usecases.polling import PollSchedule, due_generations, poll_once
+from base_testing import FakeInference, ManualClock
 
 
 async def studio_on_fake() -> tuple[Studio, FakeInference, ManualClock]:

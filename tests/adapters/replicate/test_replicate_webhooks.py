@@ -13,7 +13,6 @@ import attrs
 import pytest
 from replicate_support import FLUX_REQUEST, USER, build_studio
 
-from adapters.memory import ManualClock
 from adapters.replicate import (
     ReplicateInference,
     ReplicateWebhooks,
@@ -25,6 +24,7 @@ from base_core.errors import BaseError, InvalidRequest, Unauthenticated
 from base_core.generation import Trigger
 from base_core.ports import TokenCredential
 from base_core.studio import Studio
+from base_testing import ManualClock
 from replicate_simulator import Simulator
 from replicate_simulator.accounts import new_secret
 
