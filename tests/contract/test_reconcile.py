@@ -14,6 +14,7 @@ import pytest
 from adapters.memory import MemoryOutputStore
 from base_core.generation import CheckQuery, Status
 from base_core.ledger import EntryKind, HoldState, hold_key_for
+from base_core.ports import TokenCredential
 from base_core.registry import GenerationRequest, builtin_registry
 from base_core.studio import Studio
 from base_core.usecases import Context, StudioConfig
@@ -255,3 +256,28 @@ async def test_expired_holds_are_resolved_by_their_generations_state(world, uow_
     assert (first.state, second.state) == (HoldState.SETTLED, HoldState.VOIDED)
     assert (await world.studio.generation("alice", other.id)).status is Status.FAILED
     assert await world.studio.balance("alice") == 9
+
+
+async def test_a_prediction_only_its_parked_webhooks_know_is_canceled_at_replicate(world):
+    """A create call died after Replicate took the work and before it was recorded."""
+    [token] = (await world.studio.token_stats()).tokens
+    secret = "r8_reconcile_token_0001"
+    orphan = await world.inference.create(TokenCredential(token.id, secret), "m", {"prompt": "x"}, None)
+    await world.studio.apply_update(world.inference.progress(orphan.prediction_id))  # parked
+    assert (await world.reconcile(after=30)).orphans_canceled == 0  # not old enough yet
+    report = await world.reconcile(after=61)
+    assert report.orphans_canceled == 1 and report.problems == []
+    assert world.inference.predictions[orphan.prediction_id].status == "canceled"
+    async with world.studio.context.work() as uow:
+        assert await uow.inbox.take(orphan.prediction_id) == []  # dropped
+    assert (await world.reconcile(after=61)).orphans_canceled == 0
+
+
+async def test_an_orphan_no_token_can_cancel_is_reported_and_kept(world):
+    [token] = (await world.studio.token_stats()).tokens
+    orphan = await world.inference.create(TokenCredential("someone-else", "r8_x"), "m", {"prompt": "x"}, None)
+    await world.studio.apply_update(world.inference.progress(orphan.prediction_id))
+    report = await world.reconcile(after=121)
+    assert report.orphans_canceled == 0
+    assert report.problems == [f"no token could cancel orphaned prediction {orphan.prediction_id}"]
+    assert world.inference.predictions[orphan.prediction_id].status != "canceled"

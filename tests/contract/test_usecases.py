@@ -370,6 +370,20 @@ async def test_refresh_asks_replicate_with_the_generations_token(uow_factory) ->
     assert ("get", generation.token_id) in world.inference.calls
 
 
+async def test_a_token_error_seen_while_polling_counts_on_the_token(uow_factory) -> None:
+    world = World(uow_factory)
+    token = await world.token("r8_first_token_01")
+    await world.user()
+    generation = await world.create()
+    world.inference.fail_next(TokenRateLimited(retry_after=40))
+    with pytest.raises(TokenRateLimited):
+        await world.studio.refresh(generation.id)
+    stat = await world.token_by_id(token.id)
+    assert stat.error_count == 1
+    assert stat.cooldown_until == world.clock.now() + timedelta(seconds=40)
+    assert (await world.studio.generation(ALICE, generation.id)).status is Status.PROCESSING
+
+
 # --- listing ----------------------------------------------------------------------------
 
 

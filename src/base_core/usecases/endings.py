@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from base_core.errors import ProviderError
+from base_core.errors import NotFound, ProviderError
 from base_core.generation import Generation, News, Status
 from base_core.ledger import hold_key_for
 from base_core.ports import TokenCredential, UnitOfWork
@@ -27,9 +27,9 @@ async def advance(
     moved = generation.advance(news, now)
     if moved is None:
         return None
+    await uow.generations.save(moved)  # the generation's row is locked already: first
     if moved.is_terminal:
         await resolve_hold(uow, hold_key_for(moved.id), moved.user_id, now, settle=moved.status is Status.COMPLETED)
-    await uow.generations.save(moved)
     return moved.without_events()  # recorded: a later change must not record them again
 
 
@@ -59,7 +59,7 @@ async def cancel_at_replicate(ctx: Context, token_id: str | None, prediction_id:
         return f"token {token_id} is gone"
     try:
         await ctx.inference.cancel(TokenCredential(token.id, token.secret), prediction_id)
-    except ProviderError as error:
+    except (ProviderError, NotFound) as error:
         return error.message
     return None
 

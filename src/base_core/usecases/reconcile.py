@@ -32,7 +32,7 @@ from datetime import timedelta
 
 import attrs
 
-from base_core.errors import BaseError, ProviderError
+from base_core.errors import BaseError, NotFound, ProviderError
 from base_core.generation import CheckQuery, Failure, Generation, Status
 from base_core.ledger import Hold, generation_of_hold
 from base_core.ports import TokenCredential
@@ -213,7 +213,7 @@ async def cancel_orphaned_predictions(ctx: Context, policy: ReconcilePolicy, rep
         for token in tokens:
             try:
                 await ctx.inference.cancel(TokenCredential(token.id, token.secret), prediction_id)
-            except ProviderError:
+            except (ProviderError, NotFound):
                 continue  # not this account's, or Replicate is unreachable: try the next
             async with ctx.work() as uow:
                 known = await uow.generations.get_by_prediction_for_update(prediction_id)

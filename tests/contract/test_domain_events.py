@@ -1,0 +1,188 @@
+"""Domain events: recorded by the aggregates, collected by the unit of work, dispatched
+after commit only, on every storage backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from base_core.errors import InsufficientCredits, TokenRateLimited
+from base_core.events import (
+    CreditsGranted,
+    CreditsHeld,
+    CreditsRefunded,
+    CreditsSettled,
+    DomainEvent,
+    EventDispatcher,
+    GenerationAccepted,
+    GenerationCanceled,
+    GenerationCompleted,
+    GenerationDeleted,
+    GenerationEvent,
+    GenerationSubmitted,
+    TokenAdded,
+    TokenCooledDown,
+    UserRegistered,
+)
+from base_core.registry import GenerationRequest, builtin_registry
+from base_core.studio import Studio
+from base_core.usecases import Context, StudioConfig
+from base_testing import FakeInference, ManualClock, SequentialIds
+
+REQUEST = GenerationRequest("create", "flux-schnell", prompt="a fox", settings={"num_outputs": 1})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+
+    def __call__(self, event: DomainEvent) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[type]:
+        kinds = [type(e) for e in self.events]
+        self.events.clear()
+        return kinds
+
+
+def make_studio(uow_factory, dispatcher: EventDispatcher, credits: int = 10) -> tuple[Studio, FakeInference]:
+    clock = ManualClock()
+    inference = FakeInference(clock)
+    context = Context(
+        uow=uow_factory, inference=inference, registry=builtin_registry(), clock=clock,
+        ids=SequentialIds(), config=StudioConfig(initial_credits=credits), dispatcher=dispatcher,
+    )
+    return Studio(context), inference
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def studio(uow_factory, recorder):
+    dispatcher = EventDispatcher()
+    dispatcher.subscribe(recorder)
+    return make_studio(uow_factory, dispatcher)
+
+
+async def test_a_lifecycle_tells_every_step_in_order(studio, recorder) -> None:
+    studio, inference = studio
+    await studio.add_token("r8_events_token_0001")
+    await studio.ensure_user("alice")
+    assert recorder.kinds() == [TokenAdded, UserRegistered, CreditsGranted]
+
+    generation = await studio.create_generation("alice", REQUEST)
+    accepted, held, submitted = recorder.events
+    assert recorder.kinds() == [GenerationAccepted, CreditsHeld, GenerationSubmitted]
+    assert (accepted.generation_id, accepted.cost, accepted.model_id) == (generation.id, 1, "flux-schnell")
+    assert (held.amount, held.balance, held.hold_key) == (1, 9, f"hold:{generation.id}")
+    assert submitted.prediction_id == generation.prediction_id
+
+    await studio.apply_update(inference.complete(generation.prediction_id))
+    completed, settled = recorder.events
+    assert recorder.kinds() == [GenerationCompleted, CreditsSettled]
+    assert (completed.outputs, completed.accepted_at) == (1, generation.created_at)
+    assert (settled.amount, settled.refunded, settled.balance) == (1, 0, 9)
+
+    # A duplicate of the same news changes nothing and tells nothing.
+    await studio.apply_update(inference.complete(generation.prediction_id))
+    assert recorder.kinds() == []
+
+
+async def test_deleting_a_running_generation_tells_the_cancel_the_refund_and_the_delete(studio, recorder) -> None:
+    studio, _ = studio
+    await studio.add_token("r8_events_token_0001")
+    await studio.ensure_user("alice")
+    generation = await studio.create_generation("alice", REQUEST)
+    recorder.kinds()
+    await studio.delete_generation("alice", generation.id)
+    canceled, refunded, deleted = recorder.events
+    assert recorder.kinds() == [GenerationCanceled, CreditsRefunded, GenerationDeleted]
+    assert canceled.message == "canceled by the user" and refunded.balance == 10
+    assert deleted.generation_id == generation.id
+
+
+async def test_a_refused_request_tells_nothing(uow_factory, recorder) -> None:
+    dispatcher = EventDispatcher()
+    dispatcher.subscribe(recorder)
+    studio, _ = make_studio(uow_factory, dispatcher, credits=0)
+    await studio.add_token("r8_events_token_0001")
+    await studio.ensure_user("alice")
+    recorder.kinds()
+    with pytest.raises(InsufficientCredits):
+        await studio.create_generation("alice", REQUEST)
+    assert recorder.kinds() == []
+
+
+async def test_a_rolled_back_unit_of_work_dispatches_nothing_and_a_committed_one_does(studio, recorder) -> None:
+    studio, _ = studio
+    await studio.ensure_user("alice")
+    recorder.kinds()
+    ctx = studio.context
+    with pytest.raises(RuntimeError):
+        async with ctx.work() as uow:
+            account = await uow.ledger.account_for_update("alice")
+            account, entry = account.grant(5, "grant:rolled-back", ctx.clock.now())
+            await uow.ledger.append(entry)
+            await uow.ledger.save_account(account)
+            raise RuntimeError("the use case fails before its commit")
+    assert recorder.kinds() == []
+    async with ctx.work() as uow:
+        account = await uow.ledger.account_for_update("alice")
+        account, entry = account.grant(5, "grant:kept", ctx.clock.now())
+        await uow.ledger.append(entry)
+        await uow.ledger.save_account(account)
+        await uow.commit()
+        assert recorder.events == []  # not before the unit of work has ended
+    [granted] = recorder.events
+    assert (type(granted), granted.amount, granted.balance) == (CreditsGranted, 5, 15)
+
+
+async def test_a_token_cooled_down_on_create_is_told(studio, recorder) -> None:
+    studio, inference = studio
+    await studio.add_token("r8_events_token_0001")
+    await studio.add_token("r8_events_token_0002")
+    await studio.ensure_user("alice")
+    recorder.kinds()
+    inference.fail_next(TokenRateLimited(retry_after=17))
+    await studio.create_generation("alice", REQUEST)
+    cooled = [e for e in recorder.events if isinstance(e, TokenCooledDown)]
+    assert len(cooled) == 1 and (cooled[0].until - cooled[0].at).total_seconds() == 17
+
+
+async def test_a_failing_subscriber_reaches_neither_the_use_case_nor_the_others(uow_factory, recorder) -> None:
+    failures: list[tuple[type, Exception]] = []
+    dispatcher = EventDispatcher(on_error=lambda event, handler, error: failures.append((type(event), error)))
+
+    def broken(event: DomainEvent) -> None:
+        raise ValueError("a subscriber's bug")
+
+    dispatcher.subscribe(broken, GenerationEvent)
+    dispatcher.subscribe(recorder)
+    studio, _ = make_studio(uow_factory, dispatcher)
+    await studio.add_token("r8_events_token_0001")
+    await studio.ensure_user("alice")
+    generation = await studio.create_generation("alice", REQUEST)
+    assert generation.prediction_id is not None
+    assert [kind for kind, _ in failures] == [GenerationAccepted, GenerationSubmitted]
+    assert GenerationSubmitted in [type(e) for e in recorder.events]
+
+
+async def test_a_subscriber_may_read_what_was_committed(uow_factory) -> None:
+    """Dispatched once the unit of work has ended, so a subscriber can open its own."""
+    seen: list[str] = []
+    dispatcher = EventDispatcher()
+    studio, inference = make_studio(uow_factory, dispatcher)
+
+    async def read_back(event: GenerationCompleted) -> None:
+        async with studio.context.work() as uow:
+            stored = await uow.generations.get(event.generation_id)
+        seen.append(stored.status.value)
+
+    dispatcher.subscribe(read_back, GenerationCompleted)
+    await studio.add_token("r8_events_token_0001")
+    await studio.ensure_user("alice")
+    generation = await studio.create_generation("alice", REQUEST)
+    await studio.apply_update(inference.complete(generation.prediction_id))
+    assert seen == ["completed"]
