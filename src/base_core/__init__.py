@@ -1,15 +1,40 @@
 """The domain core of .base: models, generations, credits, tokens, and the use cases.
 
-Pure: no I/O, no framework, no SQL, no HTTP. The outside world comes in through the
-ports in `base_core.ports`.
+Pure: no I/O, no framework, no SQL, no HTTP. An embedder needs what is exported here: the
+facade (`Studio`, `Context`, `StudioConfig`), the request and view types, the error tree,
+the domain events and their dispatcher, and the background loop. Adapter authors find the
+ports in `base_core.ports`; stand-ins for tests live in `base_testing`.
 """
 
+from base_core import errors, events
+from base_core.background import Poller
+from base_core.errors import (
+    BaseError,
+    Conflict,
+    DomainError,
+    Forbidden,
+    IdempotencyConflict,
+    InfrastructureError,
+    InsufficientCredits,
+    InvalidRequest,
+    NotFound,
+    NoTokenAvailable,
+    ProviderError,
+    ProviderInputRejected,
+    TokenError,
+    TooManyInFlight,
+    Unauthenticated,
+)
+from base_core.events import DomainEvent, EventDispatcher
 from base_core.generation import (
+    Cancellation,
+    Failure,
     Generation,
     GenerationPage,
     GenerationQuery,
     PredictionUpdate,
     Status,
+    Trigger,
 )
 from base_core.identity import Identity, IdentityVerifier
 from base_core.image_urls import UrlPolicy
@@ -29,26 +54,46 @@ from base_core.studio import Studio
 from base_core.tokens import ReplicateToken, RotationPolicy, TokenStats
 from base_core.usecases import Context, StudioConfig
 from base_core.usecases.accounts import UserView
+from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile, User
 
 __all__ = [
     "Action",
+    "BaseError",
+    "Cancellation",
+    "Conflict",
     "Context",
     "CreditAccount",
+    "DomainError",
+    "DomainEvent",
     "EntryKind",
+    "EventDispatcher",
+    "Failure",
+    "Forbidden",
     "Generation",
     "GenerationPage",
     "GenerationQuery",
     "GenerationRequest",
     "Hold",
     "HoldState",
+    "IdempotencyConflict",
     "Identity",
     "IdentityVerifier",
+    "InfrastructureError",
+    "InsufficientCredits",
+    "InvalidRequest",
     "LedgerEntry",
     "ModelRegistry",
     "ModelSpec",
+    "NoTokenAvailable",
+    "NotFound",
+    "Poller",
     "PredictionUpdate",
     "PreparedGeneration",
+    "ProviderError",
+    "ProviderInputRejected",
+    "ReconcilePolicy",
+    "ReconcileReport",
     "ReplicateToken",
     "RotationPolicy",
     "SettingSpec",
@@ -58,10 +103,16 @@ __all__ = [
     "StudioConfig",
     "TelegramProfile",
     "TokenCredential",
+    "TokenError",
     "TokenStats",
+    "TooManyInFlight",
+    "Trigger",
+    "Unauthenticated",
     "UrlPolicy",
     "User",
     "UserView",
     "WebhookTarget",
     "builtin_registry",
+    "errors",
+    "events",
 ]

@@ -10,6 +10,11 @@ from base_core.ports import UnitOfWork
 from base_core.usecases.context import Context
 from base_core.users import TelegramProfile, User
 
+# Limits of an operator's credit adjustment, shared with the HTTP layer's declarations.
+MAX_ADJUSTMENT = 1_000_000_000
+MAX_REASON_LENGTH = 500
+MAX_USER_ID_LENGTH = 200
+
 
 @attrs.frozen
 class UserView:
@@ -104,13 +109,18 @@ async def adjust_credits(
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidRequest("amount", "must be a non-zero whole number")
-    if abs(amount) > 1_000_000_000:
-        raise InvalidRequest("amount", "must be at most 1000000000 in size")
-    if not isinstance(reason, str) or len(reason) > 500:
-        raise InvalidRequest("reason", "must be a string of at most 500 characters")
+    if abs(amount) > MAX_ADJUSTMENT:
+        raise InvalidRequest("amount", f"must be at most {MAX_ADJUSTMENT} in size")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
+        raise InvalidRequest("reason", f"must be a string of at most {MAX_REASON_LENGTH} characters")
     if not reason.isprintable():
         raise InvalidRequest("reason", "must not contain control characters")
-    if not isinstance(user_id, str) or not user_id or len(user_id) > 200 or not user_id.isprintable():
+    if (
+        not isinstance(user_id, str)
+        or not user_id
+        or len(user_id) > MAX_USER_ID_LENGTH
+        or not user_id.isprintable()
+    ):
         raise InvalidRequest("user_id", "is not a user id")
     kind = EntryKind.GRANT if amount > 0 else EntryKind.ADJUST
     key = key or f"adjust:{ctx.ids.new_id()}"

@@ -9,8 +9,8 @@ while `base serve` processes run: the work is claimed in the database.
 from __future__ import annotations
 
 import argparse
-import sys
 import asyncio
+import sys
 from typing import Any
 
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport

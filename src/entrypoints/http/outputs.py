@@ -11,13 +11,14 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.params import FromPath
 
+from adapters.storage.local import URL_PREFIX
 from base_core.errors import NotFound
 from entrypoints.http.dependencies import StudioDep
 from entrypoints.http.problems import problem_responses
 
 
 @get(
-    "/outputs/{generation_id:str}/{name:str}",
+    URL_PREFIX + "/{generation_id:str}/{name:str}",
     tags=["outputs"],
     summary="A stored copy of a generation's output",
     description="The URLs come from a generation's `output_urls`; they outlive Replicate's "

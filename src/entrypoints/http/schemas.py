@@ -14,6 +14,8 @@ import msgspec
 
 from base_core import Generation, GenerationPage, ModelSpec, SettingSpec, UserView
 from base_core.tokens import ReplicateToken, TokenStat, TokenStats
+from base_core.usecases.accounts import MAX_ADJUSTMENT, MAX_REASON_LENGTH, MAX_USER_ID_LENGTH
+from base_core.usecases.tokens import MAX_LABEL_LENGTH, MAX_SECRET_LENGTH
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
@@ -204,8 +206,8 @@ def user_out(view: UserView) -> UserOut:
 
 
 class TokenIn(msgspec.Struct):
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SECRET_LENGTH)]
+    label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None = None
 
 
 class TokenPatchIn(msgspec.Struct):
@@ -252,9 +254,9 @@ class TokenStatsOut(msgspec.Struct):
 
 
 class CreditsIn(msgspec.Struct):
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    amount: Annotated[int, msgspec.Meta(ge=-1_000_000_000, le=1_000_000_000)]
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_USER_ID_LENGTH)]
+    amount: Annotated[int, msgspec.Meta(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON_LENGTH)] = ""
 
 
 class CreditsOut(msgspec.Struct):
