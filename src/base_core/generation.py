@@ -171,16 +171,15 @@ class Generation:
     @classmethod
     def accept(cls, **fields: Any) -> Generation:
         """A new generation, pending, its credits held by the caller."""
-        generation = cls(**fields)
         event = GenerationAccepted(
-            at=generation.created_at,
-            generation_id=generation.id,
-            user_id=generation.user_id,
-            model_id=generation.model_id,
-            action=generation.action.value,
-            cost=generation.cost,
+            at=fields["created_at"],
+            generation_id=fields["id"],
+            user_id=fields["user_id"],
+            model_id=fields["model_id"],
+            action=Action(fields["action"]).value,
+            cost=fields["cost"],
         )
-        return replace(generation, events=(event,))
+        return cls(**fields, events=(event,))
 
     @property
     def is_terminal(self) -> bool:
@@ -289,19 +288,21 @@ class Generation:
                     changes["outputs_kept_at"] = now  # nothing to copy
             else:
                 changes["error_message"] = update.error or _DEFAULT_MESSAGES[trigger]
-        ended = replace(self, **changes)
-        return replace(ended, events=(*self.events, ended._ended_event(now)))
+        changes["events"] = (*self.events, self._ended_event(target, changes, prediction_id, now))
+        return replace(self, **changes)
 
-    def _ended_event(self, now: datetime) -> GenerationEnded:
+    def _ended_event(
+        self, target: Status, changes: dict[str, Any], prediction_id: str | None, now: datetime
+    ) -> GenerationEnded:
         common: dict[str, Any] = {
             "at": now, "generation_id": self.id, "user_id": self.user_id,
             "model_id": self.model_id, "action": self.action.value,
-            "prediction_id": self.prediction_id, "accepted_at": self.created_at,
+            "prediction_id": prediction_id, "accepted_at": self.created_at,
         }
-        if self.status is Status.COMPLETED:
-            return GenerationCompleted(**common, outputs=len(self.output_urls or ()))
-        kind = _ENDED_EVENTS[self.status]
-        return kind(**common, message=self.error_message or "")  # type: ignore[call-arg]
+        if target is Status.COMPLETED:
+            return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
+        kind = _ENDED_EVENTS[target]
+        return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]
 
 
 # The sizes of a history page, shared with the HTTP layer's parameter declarations.

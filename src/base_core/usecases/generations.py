@@ -334,8 +334,8 @@ async def delete_generation(ctx: Context, user_id: str, generation_id: str) -> N
         if generation is None or not generation.is_visible_to(user_id):
             raise NotFound("generation", generation_id)
         now = ctx.clock.now()
-        generation = await advance(uow, generation, Cancellation("canceled by the user"), now) or generation
-        await uow.generations.save(generation.delete(now))
+        canceled = await advance(uow, generation, Cancellation("canceled by the user"), now)
+        await uow.generations.save((canceled or generation).delete(now))
         await uow.commit()
 
 
