@@ -16,7 +16,7 @@ from adapters.sql.migrations import current_async, downgrade_async, upgrade_asyn
 from adapters.sql.schema import metadata
 
 # The newest revision; every migration test runs the whole chain up to it.
-HEAD = "0004_history_count"
+HEAD = "0005_parked_triggers"
 
 TABLES = {
     "users", "credit_accounts", "ledger_entries", "credit_holds", "generations",
@@ -153,3 +153,31 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (SCRIPT_LOCATION / "env.py").is_file()
     assert (SCRIPT_LOCATION / "script.py.mako").is_file()
     assert any(Path(SCRIPT_LOCATION / "versions").glob("0001_*.py"))
+
+
+async def test_parked_updates_are_rewritten_to_the_cores_triggers_and_back(sql, sql_backend, tmp_path) -> None:
+    """Updates parked under 0004 hold Replicate's status; 0005 turns it into the trigger."""
+    from datetime import UTC, datetime
+
+    from base_core.generation import Trigger
+
+    async with sql.database(sql_backend, tmp_path, migrate=False) as db:
+        await upgrade_async(db.engine, "0004_history_count")
+        statuses = ["starting", "processing", "succeeded", "failed", "canceled", "aborted"]
+        async with db.engine.begin() as connection:
+            for n, status in enumerate(statuses):
+                await connection.execute(
+                    sa.text("INSERT INTO parked_updates (prediction_id, status, parked_at) VALUES (:p, :s, :t)"),
+                    {"p": f"p{n}", "s": status, "t": datetime(2026, 12, 1, tzinfo=UTC)},
+                )
+        await upgrade_async(db.engine)
+        taken = []
+        async with db() as uow:
+            for n in range(len(statuses)):
+                taken += [u.trigger for u in await uow.inbox.take(f"p{n}")]
+        assert taken == [Trigger.PROGRESS, Trigger.PROGRESS, Trigger.SUCCEED, Trigger.FAIL,
+                         Trigger.CANCEL, Trigger.CANCEL]
+        await downgrade_async(db.engine, "0004_history_count")
+        async with db.engine.connect() as connection:
+            back = (await connection.execute(sa.text("SELECT status FROM parked_updates ORDER BY seq"))).scalars()
+            assert list(back) == ["processing", "processing", "succeeded", "failed", "canceled", "canceled"]

@@ -29,15 +29,7 @@ UNCLAIMED = (
     .limit(sa.bindparam("limit"))
 )
 
-# The `status` column holds the trigger; rows parked before it did hold Replicate's status.
-_EARLIER_STATUSES = {
-    "starting": Trigger.PROGRESS,
-    "processing": Trigger.PROGRESS,
-    "succeeded": Trigger.SUCCEED,
-    "failed": Trigger.FAIL,
-    "canceled": Trigger.CANCEL,
-    "aborted": Trigger.CANCEL,
-}
+# The `status` column holds the core's trigger (migration 0005 rewrote older rows).
 
 
 def update_to_row(update: PredictionUpdate, parked_at: datetime) -> dict[str, Any]:
@@ -54,11 +46,9 @@ def update_to_row(update: PredictionUpdate, parked_at: datetime) -> dict[str, An
 
 def update_from_row(row: Mapping[str, Any]) -> PredictionUpdate:
     output = row["output"]
-    status = row["status"]
-    trigger = _EARLIER_STATUSES.get(status) or Trigger(status)
     return PredictionUpdate(
         prediction_id=row["prediction_id"],
-        trigger=trigger,
+        trigger=Trigger(row["status"]),
         output=tuple(str(url) for url in output) if output is not None else None,
         error=row["error"],
         predict_time=row["predict_time"],
