@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,7 +36,7 @@ class RequestLog:
         self._engine = engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/v1/"):
             await self._app(scope, receive, send)
             return
         status = 500

@@ -47,7 +47,7 @@ class Fault:
     status: int | None = attrs.field(
         default=None,
         validator=attrs.validators.optional(
-            [attrs.validators.ge(400), attrs.validators.le(599)]  # type: ignore[list-item]
+            [attrs.validators.ge(400), attrs.validators.le(599)]
         ),
     )
     detail: str | None = None

@@ -94,9 +94,12 @@ async def _metadata(value: object) -> dict[str, object]:
     if value is None:
         return {}
     raw = await value.read() if isinstance(value, UploadFile) else value
+    document = raw or "{}"
+    if not isinstance(document, str | bytes | bytearray):
+        raise problems.bad_request("metadata must be a JSON object")
     try:
-        parsed = json.loads(raw or "{}")
-    except (TypeError, ValueError) as error:
+        parsed = json.loads(document)
+    except ValueError as error:
         raise problems.bad_request("metadata must be a JSON object") from error
     if not isinstance(parsed, dict):
         raise problems.bad_request("metadata must be a JSON object")

@@ -35,14 +35,14 @@ def draw_from_prompt(prompt: str, seed: int | None, size: tuple[int, int]) -> Im
     dark = tuple(rng.randrange(0, 128) for _ in range(3))
     light = tuple(rng.randrange(128, 256) for _ in range(3))
     gradient = Image.linear_gradient("L").rotate(rng.choice((0, 90, 180, 270)))
-    image = ImageOps.colorize(gradient.resize(size), dark, light).convert("RGB")  # type: ignore[arg-type]
+    image = ImageOps.colorize(gradient.resize(size), dark, light).convert("RGB")
     draw = ImageDraw.Draw(image)
     width, height = size
     for _ in range(3):
         x, y = rng.randrange(width), rng.randrange(height)
         radius = rng.randrange(max(2, min(size) // 10), max(3, min(size) // 3))
         colour = tuple(rng.randrange(256) for _ in range(3))
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)  # type: ignore[arg-type]
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
     return image
 
 
@@ -106,6 +106,6 @@ def _border_colour(image: Image.Image) -> tuple[int, int, int]:
     points += [(0, y) for y in range(height)] + [(width - 1, y) for y in range(height)]
     step = max(1, len(points) // 400)
     samples = [image.getpixel(p) for p in points[::step]]
-    channels = zip(*samples)  # type: ignore[misc]
+    channels = zip(*samples)
     red, green, blue = (sorted(c)[len(samples) // 2] for c in channels)
     return int(red), int(green), int(blue)

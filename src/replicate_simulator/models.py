@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -122,7 +122,7 @@ def _is_number(value: object) -> bool:
     )
 
 
-_TYPE_CHECKS = {
+_TYPE_CHECKS: dict[str, Callable[[object], bool]] = {
     "string": lambda v: isinstance(v, str),
     "integer": _is_integer,
     "number": _is_number,

@@ -29,6 +29,13 @@ from base_core.generation import (
     PredictionUpdate,
 )
 from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
+from base_core.ports import (
+    GenerationRepository,
+    LedgerRepository,
+    TokenRepository,
+    UpdateInbox,
+    UserRepository,
+)
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
@@ -269,11 +276,14 @@ class MemoryUnitOfWork:
         self._store = store
         self._undo: Undo = []
         self._events = EventLog()
-        self.users = MemoryUserRepository(store, self._undo, self._events)
-        self.ledger = MemoryLedgerRepository(store, self._undo, self._events)
-        self.generations = MemoryGenerationRepository(store, self._undo, self._events)
-        self.tokens = MemoryTokenRepository(store, self._undo, self._events)
-        self.inbox = MemoryUpdateInbox(store, self._undo, self._events)
+        # Typed as the ports: the UnitOfWork protocol declares plain (settable) attributes.
+        self.users: UserRepository = MemoryUserRepository(store, self._undo, self._events)
+        self.ledger: LedgerRepository = MemoryLedgerRepository(store, self._undo, self._events)
+        self.generations: GenerationRepository = MemoryGenerationRepository(
+            store, self._undo, self._events
+        )
+        self.tokens: TokenRepository = MemoryTokenRepository(store, self._undo, self._events)
+        self.inbox: UpdateInbox = MemoryUpdateInbox(store, self._undo, self._events)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         await self._store.lock.acquire()

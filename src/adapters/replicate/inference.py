@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import attrs
 import httpx
-import replicate
+from pydantic.v1 import ValidationError as ClientValidationError
+from replicate.client import Client
 from replicate.exceptions import ReplicateError
-from replicate.resource import pydantic as replicate_pydantic
 
 from adapters.replicate import _errors
 from adapters.replicate._predictions import MalformedPrediction, update_from_json
@@ -79,7 +79,7 @@ class _RawKeepingTransport(httpx.AsyncBaseTransport):
 
 @attrs.frozen
 class _Pooled:
-    client: replicate.Client
+    client: Client
     transport: _RawKeepingTransport
 
 
@@ -130,7 +130,7 @@ class ReplicateInference:
             params["webhook_events_filter"] = list(webhook.events)
         payload = dict(replicate_input)
 
-        async def call(client: replicate.Client) -> Any:
+        async def call(client: Client) -> Any:
             if version:
                 return await client.predictions.async_create(version=version, input=payload, **params)
             return await client.models.predictions.async_create(model=model, input=payload, **params)
@@ -168,7 +168,7 @@ class ReplicateInference:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _client(self, token: TokenCredential) -> replicate.Client:
+    def _client(self, token: TokenCredential) -> Client:
         loop = asyncio.get_running_loop()
         per_loop = self._clients.setdefault(loop, {})
         # The secret is part of the key so that a token whose secret was replaced gets a
@@ -178,7 +178,7 @@ class ReplicateInference:
         if entry is None:
             inner = self._transport_factory() if self._transport_factory else None
             transport = _RawKeepingTransport(inner)
-            client = replicate.Client(
+            client = Client(
                 api_token=token.secret,
                 base_url=self._base_url,
                 timeout=self._http_timeout,
@@ -192,7 +192,7 @@ class ReplicateInference:
         token: TokenCredential,
         operation: _errors.Operation,
         subject: str,
-        call: Callable[[replicate.Client], Awaitable[Any]],
+        call: Callable[[Client], Awaitable[Any]],
     ) -> PredictionUpdate:
         prediction, raw = await self._call(token, operation, subject, call)
         try:
@@ -209,7 +209,7 @@ class ReplicateInference:
         token: TokenCredential,
         operation: _errors.Operation,
         subject: str,
-        call: Callable[[replicate.Client], Awaitable[T]],
+        call: Callable[[Client], Awaitable[T]],
     ) -> tuple[T | None, httpx.Response | None]:
         """Run one client call; return its result, or None and the raw 2xx answer it could not read."""
         capture = _Capture()
@@ -218,7 +218,7 @@ class ReplicateInference:
         try:
             async with asyncio.timeout(self._timeout):
                 return await call(self._client(token)), capture.response
-        except replicate_pydantic.ValidationError:
+        except ClientValidationError:
             # 1.0.7 refuses statuses it does not know (`aborted`): read the raw answer instead.
             raw = capture.response
             if raw is not None and raw.is_success:

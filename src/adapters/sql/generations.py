@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import generation_from_row, generation_to_row
 from adapters.sql.schema import IN_FLIGHT_SQL, NOT_DELETED_SQL, OUTPUTS_TO_KEEP_SQL, generations
-from adapters.sql.session import RowUpdate, Session
+from adapters.sql.session import RowsSelect, RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.generation import CheckQuery, Generation, GenerationPage, GenerationQuery
 
@@ -42,9 +42,11 @@ SAVE = RowUpdate(g)
 @functools.cache
 def _page_statements(
     by_action: bool, by_status: bool
-) -> tuple[sa.Select[tuple[int]], sa.Select[tuple[object, ...]]]:
+) -> tuple[sa.Select[int], RowsSelect]:
     """count(*) and one page of a user's visible generations, optionally by action/status."""
-    conditions: list[sa.ColumnElement[bool]] = [g.c.user_id == sa.bindparam("user_id"), NOT_DELETED]
+    conditions: list[sa.ColumnExpressionArgument[bool]] = [
+        g.c.user_id == sa.bindparam("user_id"), NOT_DELETED
+    ]
     if by_action:
         conditions.append(g.c.action == sa.bindparam("action"))
     if by_status:
@@ -153,7 +155,7 @@ class SqlGenerationRepository:
         return [generation.leased(query.lease_until) for generation in claimed]
 
     async def _one(
-        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object] | None = None
+        self, statement: RowsSelect, parameters: dict[str, object] | None = None
     ) -> Generation | None:
         row = (await self._session.execute(statement, parameters)).mappings().first()
         return generation_from_row(row) if row is not None else None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.sql.mappers import Row
 from adapters.sql.schema import generations, parked_updates, webhook_deliveries
 from adapters.sql.session import Session
 from base_core.generation import PredictionUpdate, Trigger
@@ -44,7 +44,7 @@ def update_to_row(update: PredictionUpdate, parked_at: datetime) -> dict[str, An
     }
 
 
-def update_from_row(row: Mapping[str, Any]) -> PredictionUpdate:
+def update_from_row(row: Row) -> PredictionUpdate:
     output = row["output"]
     return PredictionUpdate(
         prediction_id=row["prediction_id"],

@@ -17,14 +17,14 @@ most of what keeps the read path as fast as the hand-written mappers were.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
 from types import NoneType
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import attrs
 import sqlalchemy as sa
 from attrs import AttrsInstance
 from cattrs.gen import make_dict_structure_fn_from_attrs, make_dict_unstructure_fn_from_attrs
+from sqlalchemy.engine import RowMapping
 
 from adapters.sql import schema
 from base_core.converter import SCALARS, converter, is_optional
@@ -33,7 +33,8 @@ from base_core.ledger import CreditAccount, Hold, LedgerEntry
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
-Row = Mapping[str, Any]
+# A row as a query's `.mappings()` gives it, or a plain dict of the same columns.
+Row = RowMapping | Mapping[str, Any]
 T = TypeVar("T", bound=AttrsInstance)
 V = TypeVar("V")
 
@@ -88,7 +89,9 @@ def row_mapper(
     to_row = make_dict_unstructure_fn_from_attrs(stored, cls, converter)
 
     def from_row(row: Row) -> T:
-        return structure(row, cls)
+        # RowMapping's keys are typed `str | Column | ...` (it can be looked up by
+        # column), but the keys it holds are the column names.
+        return structure(cast(Mapping[str, Any], row), cls)
 
     return to_row, from_row
 

@@ -8,6 +8,8 @@ produce exactly these tables.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import sqlalchemy as sa
 
 from adapters.sql.types import BigSerial, UtcDateTime, json_column_type
@@ -27,7 +29,14 @@ NOT_DELETED_SQL = "deleted_at IS NULL"
 OUTPUTS_TO_KEEP_SQL = "status = 'completed' AND outputs_kept_at IS NULL AND deleted_at IS NULL"
 
 
-def _partial(where: str) -> dict[str, object]:
+class _PartialIndex(TypedDict):
+    """The dialect keywords that make an index partial, on both databases."""
+
+    postgresql_where: sa.TextClause
+    sqlite_where: sa.TextClause
+
+
+def _partial(where: str) -> _PartialIndex:
     return {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)}
 
 

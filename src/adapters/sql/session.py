@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +12,10 @@ from sqlalchemy.sql import Executable
 
 from adapters.sql.errors import translated
 from base_core.events import EventLog
+
+# A SELECT of whole rows, whatever their columns (SQLAlchemy 2.1's Select is generic over
+# the column types, one parameter per column).
+RowsSelect: TypeAlias = "sa.Select[*tuple[Any, ...]]"
 
 # (dialect name, table) -> INSERT ... ON CONFLICT DO NOTHING RETURNING <primary key>, built
 # once. Executed with a row as its parameters it names exactly the row's columns, as

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import token_from_row, token_to_row
 from adapters.sql.schema import replicate_tokens
-from adapters.sql.session import RowUpdate, Session
+from adapters.sql.session import RowsSelect, RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.tokens import ReplicateToken
 
@@ -56,10 +56,10 @@ class SqlTokenRepository:
         self._session.events.record(token.events)
 
     async def _one(
-        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]
+        self, statement: RowsSelect, parameters: dict[str, object]
     ) -> ReplicateToken | None:
         row = (await self._session.execute(statement, parameters)).mappings().first()
         return token_from_row(row) if row is not None else None
 
-    async def _many(self, statement: sa.Select[tuple[object, ...]]) -> list[ReplicateToken]:
+    async def _many(self, statement: RowsSelect) -> list[ReplicateToken]:
         return [token_from_row(row) for row in (await self._session.execute(statement)).mappings()]

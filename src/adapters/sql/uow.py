@@ -21,6 +21,13 @@ from adapters.sql.session import Session
 from adapters.sql.tokens import SqlTokenRepository
 from adapters.sql.users import SqlUserRepository
 from base_core.events import DomainEvent
+from base_core.ports import (
+    GenerationRepository,
+    LedgerRepository,
+    TokenRepository,
+    UpdateInbox,
+    UserRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +37,13 @@ class SqlUnitOfWork:
         self._engine = engine
         self._session = Session(engine.dialect.name)
         self._entered = False
-        self.users = SqlUserRepository(self._session)
-        self.ledger = SqlLedgerRepository(self._session)
-        self.generations = SqlGenerationRepository(self._session)
-        self.tokens = SqlTokenRepository(self._session)
-        self.inbox = SqlUpdateInbox(self._session)
+        self._ledger = SqlLedgerRepository(self._session)
+        # Typed as the ports: the UnitOfWork protocol declares plain (settable) attributes.
+        self.users: UserRepository = SqlUserRepository(self._session)
+        self.ledger: LedgerRepository = self._ledger
+        self.generations: GenerationRepository = SqlGenerationRepository(self._session)
+        self.tokens: TokenRepository = SqlTokenRepository(self._session)
+        self.inbox: UpdateInbox = SqlUpdateInbox(self._session)
 
     @property
     def connection(self) -> AsyncConnection:
@@ -79,14 +88,14 @@ class SqlUnitOfWork:
             with translated():
                 await connection.commit()
         except BaseException:
-            self.ledger.forget()
+            self._ledger.forget()
             self._session.events.rollback()
             raise
         self._session.events.commit()
 
     async def rollback(self) -> None:
         connection = self.connection
-        self.ledger.forget()
+        self._ledger.forget()
         self._session.events.rollback()
         with translated():
             await connection.rollback()

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from adapters.sql.mappers import user_from_row, user_to_row
 from adapters.sql.schema import users
-from adapters.sql.session import RowUpdate, Session
+from adapters.sql.session import RowsSelect, RowUpdate, Session
 from base_core.errors import Conflict
 from base_core.users import User
 
@@ -40,7 +40,7 @@ class SqlUserRepository:
         self._session.events.record(user.events)
 
     async def _one(
-        self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]
+        self, statement: RowsSelect, parameters: dict[str, object]
     ) -> User | None:
         result = await self._session.execute(statement, parameters)
         row = result.mappings().first()

@@ -8,6 +8,7 @@ Create Date: 2025-11-24
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +25,12 @@ NOT_DELETED = "deleted_at IS NULL"
 IN_FLIGHT = "status IN ('pending', 'processing')"
 
 
-def _where(sql: str) -> dict[str, object]:
+class _Where(TypedDict):
+    postgresql_where: sa.TextClause
+    sqlite_where: sa.TextClause
+
+
+def _where(sql: str) -> _Where:
     return {"postgresql_where": sa.text(sql), "sqlite_where": sa.text(sql)}
 
 
