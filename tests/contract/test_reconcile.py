@@ -281,3 +281,8 @@ async def test_an_orphan_no_token_can_cancel_is_reported_and_kept(world):
     assert report.orphans_canceled == 0
     assert report.problems == [f"no token could cancel orphaned prediction {orphan.prediction_id}"]
     assert world.inference.predictions[orphan.prediction_id].status != "canceled"
+    # Past Replicate's 30-minute limit it has stopped anyway: its updates are dropped.
+    report = await world.reconcile(after=36 * 60)
+    assert report.problems == [] and report.orphans_canceled == 0
+    async with world.studio.context.work() as uow:
+        assert await uow.inbox.take(orphan.prediction_id) == []

@@ -203,11 +203,14 @@ async def cancel_orphaned_predictions(ctx: Context, policy: ReconcilePolicy, rep
     recorded leaves a prediction nobody pays for but the service. Its webhooks are parked,
     waiting for a generation that will never claim them. Which account made it is unknown,
     so each active token is asked in turn until one can cancel it; the parked updates are
-    then dropped.
+    then dropped. One no token can cancel is reported each round until Replicate's own
+    limit has stopped it; then its updates are dropped.
     """
     now = ctx.clock.now()
     async with ctx.work() as uow:
         orphans = await uow.inbox.unclaimed(now - policy.pending_after, policy.batch)
+        # Past Replicate's own limit the prediction has stopped, whoever made it.
+        stopped = set(await uow.inbox.unclaimed(now - policy.prediction_deadline, policy.batch))
         tokens = [t for t in await uow.tokens.all() if t.is_active] if orphans else []
     for prediction_id in orphans:
         for token in tokens:
@@ -215,15 +218,21 @@ async def cancel_orphaned_predictions(ctx: Context, policy: ReconcilePolicy, rep
                 await ctx.inference.cancel(TokenCredential(token.id, token.secret), prediction_id)
             except (ProviderError, NotFound):
                 continue  # not this account's, or Replicate is unreachable: try the next
-            async with ctx.work() as uow:
-                known = await uow.generations.get_by_prediction_for_update(prediction_id)
-                if known is None:
-                    await uow.inbox.take(prediction_id)
-                    await uow.commit()
+            await _drop_parked(ctx, prediction_id)
             report.orphans_canceled += 1
             break
         else:
-            report.problem(f"no token could cancel orphaned prediction {prediction_id}")
+            if prediction_id in stopped:
+                await _drop_parked(ctx, prediction_id)
+            else:
+                report.problem(f"no token could cancel orphaned prediction {prediction_id}")
+
+
+async def _drop_parked(ctx: Context, prediction_id: str) -> None:
+    async with ctx.work() as uow:
+        if await uow.generations.get_by_prediction_for_update(prediction_id) is None:
+            await uow.inbox.take(prediction_id)
+            await uow.commit()
 
 
 __all__ = [
