@@ -11,7 +11,7 @@ from entrypoints.bootstrap import open_services
 from entrypoints.cli import main
 from entrypoints.settings import Settings
 
-SECRET = "r8_cli_token_secret_value_ABCD"
+SECRET = "r8_clitokensecretvalue00000000000000ABCD"
 
 
 @pytest.fixture

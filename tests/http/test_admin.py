@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-SECRET = "r8_admin_added_token_secret_XYZ9"
+SECRET = "r8_adminaddedtokensecret000000000000XYZ9"
 
 
 async def test_non_admins_are_403_and_anonymous_401(api):

@@ -10,6 +10,7 @@ from typing import Any
 
 from base_core import Studio
 from base_core.errors import BaseError
+from base_core.usecases.tokens import check_replicate_shape
 from entrypoints.bootstrap import load_registry, open_services
 from entrypoints.settings import Settings
 
@@ -22,8 +23,11 @@ def add_commands(commands: Any) -> None:
     actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a token (adding one twice is harmless)")
     add.add_argument("token", help="the Replicate API token (r8_...)")
-    add.add_argument("--label", default=None)
-    add.set_defaults(handler=lambda a: _studio(lambda s: _add_token(s, a.token, a.label)))
+    add.add_argument("--label", default=None, help="a name for it (default: from its id)")
+    add.add_argument(
+        "--force", action="store_true", help="add it even if it does not look like a Replicate token"
+    )
+    add.set_defaults(handler=cmd_add_token)
     listing = actions.add_parser("list", help="list tokens (secrets masked)")
     listing.set_defaults(handler=lambda a: _studio(_list_tokens))
     stats = actions.add_parser("stats", help="usage and error counts per token, with totals")
@@ -61,6 +65,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("database schema is up to date")
     return 0
+
+
+def cmd_add_token(args: argparse.Namespace) -> int:
+    try:
+        check_replicate_shape(args.token, args.force)
+    except BaseError as error:
+        print(f"base: {error.message}", file=sys.stderr)
+        return 1
+    return _studio(lambda s: _add_token(s, args.token, args.label))
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:

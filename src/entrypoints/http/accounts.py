@@ -8,6 +8,7 @@ from litestar import Controller, get, patch, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from base_core import TelegramProfile
+from base_core.usecases.tokens import check_replicate_shape
 from entrypoints.features import TELEGRAM
 from entrypoints.http.dependencies import (
     CALLER,
@@ -91,9 +92,12 @@ class AdminController(Controller):
         "/tokens",
         status_code=201,
         summary="Add a Replicate token to the pool (adding one twice is harmless)",
+        description="A token that does not look like Replicate's (`r8_` and 37 letters or "
+        "digits) is refused with a 400 unless `force` is true.",
         responses=problem_responses(400, 401, 403, 413, 503),
     )
     async def add_token(self, data: JSONBody[TokenIn], studio: StudioDep) -> TokenOut:
+        check_replicate_shape(data.token, data.force)
         return token_out(await studio.add_token(data.token, data.label))
 
     @patch(

@@ -211,6 +211,8 @@ def user_out(view: UserView) -> UserOut:
 class TokenIn(msgspec.Struct):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SECRET_LENGTH)]
     label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None = None
+    # Add a secret that does not look like a Replicate token (`r8_` and 37 letters or digits).
+    force: bool = False
 
 
 class TokenPatchIn(msgspec.Struct):
