@@ -55,7 +55,7 @@ def check_replicate_shape(secret: str, force: bool) -> None:
     adding a token by hand; a typo would otherwise only show at the first prediction)."""
     if not force and not looks_like_replicate_token(secret.strip()):
         raise InvalidRequest(
-            "token", f"does not look like a Replicate token ({REPLICATE_TOKEN_SHAPE}); force to add it anyway"
+            "token", f"does not look like a Replicate token ({REPLICATE_TOKEN_SHAPE}); force it to add it anyway"
         )
 
 

@@ -138,7 +138,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     configure_logging()
     folder = Path(args.dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    db = Path(args.db).resolve() if args.db else folder / "base-demo.db"
+    chosen = args.db or getattr(args, "database", None)
+    db = Path(chosen).resolve() if chosen else folder / "base-demo.db"
     log = None if args.verbose else demo_kit.log_to_file(folder)
     sock = bind_free_port("127.0.0.1", args.port)
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
