@@ -56,7 +56,7 @@ async def test_every_error_is_a_problem_with_a_real_example(doc):
 
 async def test_the_webhook_body_is_replicates_prediction(doc):
     body = doc["paths"]["/api/webhook/replicate"]["post"]["requestBody"]["content"]["application/json"]
-    schema = body["schema"]
+    schema = resolve(doc, body["schema"])
     assert schema["type"] == "object" and set(schema["required"]) == {"id", "status"}
     assert set(schema["properties"]["status"]["enum"]) >= {"starting", "processing", "succeeded", "failed", "canceled"}
 

@@ -23,6 +23,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
 from adapters.replicate.statuses import TRIGGERS
+from adapters.replicate.webhooks import WEBHOOK_PATH
 from adapters.storage.naming import MEDIA_TYPES
 
 _NULLABLE_STRING = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)])
@@ -101,6 +102,10 @@ def _operations(openapi: OpenAPI) -> list[tuple[str, str, Operation]]:
 
 def polish(openapi: OpenAPI) -> OpenAPI:
     """Add to `openapi` (in place) what the handlers' signatures cannot say."""
+    # The webhook's body as a named component, so generated clients get a tidy model name.
+    schemas = openapi.components.schemas if openapi.components.schemas is not None else {}
+    schemas[WEBHOOK_BODY.title or "ReplicatePrediction"] = WEBHOOK_BODY
+    openapi.components.schemas = dict(sorted(schemas.items()))
     for path, method, operation in _operations(openapi):
         for status, response in (operation.responses or {}).items():
             if isinstance(response, Reference):
@@ -123,6 +128,11 @@ def polish(openapi: OpenAPI) -> OpenAPI:
                 response.content = {
                     media: OpenAPIMediaType(schema=_IMAGE) for media in sorted(set(MEDIA_TYPES.values()))
                 }
+        if path == WEBHOOK_PATH and operation.request_body is not None:
+            body = operation.request_body
+            if not isinstance(body, Reference):
+                for media in body.content.values():
+                    media.schema = Reference(ref=f"#/components/schemas/{WEBHOOK_BODY.title}")
         if path == "/api/generations/create" and method == "post" and operation.request_body is not None:
             body = operation.request_body
             if not isinstance(body, Reference):
