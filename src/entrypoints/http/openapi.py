@@ -106,6 +106,11 @@ def polish(openapi: OpenAPI) -> OpenAPI:
     schemas = openapi.components.schemas if openapi.components.schemas is not None else {}
     schemas[WEBHOOK_BODY.title or "ReplicatePrediction"] = WEBHOOK_BODY
     openapi.components.schemas = dict(sorted(schemas.items()))
+    credits = schemas.get("CreditsIn")
+    if credits is not None and credits.properties and "amount" in credits.properties:
+        amount = credits.properties["amount"]
+        if isinstance(amount, Schema):
+            amount.schema_not = Schema(const=0)  # an adjustment of nothing is refused
     for path, method, operation in _operations(openapi):
         for status, response in (operation.responses or {}).items():
             if isinstance(response, Reference):
