@@ -100,7 +100,7 @@ def instructions(
     lines = [
         "",
         f".base demo is running on {base_url} (Replicate simulator, SQLite). Ctrl-C stops it.",
-        f"Demo user {user_id} (an administrator, 100 credits); paste these lines into a shell:",
+        f"Demo user {user_id} (an administrator); paste these lines into a shell:",
         "",
         f"export BASE={base_url}",
         f"export TOKEN={token}",
