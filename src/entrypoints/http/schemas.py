@@ -53,11 +53,12 @@ class ModelOut(msgspec.Struct):
     name: str
     display_name: str = msgspec.field(name="displayName")
     replicate_model: str = msgspec.field(name="replicateModel")
-    action: Action = Action.CREATE
-    runs: str = ""
-    description: str = ""
-    settings: list[SettingOut] = msgspec.field(default_factory=list)
-    price: int = 0
+    # No defaults: every field is always sent, so the document marks each one required.
+    action: Action
+    runs: str
+    description: str
+    settings: list[SettingOut]
+    price: int
 
 
 class ModelList(msgspec.Struct):
@@ -136,7 +137,7 @@ class GenerationList(msgspec.Struct):
 
 
 class Deleted(msgspec.Struct):
-    success: bool = True
+    success: bool
 
 
 def generation_out(generation: Generation) -> GenerationOut:
@@ -315,7 +316,7 @@ def token_stats_out(stats: TokenStats) -> TokenStatsOut:
 
 
 class WebhookAck(msgspec.Struct):
-    received: bool = True
+    received: bool
 
 
 class Health(msgspec.Struct):

@@ -59,7 +59,7 @@ async def replicate_webhook(request: Request[Any, Any, Any], services: ServicesD
     body = await request.body()
     verified = await services.webhooks.verify(dict(request.headers), body)
     await services.studio.apply_update(verified.update, verified.delivery_id)
-    return WebhookAck()
+    return WebhookAck(received=True)
 
 
 @get(
