@@ -117,3 +117,17 @@ async def test_swagger_ui_needs_no_cdn(api):
         response = await api.client.get(url)
         assert response.status_code == 200, url
         assert len(response.content) > 1000, url
+
+
+async def test_answers_carry_the_seeds_examples(doc):
+    created = doc["paths"]["/api/generations/create"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert created["examples"]["seed"]["value"]["status"] == "processing"
+    read = doc["paths"]["/api/generations/{generation_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    example = read["examples"]["seed"]["value"]
+    generation = resolve(doc, read["schema"])
+    assert set(generation["properties"]) == set(generation["required"])
+    # Every field but the null ones (Litestar writes no None into the document).
+    nullable = {name for name, field in generation["properties"].items()
+                if {"type": "null"} in field.get("oneOf", [])}
+    assert set(example) == set(generation["required"]) - (nullable - set(example))
+    assert {"id", "status", "output_urls", "cost", "created_at"} <= set(example)

@@ -82,6 +82,37 @@ CREATE_EXAMPLES = {
     "remove_bg": {"action": "remove_bg", "model_id": "birefnet", "input_image_url": SAMPLE_IMAGE},
 }
 
+_GENERATION_ID = "2a326b30-2e8b-4096-bb18-140f4d3c498b"
+# Litestar drops None from every dict it writes into the document, examples included, so
+# the null fields (`input_image_url`, `error_message` here) are left out rather than lost.
+_COMPLETED = {
+    "id": _GENERATION_ID,
+    "user_id": "6f1c2a8e-4b7d-4e0a-9c35-2d8f1e6b7a90",
+    "action": "create",
+    "model_id": "flux-schnell",
+    "model_name": "flux-schnell",
+    "prompt": "A beautiful sunset over mountains",
+    "settings": {"aspect_ratio": "16:9", "num_outputs": 1},
+    "status": "completed",
+    "prediction_id": "5ub16t6cqk624egbdxlpna23k8",
+    "output_urls": [f"http://127.0.0.1:8000/outputs/{_GENERATION_ID}/0-62e015219bb060c593dd2d178d0ac981.webp"],
+    "cost": 1,
+    "processing_time_ms": 1840,
+    "created_at": "2025-01-01T12:00:00Z",
+    "completed_at": "2025-01-01T12:00:02Z",
+}
+# Successful answers as the seed's client sees them, keyed by (path, method, status).
+RESPONSE_EXAMPLES: dict[tuple[str, str, str], Any] = {
+    ("/api/generations/create", "post", "201"): {
+        "id": _GENERATION_ID, "prediction_id": "5ub16t6cqk624egbdxlpna23k8", "status": "processing",
+    },
+    ("/api/generations/{generation_id}", "get", "200"): _COMPLETED,
+    ("/api/generations/list", "get", "200"): {
+        "generations": [_COMPLETED], "total": 1, "page": 1, "limit": 20, "totalPages": 1,
+    },
+    ("/api/generations/{generation_id}", "delete", "200"): {"success": True},
+}
+
 _RETRY_AFTER = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
     description="seconds to wait before trying again",
@@ -128,6 +159,10 @@ def polish(openapi: OpenAPI) -> OpenAPI:
                 )
             if headers:
                 response.headers = headers
+            example = RESPONSE_EXAMPLES.get((path, method, status))
+            if example is not None:
+                for media in (response.content or {}).values():
+                    media.examples = {"seed": Example(summary="as the seed's client sees it", value=example)}
             if path.startswith("/outputs/") and status == "200":
                 response.description = "The image (its type follows the stored file)"
                 response.content = {
