@@ -120,6 +120,8 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         # Logging is the process's business (the CLI configures it); Litestar adds none.
         logging_config=None,
     )
+    # Litestar builds the document lazily and rebuilds it when a documented route is
+    # registered later (`app.register`): such a route must be followed by polish() again.
     polish(app.openapi_schema)
     return app
 
