@@ -22,7 +22,8 @@
     │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
     │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
     ├── InfrastructureError            503: the database (or another dependency) failed
-    │   └── OutputCopyFailed           a result could not be copied into the output store
+    │   ├── OutputCopyFailed           a result could not be copied into the output store
+    │   └── NotConfigured              503: a feature whose settings are missing; names them
     └── InvalidRegistry                the model registry given at start-up is malformed
 
 Adapters translate outside exceptions into these at their boundary; nothing above an
@@ -187,6 +188,19 @@ class OutputCopyFailed(InfrastructureError):
         self.reason = reason
 
 
+class NotConfigured(InfrastructureError):
+    """A feature is switched off because the settings it needs are missing.
+
+    `settings` names them (e.g. `BASE_TELEGRAM_BOT_TOKEN`), so the answer tells the
+    operator what to set instead of a bare "unavailable".
+    """
+
+    def __init__(self, feature: str, settings: tuple[str, ...] | list[str]) -> None:
+        self.feature = feature
+        self.settings = tuple(settings)
+        super().__init__(f"{feature} is not configured: set {' or '.join(self.settings)}")
+
+
 class InvalidRegistry(BaseError):
     """A model registry that cannot be used; each problem names its path in the data.
 
@@ -212,6 +226,7 @@ __all__ = [
     "InvalidRegistry",
     "InvalidRequest",
     "NoTokenAvailable",
+    "NotConfigured",
     "NotFound",
     "OutputCopyFailed",
     "ProviderError",

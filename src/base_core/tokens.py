@@ -149,6 +149,22 @@ class ReplicateToken:
         return replace(self, cooldown_until=until, events=(*self.events, event))
 
 
+REPLICATE_TOKEN_PREFIX = "r8_"
+REPLICATE_TOKEN_LENGTH = 40  # "r8_" and 37 letters or digits
+REPLICATE_TOKEN_SHAPE = f"{REPLICATE_TOKEN_PREFIX} and {REPLICATE_TOKEN_LENGTH - 3} letters or digits"
+
+
+def looks_like_replicate_token(secret: str) -> bool:
+    """What Replicate's API tokens look like: `r8_` and 37 letters or digits."""
+    body = secret[len(REPLICATE_TOKEN_PREFIX):]
+    return (
+        secret.startswith(REPLICATE_TOKEN_PREFIX)
+        and len(secret) == REPLICATE_TOKEN_LENGTH
+        and body.isascii()
+        and body.isalnum()
+    )
+
+
 def mask_secret(secret: str) -> str:
     """Enough to tell tokens apart, never enough to use one."""
     if len(secret) < 12:

@@ -133,7 +133,10 @@ def build_verifiers(
     telegram = (
         TelegramInitDataVerifier(settings.telegram_bot_token) if settings.telegram_bot_token else None
     )
-    return BearerVerifier(session=sessions, supabase=supabase), telegram
+    from entrypoints.features import SUPABASE
+
+    missing = SUPABASE.not_configured() if supabase is None else None
+    return BearerVerifier(session=sessions, supabase=supabase, supabase_missing=missing), telegram
 
 
 @attrs.frozen
@@ -234,6 +237,9 @@ async def open_services(
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
         if background:
+            from entrypoints.features import announce_unconfigured
+
+            announce_unconfigured(settings, log)
             await stack.enter_async_context(_polling(studio, settings))
         yield Services(
             studio=studio,

@@ -11,7 +11,7 @@ from entrypoints.bootstrap import open_services
 from entrypoints.cli import main
 from entrypoints.settings import Settings
 
-SECRET = "r8_cli_token_secret_value_ABCD"
+SECRET = "r8_clitokensecretvalue00000000000000ABCD"
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_models_list(env, capsys):
 
 def test_migrate_then_tokens(env, capsys):
     assert main(["migrate"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "migrated it to 0005_parked_triggers" in capsys.readouterr().out
     assert main(["tokens", "add", SECRET, "--label", "main"]) == 0
     added = capsys.readouterr().out
     assert SECRET not in added and "main" in added
@@ -64,6 +64,7 @@ def test_migrate_then_tokens(env, capsys):
 
 def test_credits_grant(env, capsys):
     user_id = str(uuid.uuid4())
+    assert main(["migrate"]) == 0
     assert main(["credits", "grant", user_id, "5"]) == 1
     assert "not found" in capsys.readouterr().err
 
@@ -102,3 +103,70 @@ async def test_session_secret_is_generated_once_per_database(env, tmp_path):
     assert await secret_of(tmp_path / "one.db") == first
     assert await secret_of(tmp_path / "two.db") != first
     assert await resolve_session_secret(settings, None) != await resolve_session_secret(settings, None)
+
+def test_migrate_says_what_it_applied(env, capsys):
+    from adapters.sql.migrations import upgrade
+
+    path = env / "cli.db"
+    assert main(["migrate"]) == 0
+    assert f"created {path} and migrated it to 0005_parked_triggers" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert f"{path} is already at 0005_parked_triggers: nothing to apply" in capsys.readouterr().out
+    older = env / "older.db"
+    upgrade(f"sqlite+aiosqlite:///{older}", "0003_service_secrets")
+    assert main(["migrate", "--database", str(older)]) == 0
+    assert f"migrated {older} from 0003_service_secrets to 0005_parked_triggers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["tokens", "list"], ["tokens", "stats"], ["tokens", "enable", "x"], ["tokens", "disable", "x"],
+     ["credits", "grant", "u", "5"], ["reconcile"]],
+)
+def test_a_command_on_a_missing_database_refuses_and_creates_nothing(env, argv, capsys):
+    missing = env / "nowhere" / "missing.db"
+    (env / "nowhere").mkdir()
+    assert main([*argv, "--database", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"no database at {missing}" in err and "--database" in err
+    assert list((env / "nowhere").iterdir()) == []
+    # Without --database the default (BASE_DATABASE_URL here) is named too.
+    assert main(argv) == 1
+    assert f"no database at {env / 'cli.db'} (BASE_DATABASE_URL)" in capsys.readouterr().err
+    assert not (env / "cli.db").exists()
+
+
+def test_the_demo_database_is_suggested_when_the_default_is_missing(env, monkeypatch, capsys):
+    monkeypatch.delenv("BASE_DATABASE_URL")
+    (env / "base-demo").mkdir()
+    assert main(["migrate", "--database", str(env / "base-demo" / "base-demo.db")]) == 0
+    capsys.readouterr()
+    assert main(["tokens", "stats"]) == 1
+    err = capsys.readouterr().err
+    assert "BASE_DATABASE_URL is unset" in err and "--database base-demo/base-demo.db" in err
+    assert not (env / "base.db").exists()
+    assert main(["tokens", "stats", "--database", "base-demo/base-demo.db"]) == 0
+    assert "tokens 0" in capsys.readouterr().out
+
+
+def test_every_command_but_the_simulator_takes_database(capsys):
+    for argv in (["serve"], ["demo"], ["migrate"], ["tokens", "add"], ["tokens", "stats"],
+                 ["credits", "grant"], ["reconcile"], ["models", "list"]):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        assert "--database" in capsys.readouterr().out, argv
+
+
+def test_a_token_that_does_not_look_like_replicates_is_refused_unless_forced(env, capsys):
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["tokens", "add", "notatoken"]) == 1
+    assert "does not look like a Replicate token (r8_ and 37 letters or digits)" in capsys.readouterr().err
+    assert main(["tokens", "add", SECRET[:-1]]) == 1  # one character short
+    assert main(["tokens", "add", "notatoken", "--force"]) == 0
+    token_id, label, masked = capsys.readouterr().out.strip().split("  ")
+    assert label == f"token {token_id[:8]}" and "notatoken" not in masked
+    assert main(["tokens", "add", SECRET]) == 0
+    label = capsys.readouterr().out.split("  ")[1]
+    token_id = label.removeprefix("token ")
+    assert token_id and token_id not in SECRET and SECRET[-4:] not in label

@@ -33,19 +33,31 @@ def run_shell(lines: list[str]) -> str:
     return result.stdout
 
 
+def wait_completed(exports: list[str], read_line: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        generation = json.loads(run_shell(exports + [read_line]))
+        if generation["status"] in ("completed", "failed", "canceled"):
+            return generation
+        time.sleep(0.3)
+    raise AssertionError(f"never finished: {generation}")
+
+
 def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     process = subprocess.Popen(
-        [str(BASE), "demo", "--db", str(tmp_path / "base-demo.db"), "--port", str(free_port())],
-        cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [str(BASE), "demo", "--port", str(free_port())],
+        cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         lines = read_instructions(process)
         exports = [line for line in lines if line.startswith("export ")]
         curls = [line for line in lines if line.startswith("curl ")]
-        assert [e.split("=")[0] for e in exports] == ["export BASE", "export TOKEN"]
-        assert len(curls) == 5
+        assert [e.split("=")[0] for e in exports] == ["export BASE", "export TOKEN", "export SUPABASE_TOKEN"]
+        assert len(curls) == 12
+        # The instructions come last: the log goes to a file, not between them.
+        assert any("base-demo/base-demo.log" in line for line in lines)
 
         models = json.loads(run_shell(exports + [curls[0]]))
         assert {m["id"] for m in models["models"]} >= {"flux-schnell"}
@@ -53,18 +65,39 @@ def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
         created = json.loads(run_shell(exports + [curls[1]]))
         assert created["status"] in ("pending", "processing", "completed")
         read = [c.replace("<id>", created["id"]) for c in curls]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            generation = json.loads(run_shell(exports + [read[2]]))
-            if generation["status"] == "completed":
-                break
-            time.sleep(0.3)
+        generation = wait_completed(exports, read[2])
         assert generation["status"] == "completed", generation
         listed = json.loads(run_shell(exports + [read[3]]))
         assert created["id"] in [g["id"] for g in listed["generations"]]
         assert json.loads(run_shell(exports + [read[4]])) == {"success": True}
+
+        # Edit, upscale and remove the background of the sample image the demo serves.
+        for line, action in zip(curls[5:8], ("edit", "upscale", "remove_bg"), strict=True):
+            started = json.loads(run_shell(exports + [line]))
+            done = wait_completed(exports, curls[2].replace("<id>", started["id"]))
+            assert (done["action"], done["status"]) == (action, "completed"), done
+            assert "sample.png" in done["input_image_url"]
+
+        # Telegram sign-in with the printed initData, then the session token works.
+        signed_in = json.loads(run_shell(exports + [curls[8]]))
+        assert signed_in["user"]["telegram_username"] == "base_demo_user"
+        me = json.loads(run_shell([f'curl -s "{exports[0].split("=", 1)[1]}/api/me" '
+                                   f'-H "Authorization: Bearer {signed_in["session_token"]}"']))
+        assert me["user"]["id"] == signed_in["user"]["id"]
+        # Supabase sign-in with the printed token.
+        assert json.loads(run_shell(exports + [curls[9]]))["user"]["email"] == "demo@base.local"
+        # The demo user is an administrator.
+        stats = json.loads(run_shell(exports + [curls[10]]))
+        assert stats["totals"]["total_tokens"] == 1
+        assert json.loads(run_shell(exports + [curls[11]]))["credits"] > 0
     finally:
         code = stop(process)
     remaining = process.stdout.read() if process.stdout else ""
     assert code == 0
     assert "demo stopped" in remaining
+    # Everything the demo wrote is in its one folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base-demo"]
+    assert (tmp_path / "base-demo" / "base-demo.db").is_file()
+    assert any((tmp_path / "base-demo" / "outputs").rglob("*.*"))
+    log = (tmp_path / "base-demo" / "base-demo.log").read_text()
+    assert "GET /api/models/list 200" in log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-SECRET = "r8_admin_added_token_secret_XYZ9"
+SECRET = "r8_adminaddedtokensecret000000000000XYZ9"
 
 
 async def test_non_admins_are_403_and_anonymous_401(api):
@@ -113,3 +113,18 @@ async def test_credits_with_idempotency_key_apply_once(api):
     assert first.json()["credits"] == second.json()["credits"] == 110
     other = await api.client.post("/api/admin/credits", json={**body, "amount": 11}, headers=headers)
     assert other.status_code == 409
+
+
+async def test_a_token_that_does_not_look_like_replicates_is_refused_unless_forced(api):
+    for secret in ("notatoken", SECRET[:-1], SECRET + "0", "r8_" + "-" * 37):
+        response = await api.client.post("/api/admin/tokens", json={"token": secret}, headers=api.admin())
+        assert response.status_code == 400, secret
+        assert response.json()["field"] == "token"
+        assert "r8_ and 37 letters or digits" in response.json()["detail"]
+    forced = await api.client.post(
+        "/api/admin/tokens", json={"token": "notatoken", "force": True}, headers=api.admin()
+    )
+    assert forced.status_code == 201
+    token = forced.json()
+    # The default label comes from the id, never from the secret.
+    assert token["label"] == f"token {token['id'][:8]}"

@@ -79,34 +79,50 @@ def test_the_fuzzed_schema_is_the_one_the_service_serves(live_url: str) -> None:
     assert served == SCHEMA
 
 
-# Checked on every response, whatever was sent.
-ROBUSTNESS = [
+# Every check schemathesis has, in both modes.
+ALL_CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_headers_conformance,
     checks.response_schema_conformance,
+    checks.negative_data_rejection,
+    checks.positive_data_acceptance,
+    checks.missing_required_header,
+    checks.unsupported_method,
+    checks.allow_header_conformance,
+    checks.ignored_auth,
+    checks.use_after_free,
+    checks.ensure_resource_availability,
 ]
-# Schema-valid bodies may still be refused with a 400 where the rule depends on data the
-# schema cannot state: the chosen model's settings (create), a non-zero amount (credits),
-# a token without spaces (tokens). Everything else must accept what the schema allows.
-DOMAIN_VALIDATED = {("POST", "/api/generations/create"), ("POST", "/api/admin/credits"),
-                    ("POST", "/api/admin/tokens")}
-# Litestar's automatic OPTIONS answer on a path with two handlers lists only the first
-# one's method; OPTIONS is no part of the documented API.
-EXCLUDED = [checks.allow_header_conformance]
+# Litestar 2's automatic OPTIONS answer on a path with several handlers (GET and DELETE
+# /api/generations/{id}) lists only one of them: litestar-org/litestar#4169, fixed in
+# Litestar 3 only. OPTIONS is no part of the documented API.
+UPSTREAM = [checks.allow_header_conformance]
+# Not an upstream issue: these bodies are checked against rules the schema cannot state
+# (the chosen model's own settings; a secret shaped like Replicate's unless `force`;
+# printable text in the sense of str.isprintable), so a schema-valid body may rightly get
+# a 400 naming the field. Every other check still runs on them.
+DOMAIN_VALIDATED = {("POST", "/api/generations/create"), ("POST", "/api/admin/tokens"),
+                    ("POST", "/api/admin/credits")}
+
+
+def headers_for(case) -> dict[str, str]:
+    """A valid bearer token, unless this negative case is about leaving it out."""
+    negative = case.meta is not None and case.meta.generation.mode.is_negative
+    sent = {name.lower() for name in (case.headers or {})}
+    if negative and "authorization" not in sent:
+        return {}
+    return bearer_for(case.path)
 
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_endpoint_keeps_its_documented_contract(case, live_url: str) -> None:
-    headers = bearer_for(case.path)
-    if case.meta is not None and case.meta.generation.mode.is_negative:
-        # Invalid input: never a 5xx, always a documented status with a documented body.
-        response = case.call(base_url=live_url, headers=headers, timeout=10)
-        case.validate_response(response, checks=ROBUSTNESS)
-        return
-    excluded = list(EXCLUDED)
+    excluded = list(UPSTREAM)
     if (case.method.upper(), case.path) in DOMAIN_VALIDATED:
         excluded.append(checks.positive_data_acceptance)
-    case.call_and_validate(base_url=live_url, headers=headers, timeout=10, excluded_checks=excluded)
+    case.call_and_validate(
+        base_url=live_url, headers=headers_for(case), timeout=10, checks=ALL_CHECKS,
+        excluded_checks=excluded,
+    )

@@ -32,7 +32,7 @@ from replicate_simulator import Simulator, SimulatorConfig
 ADMIN_ID = str(uuid.UUID(int=0xAD))
 TOKENS = ["r8_SECRETtokenAAAA1111111111111111", "r8_SECRETtokenBBBB2222222222222222",
           "r8_SECRETtokenCCCC3333333333333333"]
-ADDED_TOKEN = "r8_SECRETaddedDDDD4444444444444444"
+ADDED_TOKEN = "r8_SECRETaddedDDDD4444444444444444444444"
 SESSION_SECRET = "SECRETsession-" + secrets.token_urlsafe(40)
 SUPABASE_SECRET = "SECRETsupabase-" + secrets.token_urlsafe(40)
 BOT_TOKEN = "424242:SECRETbot-" + secrets.token_urlsafe(20)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from base_core.errors import Conflict, InvalidRequest, NotFound
-from base_core.tokens import ReplicateToken, TokenStats
+from base_core.tokens import (
+    REPLICATE_TOKEN_SHAPE,
+    ReplicateToken,
+    TokenStats,
+    looks_like_replicate_token,
+)
 from base_core.usecases.context import Context
 
 MAX_SECRET_LENGTH = 500
@@ -13,7 +18,9 @@ MAX_LABEL_LENGTH = 100
 
 
 async def add_token(ctx: Context, secret: str, label: str | None = None) -> ReplicateToken:
-    """Add a token to the pool; adding a secret that is already there returns that token."""
+    """Add a token to the pool; adding a secret that is already there returns that token.
+
+    Without a label it is named after its id, never after any part of the secret."""
     secret = secret.strip() if isinstance(secret, str) else secret
     if not isinstance(secret, str) or not secret or len(secret) > MAX_SECRET_LENGTH:
         raise InvalidRequest("token", f"must be a non-empty string of at most {MAX_SECRET_LENGTH} characters")
@@ -29,9 +36,8 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
             existing = await uow.tokens.get_by_secret(secret)
             if existing is not None:
                 return existing
-            token = ReplicateToken.add(
-                ctx.ids.new_id(), label or f"token {secret[-4:]}", secret, ctx.clock.now()
-            )
+            token_id = ctx.ids.new_id()
+            token = ReplicateToken.add(token_id, label or f"token {token_id[:8]}", secret, ctx.clock.now())
             await uow.tokens.add(token)
             await uow.commit()
             return token.without_events()
@@ -42,6 +48,15 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
         if existing is None:
             raise
         return existing
+
+
+def check_replicate_shape(secret: str, force: bool) -> None:
+    """Refuse a secret that does not look like a Replicate token, unless `force`d (operators
+    adding a token by hand; a typo would otherwise only show at the first prediction)."""
+    if not force and not looks_like_replicate_token(secret.strip()):
+        raise InvalidRequest(
+            "token", f"does not look like a Replicate token ({REPLICATE_TOKEN_SHAPE}); force it to add it anyway"
+        )
 
 
 async def ensure_tokens(ctx: Context, secrets: Iterable[str]) -> list[ReplicateToken]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from entrypoints.cli import operate, reconcile, run
+from entrypoints.cli.database import MissingDatabase, add_database_option, database_option
 from entrypoints.settings import SettingsError
 
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(commands)
     operate.add_commands(commands)
     reconcile.add_commands(commands)
+    add_database_option(parser)
     return parser
 
 
@@ -27,7 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        result = args.handler(args)
+        with database_option(args):
+            result = args.handler(args)
+    except MissingDatabase as error:
+        print(f"base: {error}", file=sys.stderr)
+        return 1
     except SettingsError as error:
         print(f"base: bad setting {error}", file=sys.stderr)
         return 2

@@ -10,7 +10,9 @@ from typing import Any
 
 from base_core import Studio
 from base_core.errors import BaseError
-from entrypoints.bootstrap import load_registry, open_services
+from base_core.usecases.tokens import check_replicate_shape
+from entrypoints.bootstrap import load_registry, open_services, sqlite_path
+from entrypoints.cli.database import require_existing
 from entrypoints.settings import Settings
 
 
@@ -22,17 +24,22 @@ def add_commands(commands: Any) -> None:
     actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a token (adding one twice is harmless)")
     add.add_argument("token", help="the Replicate API token (r8_...)")
-    add.add_argument("--label", default=None)
-    add.set_defaults(handler=lambda a: _studio(lambda s: _add_token(s, a.token, a.label)))
+    add.add_argument("--label", default=None, help="a name for it (default: from its id)")
+    add.add_argument(
+        "--force", action="store_true", help="add it even if it does not look like a Replicate token"
+    )
+    add.set_defaults(handler=cmd_add_token)
     listing = actions.add_parser("list", help="list tokens (secrets masked)")
-    listing.set_defaults(handler=lambda a: _studio(_list_tokens))
+    listing.set_defaults(handler=lambda a: _studio(_list_tokens, existing=True))
     stats = actions.add_parser("stats", help="usage and error counts per token, with totals")
-    stats.set_defaults(handler=lambda a: _studio(_token_stats))
+    stats.set_defaults(handler=lambda a: _studio(_token_stats, existing=True))
     for name, active in (("enable", True), ("disable", False)):
         toggle = actions.add_parser(name, help=f"{name} a token by id")
         toggle.add_argument("token_id")
         toggle.set_defaults(
-            handler=lambda a, active=active: _studio(lambda s: _set_active(s, a.token_id, active))
+            handler=lambda a, active=active: _studio(
+                lambda s: _set_active(s, a.token_id, active), existing=True
+            )
         )
 
     credits = commands.add_parser("credits", help="users' credits")
@@ -42,7 +49,7 @@ def add_commands(commands: Any) -> None:
     grant.add_argument("amount", type=int, help="credits to add; negative to deduct")
     grant.add_argument("--reason", default="granted from the command line")
     grant.set_defaults(
-        handler=lambda a: _studio(lambda s: _grant(s, a.user_id, a.amount, a.reason))
+        handler=lambda a: _studio(lambda s: _grant(s, a.user_id, a.amount, a.reason), existing=True)
     )
 
     models = commands.add_parser("models", help="the model catalogue")
@@ -56,11 +63,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if settings.is_memory:
         print("memory:// needs no migrations")
         return 0
-    from adapters.sql.migrations import upgrade
+    from adapters.sql.migrations import current, upgrade
 
+    path = sqlite_path(settings.database_url)
+    created = path is not None and not path.exists()
+    before = None if created else current(settings.database_url)
     upgrade(settings.database_url)
-    print("database schema is up to date")
+    after = current(settings.database_url)
+    where = str(path.resolve()) if path is not None else "the database"
+    if created:
+        print(f"created {where} and migrated it to {after}")
+    elif before == after:
+        print(f"{where} is already at {after}: nothing to apply")
+    else:
+        print(f"migrated {where} from {before or 'an empty schema'} to {after}")
     return 0
+
+
+def cmd_add_token(args: argparse.Namespace) -> int:
+    try:
+        check_replicate_shape(args.token, args.force)
+    except BaseError as error:
+        print(f"base: {error.message}", file=sys.stderr)
+        return 1
+    return _studio(lambda s: _add_token(s, args.token, args.label))
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -69,9 +95,14 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _studio(work: Callable[[Studio], Awaitable[None]]) -> int:
+def _studio(work: Callable[[Studio], Awaitable[None]], *, existing: bool = False) -> int:
+    """Run `work` on the studio; `existing` commands refuse a database that is not there."""
+    settings = Settings.from_env()
+    if existing:
+        require_existing(settings)
+
     async def run() -> None:
-        async with open_services(Settings.from_env(), background=False) as services:
+        async with open_services(settings, background=False) as services:
             await work(services.studio)
 
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from entrypoints.bootstrap import open_services
+from entrypoints.cli.database import require_existing
 from entrypoints.settings import Settings
 
 MAX_ROUNDS = 1000
@@ -39,6 +40,7 @@ def add_commands(commands: Any) -> None:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    require_existing(settings)
     after = args.after if args.after is not None else settings.reconcile_after_seconds
     pending = args.pending_after if args.pending_after is not None else settings.pending_after_seconds
     if after <= 0 or pending <= 0:

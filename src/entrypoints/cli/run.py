@@ -43,7 +43,12 @@ def add_commands(commands: Any) -> None:
     demo = commands.add_parser(
         "demo", help="run everything offline: SQLite, the Replicate simulator, a demo user"
     )
-    demo.add_argument("--db", default="./base-demo.db", help="SQLite file (default ./base-demo.db)")
+    demo.add_argument(
+        "--dir", default="./base-demo",
+        help="where the demo keeps everything it writes (default ./base-demo)",
+    )
+    demo.add_argument("--db", default=None, help="SQLite file (default <dir>/base-demo.db)")
+    demo.add_argument("--verbose", action="store_true", help="log requests here, not to <dir>/base-demo.log")
     demo.add_argument("--port", type=int, default=8000, help="first port to try (default 8000)")
     demo.set_defaults(handler=cmd_demo)
 
@@ -116,35 +121,26 @@ async def prepare_demo(settings: Settings) -> str:
         return services.sessions.issue(DEMO_USER_ID)
 
 
-def demo_instructions(base_url: str, token: str) -> str:
-    auth = '-H "Authorization: Bearer $TOKEN"'
-    return "\n".join([
-        "",
-        f".base demo is running on {base_url} (Replicate simulator, SQLite). Ctrl-C stops it.",
-        f"Demo user {DEMO_USER_ID}; paste these lines into a shell:",
-        "",
-        f"export BASE={base_url}",
-        f"export TOKEN={token}",
-        'curl -s "$BASE/api/models/list"',
-        (
-            f"curl -s -X POST \"$BASE/api/generations/create\" {auth} "
-            f"-H \"Content-Type: application/json\" -d '{SEED_BODY}'"
-        ),
-        f'curl -s "$BASE/api/generations/<id>" {auth}',
-        f'curl -s "$BASE/api/generations/list" {auth}',
-        f'curl -s -X DELETE "$BASE/api/generations/<id>" {auth}',
-        "",
-        f"OpenAPI: {base_url}/schema/openapi.json   Swagger UI: {base_url}/schema/swagger",
-        "",
-    ])
+def demo_instructions(base_url: str, token: str, log: Path | None = None) -> str:
+    from entrypoints.cli.demo_kit import demo_init_data, demo_supabase_token, instructions
+
+    return instructions(
+        base_url, token, DEMO_USER_ID, demo_init_data(), log, SEED_BODY, demo_supabase_token()
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from entrypoints.http.asgi import create_app_for
     from replicate_simulator import Simulator, SimulatorConfig
 
+    from entrypoints.cli import demo_kit
+
     configure_logging()
-    db = Path(args.db).resolve()
+    folder = Path(args.dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = args.db or getattr(args, "database", None)
+    db = Path(chosen).resolve() if chosen else folder / "base-demo.db"
+    log = None if args.verbose else demo_kit.log_to_file(folder)
     sock = bind_free_port("127.0.0.1", args.port)
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     simulator = Simulator(SimulatorConfig(accept_any_token=True, starting_delay=0.3, processing_delay=1.5))
@@ -158,12 +154,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 public_url=base_url,
                 allow_private_image_urls=True,
                 reconcile_after_seconds=5.0,
-                output_dir=db.parent / "base-demo-outputs",
+                output_dir=folder / "outputs",
+                telegram_bot_token=demo_kit.DEMO_BOT_TOKEN,
+                supabase_jwt_secret=demo_kit.DEMO_SUPABASE_SECRET,
+                admin_user_ids=frozenset({DEMO_USER_ID}),
             )
             token = asyncio.run(prepare_demo(settings))
-            print(demo_instructions(base_url, token), flush=True)
+            app = create_app_for(settings)
+            app.register(demo_kit.sample_route())
+            print(demo_instructions(base_url, token, log), flush=True)
             config = uvicorn.Config(
-                create_app_for(settings), access_log=False, log_level="warning", lifespan="on",
+                app, access_log=False, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2,
             )
             uvicorn.Server(config).run(sockets=[sock])

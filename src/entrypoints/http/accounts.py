@@ -8,7 +8,8 @@ from litestar import Controller, get, patch, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from base_core import TelegramProfile
-from base_core.errors import InfrastructureError
+from base_core.usecases.tokens import check_replicate_shape
+from entrypoints.features import TELEGRAM
 from entrypoints.http.dependencies import (
     CALLER,
     SECURITY,
@@ -35,11 +36,6 @@ from entrypoints.http.schemas import (
 )
 
 
-class TelegramNotConfigured(InfrastructureError):
-    def __init__(self) -> None:
-        super().__init__("Telegram sign-in is not configured")
-
-
 class AuthController(Controller):
     path = "/api"
     tags = ["users"]
@@ -49,11 +45,18 @@ class AuthController(Controller):
         status_code=200,
         summary="Sign in with Telegram Mini App initData",
         description="Answers a session token to send as `Authorization: Bearer <token>`.",
-        responses=problem_responses(400, 401, 413, 503),
+        responses=problem_responses(
+            400, 401, 413, 503,
+            described={
+                401: "The initData does not verify: bad signature, too old, or malformed",
+                503: "Telegram sign-in is not configured (`setting` names BASE_TELEGRAM_BOT_TOKEN), "
+                "or the database is unavailable",
+            },
+        ),
     )
     async def telegram(self, data: JSONBody[TelegramSignInIn], services: ServicesDep) -> SignedIn:
         if services.telegram is None:
-            raise TelegramNotConfigured()
+            raise TELEGRAM.not_configured()
         user = services.telegram.verify(data.init_data)
         view = await services.studio.sign_in_telegram(
             TelegramProfile(telegram_id=user.id, username=user.username, first_name=user.first_name)
@@ -65,7 +68,7 @@ class AuthController(Controller):
         summary="The caller with their credit balance",
         dependencies=CALLER,
         security=SECURITY,
-        responses=problem_responses(401),
+        responses=problem_responses(401, 503),
     )
     async def me(self, caller: CallerDep, studio: StudioDep) -> Me:
         return Me(user=user_out(await studio.user(caller.user_id)))
@@ -80,7 +83,7 @@ class AdminController(Controller):
     @get(
         "/tokens/stats",
         summary="Usage and health of every Replicate token (secrets masked)",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 503),
     )
     async def token_stats(self, studio: StudioDep) -> TokenStatsOut:
         return token_stats_out(await studio.token_stats())
@@ -89,15 +92,18 @@ class AdminController(Controller):
         "/tokens",
         status_code=201,
         summary="Add a Replicate token to the pool (adding one twice is harmless)",
-        responses=problem_responses(400, 401, 403, 413),
+        description="A token that does not look like Replicate's (`r8_` and 37 letters or "
+        "digits) is refused with a 400 unless `force` is true.",
+        responses=problem_responses(400, 401, 403, 413, 503),
     )
     async def add_token(self, data: JSONBody[TokenIn], studio: StudioDep) -> TokenOut:
+        check_replicate_shape(data.token, data.force)
         return token_out(await studio.add_token(data.token, data.label))
 
     @patch(
         "/tokens/{token_id:str}",
         summary="Activate or deactivate a token",
-        responses=problem_responses(400, 401, 403, 404),
+        responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def set_active(
         self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], studio: StudioDep
@@ -110,7 +116,7 @@ class AdminController(Controller):
         summary="Grant (amount > 0) or deduct (amount < 0) a user's credits",
         description="Deductions never take a balance below zero. With an `Idempotency-Key` "
         "header a retried request is applied once.",
-        responses=problem_responses(400, 401, 402, 403, 404, 409),
+        responses=problem_responses(400, 401, 402, 403, 404, 409, 503),
     )
     async def credits(
         self,

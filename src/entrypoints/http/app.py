@@ -11,7 +11,6 @@ from contextlib import AbstractAsyncContextManager
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +18,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
+from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
@@ -67,7 +67,7 @@ def openapi_config() -> OpenAPIConfig:
         description="The backend of an AI image studio paid for with credits. Errors are "
         "RFC 9457 problem+json.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[swagger_plugin()],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(
@@ -98,7 +98,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             app.state.services = built
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             list_models,
             GenerationController,
@@ -107,6 +107,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminController,
             health,
             stored_output,
+            swagger_assets(),
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -119,5 +120,9 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         # Logging is the process's business (the CLI configures it); Litestar adds none.
         logging_config=None,
     )
+    # Litestar builds the document lazily and rebuilds it when a documented route is
+    # registered later (`app.register`): such a route must be followed by polish() again.
+    polish(app.openapi_schema)
+    return app
 
 

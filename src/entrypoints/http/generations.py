@@ -35,7 +35,11 @@ class GenerationController(Controller):
         summary="Start a generation",
         description="Validated against the model's settings; holds `price × num_outputs` "
         "credits until the generation ends. An `Idempotency-Key` header makes retries safe.",
-        responses=problem_responses(400, 401, 402, 409, 413, 422, 429, 503),
+        responses=problem_responses(
+            400, 401, 402, 409, 413, 422, 429, 503,
+            described={503: "No Replicate token can take the work now (see Retry-After), "
+                       "or the database is unavailable"},
+        ),
     )
     async def create(
         self,
@@ -55,13 +59,13 @@ class GenerationController(Controller):
         )
         generation = await studio.create_generation(caller.user_id, request, idempotency_key)
         return CreatedGeneration(
-            id=generation.id, prediction_id=generation.prediction_id, status=generation.status.value
+            id=generation.id, prediction_id=generation.prediction_id, status=generation.status
         )
 
     @get(
         "/list",
         summary="The caller's generations, newest first",
-        responses=problem_responses(400, 401),
+        responses=problem_responses(400, 401, 503),
     )
     async def list_generations(
         self,
@@ -78,7 +82,7 @@ class GenerationController(Controller):
     @get(
         "/{generation_id:str}",
         summary="One of the caller's generations",
-        responses=problem_responses(401, 404),
+        responses=problem_responses(400, 401, 404, 503),
     )
     async def read(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> GenerationOut:
         return generation_out(await studio.generation(caller.user_id, path_id("generation", generation_id)))
@@ -87,7 +91,10 @@ class GenerationController(Controller):
         "/{generation_id:str}",
         status_code=200,
         summary="Cancel (refunding its hold) and delete a generation",
-        responses=problem_responses(401, 404, 409, 503),
+        responses=problem_responses(
+            400, 401, 404, 503,
+            described={503: "Replicate could not cancel it now, or the database is unavailable"},
+        ),
     )
     async def remove(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> Deleted:
         await studio.delete_generation(caller.user_id, path_id("generation", generation_id))

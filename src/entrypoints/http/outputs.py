@@ -23,7 +23,7 @@ from entrypoints.http.problems import problem_responses
     summary="A stored copy of a generation's output",
     description="The URLs come from a generation's `output_urls`; they outlive Replicate's "
     "one-hour retention.",
-    responses=problem_responses(404),
+    responses=problem_responses(400, 404, 503),
 )
 async def stored_output(generation_id: FromPath[str], name: FromPath[str], studio: StudioDep) -> Response[bytes]:
     stored = await studio.stored_output(generation_id, name)

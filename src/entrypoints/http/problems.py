@@ -19,6 +19,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -43,6 +44,7 @@ STATUS_OF: tuple[tuple[type[errors.BaseError], int], ...] = (
     (errors.TooManyInFlight, 429),
     (errors.NoTokenAvailable, 503),
     (errors.ProviderError, 503),
+    (errors.NotConfigured, 503),
     (errors.InfrastructureError, 503),
 )
 
@@ -85,6 +87,8 @@ def _from_core(error: errors.BaseError) -> Problem:
     elif isinstance(error, errors.ProviderError):
         detail = "Replicate could not take the request; try again shortly"
         extra["retry_after"] = 30
+    elif isinstance(error, errors.NotConfigured):
+        extra["setting"] = ", ".join(error.settings)  # the operator's fix, not a secret
     elif isinstance(error, errors.InfrastructureError):
         detail = "a dependency of the service is unavailable"  # never the driver's words
     return problem(status, detail, **extra)
@@ -200,17 +204,41 @@ DESCRIPTIONS = {
     422: "Replicate refused the input",
     413: "The request body is too large",
     429: "Too many generations running; see Retry-After",
-    503: "No Replicate token can take the work now, or the database is unavailable",
+    503: "The database is unavailable, or a feature is not configured (`setting` names what to set)",
+}
+# One realistic body per status, for the documentation and generated clients.
+EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"detail": "settings.num_outputs: must be at most 4", "field": "settings.num_outputs"},
+    401: {"detail": "send Authorization: Bearer <token>"},
+    402: {"detail": "insufficient credits: 2 needed, 1 available", "needed": 2, "available": 1},
+    403: {"detail": "administrators only"},
+    404: {"detail": "generation 'f3b1c2d4' not found"},
+    409: {"detail": "the Idempotency-Key was used with a different request"},
+    413: {"detail": "Request Entity Too Large"},
+    422: {"detail": "input validation failed", "field": "prompt"},
+    429: {"detail": "too many generations in flight", "retry_after": 5},
+    500: {"detail": "the server could not complete the request"},
+    503: {"detail": "a dependency of the service is unavailable"},
 }
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error statuses a route can answer with."""
+def _example(status: int) -> Example:
+    body = {"type": _type_uri(status), "title": title(status), "status": status}
+    body |= EXAMPLES.get(status, {"detail": title(status)})
+    return Example(summary=title(status), value=body)
+
+
+def problem_responses(*statuses: int, described: dict[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses a route can answer with; `described`
+    replaces the general description of a status where the route means something else."""
+    described = described or {}
     return {
         status: ResponseSpec(
             data_container=Problem,
-            description=DESCRIPTIONS.get(status, title(status)),
+            description=described.get(status) or DESCRIPTIONS.get(status, title(status)),
             media_type=PROBLEM_JSON,
+            generate_examples=False,
+            examples=[_example(status)],
         )
         for status in sorted({*statuses, 500})
     }

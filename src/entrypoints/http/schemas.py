@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from base_core import Generation, GenerationPage, ModelSpec, SettingSpec, UserView
+from base_core import Action, Generation, GenerationPage, ModelSpec, SettingSpec, Status, UserView
+from base_core.registry import SettingType
 from base_core.tokens import ReplicateToken, TokenStat, TokenStats
 from base_core.usecases.accounts import MAX_ADJUSTMENT, MAX_REASON_LENGTH, MAX_USER_ID_LENGTH
 from base_core.usecases.tokens import MAX_LABEL_LENGTH, MAX_SECRET_LENGTH
@@ -29,6 +30,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     needed: int | None = None
     available: int | None = None
     retry_after: int | None = None
+    # The setting(s) a feature needs and lacks (503 from a feature that is not configured).
+    setting: str | None = None
 
 
 # The catalogue
@@ -37,7 +40,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 class SettingOut(msgspec.Struct, omit_defaults=True):
     name: str
     label: str
-    type: str
+    type: SettingType
     required: bool
     default: Any = None
     min: float | None = None
@@ -50,11 +53,12 @@ class ModelOut(msgspec.Struct):
     name: str
     display_name: str = msgspec.field(name="displayName")
     replicate_model: str = msgspec.field(name="replicateModel")
-    action: str = ""
-    runs: str = ""
-    description: str = ""
-    settings: list[SettingOut] = msgspec.field(default_factory=list)
-    price: int = 0
+    # No defaults: every field is always sent, so the document marks each one required.
+    action: Action
+    runs: str
+    description: str
+    settings: list[SettingOut]
+    price: int
 
 
 class ModelList(msgspec.Struct):
@@ -65,7 +69,7 @@ def setting_out(spec: SettingSpec) -> SettingOut:
     return SettingOut(
         name=spec.name,
         label=spec.label,
-        type=spec.type.value,
+        type=spec.type,
         required=spec.required,
         default=spec.default,
         min=spec.min,
@@ -80,7 +84,7 @@ def model_out(model: ModelSpec) -> ModelOut:
         name=model.name,
         display_name=model.display_name,
         replicate_model=model.replicate_model,
-        action=model.action.value,
+        action=model.action,
         runs=model.runs,
         description=model.description,
         settings=[setting_out(s) for s in model.settings],
@@ -92,7 +96,7 @@ def model_out(model: ModelSpec) -> ModelOut:
 
 
 class CreateGenerationIn(msgspec.Struct):
-    action: str
+    action: Action
     model_id: str
     prompt: str | None = None
     input_image_url: str | None = None
@@ -102,19 +106,19 @@ class CreateGenerationIn(msgspec.Struct):
 class CreatedGeneration(msgspec.Struct):
     id: str
     prediction_id: str | None
-    status: str
+    status: Status
 
 
 class GenerationOut(msgspec.Struct):
     id: str
     user_id: str
-    action: str
+    action: Action
     model_id: str
     model_name: str
     prompt: str | None
     input_image_url: str | None
     settings: dict[str, Any]
-    status: str
+    status: Status
     prediction_id: str | None
     output_urls: list[str] | None
     error_message: str | None
@@ -133,20 +137,20 @@ class GenerationList(msgspec.Struct):
 
 
 class Deleted(msgspec.Struct):
-    success: bool = True
+    success: bool
 
 
 def generation_out(generation: Generation) -> GenerationOut:
     return GenerationOut(
         id=generation.id,
         user_id=generation.user_id,
-        action=generation.action.value,
+        action=generation.action,
         model_id=generation.model_id,
         model_name=generation.model_name,
         prompt=generation.prompt,
         input_image_url=generation.input_image_url,
         settings=dict(generation.settings),
-        status=generation.status.value,
+        status=generation.status,
         prediction_id=generation.prediction_id,
         output_urls=list(generation.output_urls) if generation.output_urls is not None else None,
         error_message=generation.error_message,
@@ -208,6 +212,8 @@ def user_out(view: UserView) -> UserOut:
 class TokenIn(msgspec.Struct):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SECRET_LENGTH)]
     label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None = None
+    # Add a secret that does not look like a Replicate token (`r8_` and 37 letters or digits).
+    force: bool = False
 
 
 class TokenPatchIn(msgspec.Struct):
@@ -310,7 +316,7 @@ def token_stats_out(stats: TokenStats) -> TokenStatsOut:
 
 
 class WebhookAck(msgspec.Struct):
-    received: bool = True
+    received: bool
 
 
 class Health(msgspec.Struct):

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromQuery
 
 from adapters.replicate.webhooks import WEBHOOK_PATH
 from base_core import Action
 from entrypoints.http.dependencies import ServicesDep, StudioDep
+from entrypoints.http.openapi import WEBHOOK_BODY
 from entrypoints.http.problems import PROBLEM_JSON, problem, problem_responses
 from entrypoints.http.schemas import Health, ModelList, Problem, WebhookAck, model_out
 
@@ -36,7 +36,7 @@ class _RawJsonBody(Operation):
             required=True,
             description="Replicate's prediction object, signed with the Standard Webhooks "
             "headers webhook-id, webhook-timestamp and webhook-signature",
-            content={"application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))},
+            content={"application/json": OpenAPIMediaType(schema=WEBHOOK_BODY)},
         )
 
 
@@ -47,20 +47,26 @@ class _RawJsonBody(Operation):
     summary="Replicate's signed prediction webhook",
     description="Duplicates, late and out-of-order deliveries are harmless.",
     operation_class=_RawJsonBody,
-    responses=problem_responses(401, 413, 503),
+    responses=problem_responses(
+        400, 401, 413, 503,
+        described={
+            400: "Signed, but not a prediction Replicate sends",
+            401: "The webhook-* signature headers are missing, too old, or do not verify",
+        },
+    ),
 )
 async def replicate_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
     body = await request.body()
     verified = await services.webhooks.verify(dict(request.headers), body)
     await services.studio.apply_update(verified.update, verified.delivery_id)
-    return WebhookAck()
+    return WebhookAck(received=True)
 
 
 @get(
     "/health",
     tags=["system"],
     summary="Up, and the database answers",
-    responses={503: problem_responses(503)[503]},
+    responses={503: problem_responses(503, described={503: "The database does not answer"})[503]},
 )
 async def health(services: ServicesDep) -> Response[Health | Problem]:
     try:

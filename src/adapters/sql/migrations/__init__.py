@@ -93,6 +93,19 @@ def _sync(url: str, schema: str | None, operation: str, revision: str) -> None:
     asyncio.run(run())
 
 
+def current(url: str, *, schema: str | None = None) -> str | None:
+    """The revision the database at `url` is at, None when never migrated (synchronous)."""
+
+    async def run() -> str | None:
+        engine = create_engine(make_url(url), pool_size=1, max_overflow=0, echo=False, schema=schema)
+        try:
+            return await current_async(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def upgrade(url: str, revision: str = "head", *, schema: str | None = None) -> None:
     """Migrate the database at `url` up to `revision` (synchronous, for the CLI)."""
     _sync(url, schema, "upgrade", revision)
@@ -106,6 +119,7 @@ def downgrade(url: str, revision: str = "base", *, schema: str | None = None) ->
 __all__ = [
     "SCRIPT_LOCATION",
     "alembic_config",
+    "current",
     "current_async",
     "downgrade",
     "downgrade_async",
