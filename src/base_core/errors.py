@@ -20,7 +20,8 @@
     │   │   ├── TokenOutOfCredit       402: the account is out of money; retired
     │   │   ├── TokenRateLimited       429: cooled down for `retry_after` seconds
     │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
-    │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
+    │   ├── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
+    │   └── PaymentProviderError       503: Telegram or Stripe could not do what was asked
     ├── InfrastructureError            503: the database (or another dependency) failed
     │   └── OutputCopyFailed           a result could not be copied into the output store
     └── InvalidRegistry                the model registry given at start-up is malformed
@@ -174,6 +175,14 @@ class NoTokenAvailable(ProviderError):
         self.retry_after = retry_after
 
 
+class PaymentProviderError(ProviderError):
+    """A payment provider (Telegram's Bot API, Stripe) failed or refused a call."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
 class InfrastructureError(BaseError):
     """A dependency of the service (the database) failed; nothing was half-done."""
 
@@ -214,6 +223,7 @@ __all__ = [
     "NoTokenAvailable",
     "NotFound",
     "OutputCopyFailed",
+    "PaymentProviderError",
     "ProviderError",
     "ProviderInputRejected",
     "ProviderUnavailable",
