@@ -17,6 +17,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
+from entrypoints.http.credits import (
+    AdminPurchasesController,
+    CreditsController,
+    list_packs,
+    stripe_webhook,
+    telegram_webhook,
+)
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.outputs import stored_output
@@ -107,6 +114,11 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminController,
             health,
             stored_output,
+            list_packs,
+            CreditsController,
+            telegram_webhook,
+            stripe_webhook,
+            AdminPurchasesController,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
