@@ -14,7 +14,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -24,6 +23,7 @@ from adapters.auth import (
     SupabaseJwtVerifier,
     TelegramInitDataVerifier,
 )
+from adapters.payments import StripeCheckout, TelegramStars
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,
@@ -50,9 +50,6 @@ from entrypoints.event_log import logging_dispatcher
 from entrypoints.models_file import read_models_file
 from entrypoints.packs_file import read_packs_file
 from entrypoints.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from adapters.payments import StripeCheckout, TelegramStars
 
 log = logging.getLogger("base")
 
@@ -97,8 +94,6 @@ def load_packs(settings: Settings) -> PackCatalogue:
 @contextlib.asynccontextmanager
 async def open_payments(settings: Settings) -> AsyncIterator[tuple[dict[Provider, PaymentGateway], Payments]]:
     """Telegram Stars when the bot and its webhook secret are set, Stripe when its keys are."""
-    from adapters.payments import StripeCheckout, TelegramStars
-
     gateways: dict[Provider, PaymentGateway] = {}
     telegram = stripe = None
     if settings.sells_with_telegram and settings.telegram_bot_token:

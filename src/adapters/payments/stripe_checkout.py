@@ -99,9 +99,10 @@ class StripeCheckout:
             event = self._client.construct_event(body, signature, self._webhook_secret, TOLERANCE_SECONDS)
         except (stripe.SignatureVerificationError, ValueError):
             raise InvalidRequest("Stripe-Signature", "the signature does not verify") from None
-        data = event.get("data") or {}
-        obj = data.get("object") if isinstance(data, dict) or hasattr(data, "get") else None
-        return StripeEvent(str(event.id), str(event.type), news_of(str(event.type), _plain(obj)))
+        plain = event.to_dict()
+        data = plain.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        return StripeEvent(str(plain.get("id")), str(plain.get("type")), news_of(str(plain.get("type")), _plain(obj)))
 
 
 def news_of(event_type: str, obj: dict[str, Any]) -> PaymentNews | None:
@@ -128,12 +129,7 @@ def news_of(event_type: str, obj: dict[str, Any]) -> PaymentNews | None:
 
 
 def _plain(obj: Any) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    if hasattr(obj, "to_dict"):
-        plain = obj.to_dict()
-        return plain if isinstance(plain, dict) else {}
-    return dict(obj) if isinstance(obj, dict) else {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def _described(error: stripe.StripeError) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from base_core import Studio
 from base_core.errors import BaseError
 from entrypoints.bootstrap import load_registry, open_services
+from entrypoints.cli import payments
 from entrypoints.settings import Settings
 
 
@@ -44,6 +45,7 @@ def add_commands(commands: Any) -> None:
     grant.set_defaults(
         handler=lambda a: _studio(lambda s: _grant(s, a.user_id, a.amount, a.reason))
     )
+    payments.add_credit_commands(credit_actions)
 
     models = commands.add_parser("models", help="the model catalogue")
     model_actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")

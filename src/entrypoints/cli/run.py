@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from entrypoints.bootstrap import load_registry, open_services
+from entrypoints.bootstrap import load_packs, load_registry, open_services
 from entrypoints.settings import Settings
 
 DEMO_TOKEN = "r8_demo_token_for_the_local_simulator"
@@ -60,6 +60,7 @@ def add_commands(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # a bad variable stops us here, before any worker starts
     load_registry(settings)
+    load_packs(settings)
     if settings.output_url is None and settings.public_url is None:
         # Stored outputs are linked at the address we serve on; worker processes read
         # their settings from the environment, so it goes there too.
