@@ -2,6 +2,7 @@
 
     POST /bot<token>/<method>                 Telegram's Bot API
     POST /_sim/telegram/pay                   {"invoice_link" or "slug", "user_id", "amount"?}
+    POST /_sim/telegram/pre-checkout          {"payload", "amount", "user_id"?}: the bot's answer
     POST /_sim/telegram/update                any update, sent to the webhook as is
     GET  /_sim/telegram/invoice/<slug>        the invoice (what the link opens)
     POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id>, POST /v1/refunds   Stripe
@@ -82,6 +83,12 @@ class PaymentSimulatorApp:
             slug = str(data.get("slug") or str(data.get("invoice_link", "")).rsplit("/", 1)[-1])
             amount = data.get("amount")
             return 200, await self.telegram.pay(slug, int(data.get("user_id", 1)), amount), js
+        if method == "POST" and rest == "pre-checkout":
+            answer = await self.telegram.pre_checkout(
+                str(data.get("payload", "")), int(data.get("amount", 1)), int(data.get("user_id", 1)),
+                str(data.get("currency", "XTR")),
+            )
+            return 200, answer, js
         if method == "POST" and rest == "update":
             delivery = await self.telegram.send_update(data)
             return 200, {"status": delivery.status, "attempts": delivery.attempts}, js

@@ -163,26 +163,32 @@ class TelegramBot:
 
     # What the simulator does by itself
 
+    async def pre_checkout(
+        self, payload: str, total: int, user_id: int, currency: str = "XTR"
+    ) -> dict[str, Any]:
+        """Send a `pre_checkout_query` and wait (10 s at most) for the bot's answer."""
+        query_id = secrets.token_hex(8)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.state.answers[query_id] = future
+        query = {
+            "id": query_id, "from": _user(user_id), "currency": currency,
+            "total_amount": total, "invoice_payload": payload,
+        }
+        try:
+            await self.send_update({"pre_checkout_query": query})
+            return await asyncio.wait_for(asyncio.shield(future), ANSWER_TIMEOUT)
+        except TimeoutError:
+            return {"ok": False, "error_message": "the bot did not answer within 10 seconds"}
+        finally:
+            self.state.answers.pop(query_id, None)
+
     async def pay(self, slug: str, user_id: int, amount: int | None = None) -> dict[str, Any]:
         """A user pays an invoice: pre-checkout first, the payment only if it was accepted."""
         invoice = self.state.invoices.get(slug)
         if invoice is None:
             raise BotApiError(404, "no such invoice")
         total = invoice.amount if amount is None else amount
-        query_id = secrets.token_hex(8)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.state.answers[query_id] = future
-        query = {
-            "id": query_id, "from": _user(user_id), "currency": invoice.currency,
-            "total_amount": total, "invoice_payload": invoice.payload,
-        }
-        await self.send_update({"pre_checkout_query": query})
-        try:
-            answer = await asyncio.wait_for(asyncio.shield(future), ANSWER_TIMEOUT)
-        except TimeoutError:
-            return {"paid": False, "error_message": "the bot did not answer within 10 seconds"}
-        finally:
-            self.state.answers.pop(query_id, None)
+        answer = await self.pre_checkout(invoice.payload, total, user_id, invoice.currency)
         if not answer["ok"]:
             return {"paid": False, "error_message": answer["error_message"]}
         charge_id = f"stxsim{secrets.token_hex(10)}"
