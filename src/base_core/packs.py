@@ -107,8 +107,9 @@ def _pack(path: str, item: Any, problems: list[str]) -> CreditPack | None:
         problems.append(f"{path}: amount and currency go together")
     if stars is None and amount is None:
         problems.append(f"{path}: a pack needs a price (stars, or amount and currency)")
-    if len(problems) > before:
+    if len(problems) > before or not isinstance(pack_id, str) or not isinstance(title, str):
         return None
+    assert isinstance(credits, int)
     return CreditPack(
         id=pack_id, title=title, credits=credits, stars=stars, amount=amount,
         currency=currency.lower() if isinstance(currency, str) else None,

@@ -179,8 +179,9 @@ class Purchase:
     def refunded(self, deducted: int, now: datetime) -> Purchase:
         """Paid (or failed with a charge) → refunded; `deducted` of the credited pack was
         taken back, the rest is the shortfall."""
+        self._check(PurchaseStatus.REFUNDED)
         if not self.is_refundable:
-            self._check(PurchaseStatus.REFUNDED)
+            raise Conflict(f"a {self.status.value} purchase without a payment has nothing to refund")
         if not 0 <= deducted <= self.credited:
             raise InvalidRequest("deducted", f"must be between 0 and {self.credited}")
         changed = replace(

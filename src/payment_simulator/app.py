@@ -129,10 +129,10 @@ class PaymentSimulatorApp:
         if method == "POST" and rest == "event":
             return 200, await self.stripe.send_event(str(data.get("type")), data.get("object") or {}), js
         if method == "POST" and rest.startswith("resend/"):
-            event = self.stripe.state.events.get(rest.removeprefix("resend/"))
-            if event is None:
+            found = self.stripe.state.events.get(rest.removeprefix("resend/"))
+            if found is None:
                 raise StripeApiError(404, "no such event")
-            delivery = await self.stripe.deliver(event, timestamp=data.get("timestamp"), secret=data.get("secret"))
+            delivery = await self.stripe.deliver(found, timestamp=data.get("timestamp"), secret=data.get("secret"))
             return 200, {"status": delivery.status, "attempts": delivery.attempts}, js
         return 404, {"error": "not found"}, js
 

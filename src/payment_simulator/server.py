@@ -23,6 +23,13 @@ DEFAULT_STRIPE_KEY = "sk_test_simulated"
 DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_simulated_endpoint_secret"
 
 
+class _ThreadServer(uvicorn.Server):
+    """Leaves signals to the main thread's owner."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
 class PaymentSimulator:
     """Telegram's Bot API (payments) and Stripe (Checkout) on one local port."""
 
@@ -51,10 +58,9 @@ class PaymentSimulator:
         sock.bind((host, port))
         sock.listen(512)
         self.bind(f"http://{host}:{sock.getsockname()[1]}")
-        server = uvicorn.Server(uvicorn.Config(
+        server = _ThreadServer(uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1,
         ))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
                                   name="payment-simulator", daemon=True)
         thread.start()

@@ -50,7 +50,8 @@ def parse_form(raw: bytes) -> dict[str, Any]:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    return _lists(result)
+    plain: dict[str, Any] = _lists(result)
+    return plain
 
 
 def _lists(node: Any) -> Any:
@@ -126,7 +127,7 @@ class StripeApi:
         return session
 
     def session(self, session_id: str) -> dict[str, Any]:
-        session = self.state.sessions.get(session_id)
+        session = self.state.sessions.get(str(session_id))
         if session is None:
             raise StripeApiError(404, f"No such checkout.session: '{session_id}'", param="id")
         return session
@@ -134,7 +135,7 @@ class StripeApi:
     async def create_refund(self, form: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         if idempotency_key and idempotency_key in self.state.idempotent:
             return self.state.idempotent[idempotency_key]
-        intent = form.get("payment_intent")
+        intent = str(form.get("payment_intent"))
         session = next((s for s in self.state.sessions.values() if s["payment_intent"] == intent), None)
         if session is None:
             raise StripeApiError(404, f"No such payment_intent: '{intent}'", param="payment_intent")
@@ -146,7 +147,7 @@ class StripeApi:
             "amount": session["amount_total"], "currency": session["currency"],
             "payment_intent": intent, "charge": session["charge"],
         }
-        self.state.refunds[refund["id"]] = refund
+        self.state.refunds[str(refund["id"])] = refund
         if idempotency_key:
             self.state.idempotent[idempotency_key] = refund
         charge = {
@@ -190,7 +191,7 @@ class StripeApi:
             "created": int(time.time()), "type": event_type, "livemode": False, "pending_webhooks": 1,
             "data": {"object": json.loads(json.dumps(obj))}, "request": {"id": None, "idempotency_key": None},
         }
-        self.state.events[event["id"]] = event
+        self.state.events[str(event["id"])] = event
         await self.deliver(event)
         return event
 
