@@ -148,9 +148,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db = Path(args.db).resolve()
     sock = bind_free_port("127.0.0.1", args.port)
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    from entrypoints.cli.demo_payments import payment_demo
+
     simulator = Simulator(SimulatorConfig(accept_any_token=True, starting_delay=0.3, processing_delay=1.5))
     try:
-        with simulator.running_in_thread() as running:
+        with simulator.running_in_thread() as running, payment_demo(base_url) as payments:
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{db}",
                 replicate_tokens=(DEMO_TOKEN,),
@@ -160,9 +162,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 allow_private_image_urls=True,
                 reconcile_after_seconds=5.0,
                 output_dir=db.parent / "base-demo-outputs",
+                **payments.settings,
             )
             token = asyncio.run(prepare_demo(settings))
             print(demo_instructions(base_url, token), flush=True)
+            print("\n".join([*payments.instructions(), ""]), flush=True)
             config = uvicorn.Config(
                 create_app_for(settings), access_log=False, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2,
