@@ -208,3 +208,18 @@ async def test_the_audit_names_a_balance_that_is_not_its_ledger(shop) -> None:
         await uow.commit()
     [problem] = await shop.studio.audit()
     assert "balance 115, ledger sum 110" in problem
+
+
+async def test_a_payment_tells_once_what_it_credited(shop) -> None:
+    from base_core.events import CreditsPurchased, PurchaseEvent, PurchasePaid, PurchaseRefunded, PurchaseStarted
+
+    seen = []
+    shop.studio.context.dispatcher.subscribe(seen.append, PurchaseEvent, CreditsPurchased)
+    purchase = await shop.buy()
+    for _ in range(3):
+        await shop.studio.apply_payment(shop.paid(purchase))
+    await shop.studio.refund_purchase(purchase.id)
+    assert [type(e) for e in seen] == [PurchaseStarted, CreditsPurchased, PurchasePaid, PurchaseRefunded]
+    credited = seen[1]
+    assert (credited.amount, credited.purchase_id, credited.provider, credited.pack_id) == (
+        100, purchase.id, "telegram", "starter")
