@@ -274,8 +274,9 @@ class PaymentGateway(Protocol):
 
     async def checkout(self, purchase: Purchase, pack: CreditPack) -> Checkout: ...
 
-    async def refund(self, purchase: Purchase) -> None:
-        """Give a paid purchase's money back; returns once the provider has confirmed it."""
+    async def refund(self, purchase: Purchase) -> bool:
+        """Give a paid purchase's money back: True when the provider confirmed it done, False
+        when it is under way (its webhook tells the outcome later)."""
         ...
 
 

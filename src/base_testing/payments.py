@@ -14,6 +14,7 @@ class FakePayments:
         self.checkouts: list[str] = []
         self.refunds: list[str] = []
         self.fail_next: str | None = None  # "checkout" or "refund"
+        self.confirm_refunds = True  # False: refunds are under way, the webhook tells later
 
     @property
     def provider(self) -> Provider:
@@ -25,9 +26,10 @@ class FakePayments:
         ref = f"cs_{purchase.id}" if self._provider is Provider.STRIPE else None
         return Checkout(url=f"https://pay.example/{self._provider.value}/{purchase.id}", ref=ref)
 
-    async def refund(self, purchase: Purchase) -> None:
+    async def refund(self, purchase: Purchase) -> bool:
         self._maybe_fail("refund")
         self.refunds.append(purchase.id)
+        return self.confirm_refunds
 
     def _maybe_fail(self, what: str) -> None:
         if self.fail_next == what:

@@ -223,3 +223,13 @@ async def test_a_payment_tells_once_what_it_credited(shop) -> None:
     credited = seen[1]
     assert (credited.amount, credited.purchase_id, credited.provider, credited.pack_id) == (
         100, purchase.id, "telegram", "starter")
+
+
+async def test_a_refund_still_under_way_takes_the_credits_back_when_the_webhook_says_so(shop) -> None:
+    purchase = await shop.buy(provider=ST)
+    await shop.studio.apply_payment(shop.paid(purchase, charge=purchase.checkout_ref, payment_ref="pi_9"))
+    shop.stripe.confirm_refunds = False
+    assert (await shop.studio.refund_purchase(purchase.id)).status is PurchaseStatus.PAID
+    assert await shop.studio.balance("alice") == INITIAL + 100
+    refunded = await shop.studio.apply_payment(PaymentNews(NewsKind.REFUNDED, ST, payment_ref="pi_9"))
+    assert refunded.status is PurchaseStatus.REFUNDED and await shop.studio.balance("alice") == INITIAL

@@ -79,7 +79,7 @@ class StripeCheckout:
             raise PaymentProviderError("stripe", "the Checkout Session has no url")
         return Checkout(url=session.url, ref=session.id)
 
-    async def refund(self, purchase: Purchase) -> None:
+    async def refund(self, purchase: Purchase) -> bool:
         if purchase.payment_ref is None:
             raise PaymentProviderError("stripe", "the purchase has no PaymentIntent to refund")
         try:
@@ -88,8 +88,10 @@ class StripeCheckout:
             )
         except stripe.StripeError as error:
             raise PaymentProviderError("stripe", _described(error)) from None
-        if refund.status not in ("succeeded", "pending"):
+        if refund.status in ("failed", "canceled"):
             raise PaymentProviderError("stripe", f"the refund is {refund.status}")
+        # A pending refund finishes later; charge.refunded then takes the credits back.
+        return refund.status == "succeeded"
 
     def read_event(self, body: bytes, signature: str | None) -> StripeEvent:
         """Verify and read a webhook; a bad, missing or stale signature is InvalidRequest."""

@@ -79,13 +79,14 @@ class TelegramStars:
             raise PaymentProviderError("telegram", "createInvoiceLink answered no link")
         return Checkout(url=link)
 
-    async def refund(self, purchase: Purchase) -> None:
+    async def refund(self, purchase: Purchase) -> bool:
         if purchase.payer_ref is None or purchase.charge_id is None:
             raise PaymentProviderError("telegram", "the purchase has no payment to refund")
         await self.call("refundStarPayment", {
             "user_id": int(purchase.payer_ref),
             "telegram_payment_charge_id": purchase.charge_id,
         })
+        return True  # refundStarPayment answers True once the Stars are back
 
     async def answer_pre_checkout(self, query_id: str, refusal: str | None) -> None:
         parameters: dict[str, Any] = {"pre_checkout_query_id": query_id, "ok": refusal is None}

@@ -101,7 +101,7 @@ async def start_purchase(ctx: Context, user_id: str, pack_id: str, provider: Pro
         await uow.commit()
     try:
         checkout = await payments.checkout(purchase.without_events(), pack)
-    except BaseException:
+    except Exception:
         await _end(ctx, purchase.id, PurchaseStatus.FAILED, "the checkout could not be made")
         raise
     async with ctx.work() as uow:
@@ -240,7 +240,8 @@ async def _end(ctx: Context, purchase_id: str, status: PurchaseStatus, reason: s
 
 
 async def refund_purchase(ctx: Context, purchase_id: str) -> Purchase:
-    """An operator's refund: at the provider first, then the credits, once it confirmed."""
+    """An operator's refund: at the provider first, then the credits once it confirmed (at
+    once, or later by its webhook when the refund is still under way)."""
     async with ctx.work() as uow:
         purchase = await uow.purchases.get(purchase_id) if _is_ref(purchase_id) else None
     if purchase is None:
@@ -249,7 +250,8 @@ async def refund_purchase(ctx: Context, purchase_id: str) -> Purchase:
         return purchase
     if not purchase.is_refundable:
         raise Conflict(f"a {purchase.status.value} purchase has nothing to refund")
-    await gateway(ctx, purchase.provider).refund(purchase)
+    if not await gateway(ctx, purchase.provider).refund(purchase):
+        return purchase  # under way: the provider's webhook tells when it is done
     news = PaymentNews(
         NewsKind.REFUNDED, purchase.provider, purchase_id=purchase.id, charge_id=purchase.charge_id
     )
