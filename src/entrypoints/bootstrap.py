@@ -110,6 +110,8 @@ async def open_payments(settings: Settings) -> AsyncIterator[tuple[dict[Provider
     finally:
         if telegram is not None:
             await telegram.aclose()
+        if stripe is not None:
+            await stripe.aclose()
 
 
 def load_registry(settings: Settings) -> ModelRegistry:

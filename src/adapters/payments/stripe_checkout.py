@@ -42,12 +42,16 @@ class StripeCheckout:
     ) -> None:
         self._webhook_secret = webhook_secret
         self._public_url = public_url.rstrip("/")
+        self._http = stripe.HTTPXClient(timeout=timeout)
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_url.rstrip("/")},
-            http_client=stripe.HTTPXClient(timeout=timeout),
+            http_client=self._http,
             max_network_retries=2,
         )
+
+    async def aclose(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     @property
     def provider(self) -> Provider:
