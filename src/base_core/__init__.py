@@ -39,7 +39,9 @@ from base_core.generation import (
 from base_core.identity import Identity, IdentityVerifier
 from base_core.image_urls import UrlPolicy
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
+from base_core.packs import CreditPack, PackCatalogue, builtin_packs
 from base_core.ports import TokenCredential, WebhookTarget
+from base_core.purchases import Provider, Purchase, PurchaseQuery, PurchaseStatus
 from base_core.registry import (
     Action,
     GenerationRequest,
@@ -54,6 +56,7 @@ from base_core.studio import Studio
 from base_core.tokens import ReplicateToken, RotationPolicy, TokenStats
 from base_core.usecases import Context, StudioConfig
 from base_core.usecases.accounts import UserView
+from base_core.usecases.purchases import HistoryPage, PaymentNews
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile, User
 
@@ -64,6 +67,7 @@ __all__ = [
     "Conflict",
     "Context",
     "CreditAccount",
+    "CreditPack",
     "DomainError",
     "DomainEvent",
     "EntryKind",
@@ -74,6 +78,7 @@ __all__ = [
     "GenerationPage",
     "GenerationQuery",
     "GenerationRequest",
+    "HistoryPage",
     "Hold",
     "HoldState",
     "IdempotencyConflict",
@@ -87,11 +92,17 @@ __all__ = [
     "ModelSpec",
     "NoTokenAvailable",
     "NotFound",
+    "PackCatalogue",
+    "PaymentNews",
     "Poller",
     "PredictionUpdate",
     "PreparedGeneration",
+    "Provider",
     "ProviderError",
     "ProviderInputRejected",
+    "Purchase",
+    "PurchaseQuery",
+    "PurchaseStatus",
     "ReconcilePolicy",
     "ReconcileReport",
     "ReplicateToken",
@@ -112,6 +123,7 @@ __all__ = [
     "User",
     "UserView",
     "WebhookTarget",
+    "builtin_packs",
     "builtin_registry",
     "errors",
     "events",

@@ -20,7 +20,8 @@
     │   │   ├── TokenOutOfCredit       402: the account is out of money; retired
     │   │   ├── TokenRateLimited       429: cooled down for `retry_after` seconds
     │   │   └── ProviderUnavailable    5xx, timeout, connection error: counts towards a cooldown
-    │   └── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
+    │   ├── NoTokenAvailable           503: every token is cooling or retired; `retry_after`
+    │   └── PaymentProviderError       503: Telegram or Stripe could not do what was asked
     ├── InfrastructureError            503: the database (or another dependency) failed
     │   ├── OutputCopyFailed           a result could not be copied into the output store
     │   └── NotConfigured              503: a feature whose settings are missing; names them
@@ -175,6 +176,14 @@ class NoTokenAvailable(ProviderError):
         self.retry_after = retry_after
 
 
+class PaymentProviderError(ProviderError):
+    """A payment provider (Telegram's Bot API, Stripe) failed or refused a call."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
 class InfrastructureError(BaseError):
     """A dependency of the service (the database) failed; nothing was half-done."""
 
@@ -195,10 +204,13 @@ class NotConfigured(InfrastructureError):
     operator what to set instead of a bare "unavailable".
     """
 
-    def __init__(self, feature: str, settings: tuple[str, ...] | list[str]) -> None:
+    def __init__(
+        self, feature: str, settings: tuple[str, ...] | list[str], *, all_of: bool = False
+    ) -> None:
         self.feature = feature
         self.settings = tuple(settings)
-        super().__init__(f"{feature} is not configured: set {' or '.join(self.settings)}")
+        joined = (" and " if all_of else " or ").join(self.settings)
+        super().__init__(f"{feature} is not configured: set {joined}")
 
 
 class InvalidRegistry(BaseError):
@@ -229,6 +241,7 @@ __all__ = [
     "NotConfigured",
     "NotFound",
     "OutputCopyFailed",
+    "PaymentProviderError",
     "ProviderError",
     "ProviderInputRejected",
     "ProviderUnavailable",

@@ -19,11 +19,18 @@ never carry secrets or user input (no prompts, no tokens' secrets).
     ├── CreditsGranted / CreditsDeducted   grants, initial credits, admin corrections
     ├── CreditsHeld            a generation's price reserved
     ├── CreditsSettled         the reservation became the charge
-    └── CreditsRefunded        the reservation came back (void)
+    ├── CreditsRefunded        the reservation came back (void)
+    └── CreditsPurchased       a paid purchase credited its pack (counted once per payment)
     TokenEvent             token_id, label, at
     ├── TokenAdded / TokenEnabled
     ├── TokenCooledDown        rate-limited or failing: out of rotation until `until`
     └── TokenRetired           rejected, out of credit, or disabled by an operator
+    PurchaseEvent          purchase_id, user_id, provider, at
+    ├── PurchaseStarted        a checkout (invoice link, Checkout Session) was asked for
+    ├── PurchasePaid           paid and credited
+    ├── PurchaseRefunded       refunded at the provider; `deducted` taken back, `shortfall` not
+    ├── PurchaseEnded          expired or failed before any payment
+    └── PurchaseNeedsReview    money arrived that credited nothing (wrong amount, second charge)
     UserRegistered
 """
 
@@ -144,6 +151,58 @@ class CreditsSettled(CreditEvent):
 @attrs.frozen(kw_only=True)
 class CreditsRefunded(CreditEvent):
     hold_key: str
+
+
+@attrs.frozen(kw_only=True)
+class CreditsPurchased(CreditEvent):
+    """A payment credited `amount` credits: what a "credits purchased" counter counts."""
+
+    purchase_id: str
+    provider: str
+    pack_id: str
+
+
+# Purchases
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseEvent(DomainEvent):
+    purchase_id: str
+    user_id: str
+    provider: str
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseStarted(PurchaseEvent):
+    pack_id: str
+    credits: int
+    amount: int
+    currency: str
+
+
+@attrs.frozen(kw_only=True)
+class PurchasePaid(PurchaseEvent):
+    pack_id: str
+    credits: int
+    amount: int
+    currency: str
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseRefunded(PurchaseEvent):
+    deducted: int
+    shortfall: int
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseEnded(PurchaseEvent):
+    status: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseNeedsReview(PurchaseEvent):
+    reason: str
 
 
 # Tokens
@@ -281,6 +340,7 @@ __all__ = [
     "CreditsDeducted",
     "CreditsGranted",
     "CreditsHeld",
+    "CreditsPurchased",
     "CreditsRefunded",
     "CreditsSettled",
     "DomainEvent",
@@ -296,6 +356,12 @@ __all__ = [
     "GenerationSubmitted",
     "OutputsKept",
     "OutputsNotKept",
+    "PurchaseEnded",
+    "PurchaseEvent",
+    "PurchaseNeedsReview",
+    "PurchasePaid",
+    "PurchaseRefunded",
+    "PurchaseStarted",
     "TokenAdded",
     "TokenCooledDown",
     "TokenEnabled",

@@ -33,6 +33,7 @@ from base_core.events import (
     CreditsDeducted,
     CreditsGranted,
     CreditsHeld,
+    CreditsPurchased,
     CreditsRefunded,
     CreditsSettled,
     DomainEvent,
@@ -40,6 +41,8 @@ from base_core.events import (
 from base_core.frozen import replace
 
 DEFAULT_HOLD_TTL = timedelta(hours=2)  # Replicate stops a prediction after 30 minutes
+PURCHASE_REASON = "purchase"
+PURCHASE_REFUND_REASON = "purchase refund"
 
 
 class EntryKind(StrEnum):
@@ -65,6 +68,7 @@ class LedgerEntry:
     created_at: datetime = attrs.field(eq=False)
     hold_key: str | None = None  # the hold a hold/settle/void entry belongs to
     reason: str = ""
+    purchase_id: str | None = None  # the purchase a purchase (or purchase refund) entry is for
 
 
 @attrs.frozen(slots=False)
@@ -113,6 +117,32 @@ class CreditAccount:
         entry = LedgerEntry(key, self.user_id, EntryKind.ADJUST, amount, now, reason=reason)
         kind = CreditsGranted if amount > 0 else CreditsDeducted
         return self._post(entry, kind, reason=reason), entry
+
+    def credit_purchase(
+        self, amount: int, key: str, now: datetime, *, purchase_id: str, provider: str, pack_id: str
+    ) -> tuple[CreditAccount, LedgerEntry]:
+        """A paid purchase's credits; the key is the provider's charge, so it posts once."""
+        if amount <= 0:
+            raise InvalidRequest("amount", "a purchase credits a positive amount")
+        entry = LedgerEntry(
+            key, self.user_id, EntryKind.GRANT, amount, now, reason=PURCHASE_REASON, purchase_id=purchase_id
+        )
+        account = self._post(entry, CreditsPurchased, purchase_id=purchase_id, provider=provider, pack_id=pack_id)
+        return account, entry
+
+    def take_back_purchase(
+        self, credits: int, key: str, now: datetime, *, purchase_id: str
+    ) -> tuple[CreditAccount, LedgerEntry | None, int]:
+        """A refunded purchase's credits taken back, as far as the balance goes: the
+        account, the entry (None when nothing is left to take) and what was taken."""
+        taken = min(credits, self.balance)
+        if taken <= 0:
+            return self, None, 0
+        entry = LedgerEntry(
+            key, self.user_id, EntryKind.ADJUST, -taken, now, reason=PURCHASE_REFUND_REASON,
+            purchase_id=purchase_id,
+        )
+        return self._post(entry, CreditsDeducted, reason=PURCHASE_REFUND_REASON), entry, taken
 
     def hold(
         self, amount: int, key: str, now: datetime, ttl: timedelta = DEFAULT_HOLD_TTL
@@ -175,6 +205,42 @@ def check_replay(
     raise IdempotencyConflict(existing.key)
 
 
+class HistoryKind(StrEnum):
+    """An entry as a user's history names it."""
+
+    INITIAL_GRANT = "initial_grant"
+    HOLD = "hold"
+    SETTLE = "settle"
+    REFUND = "refund"
+    PURCHASE = "purchase"
+    PURCHASE_REFUND = "purchase_refund"
+    ADMIN_GRANT = "admin_grant"
+    ADMIN_DEDUCTION = "admin_deduction"
+
+
+def history_kind(entry: LedgerEntry) -> HistoryKind:
+    if entry.kind is EntryKind.HOLD:
+        return HistoryKind.HOLD
+    if entry.kind is EntryKind.SETTLE:
+        return HistoryKind.SETTLE
+    if entry.kind is EntryKind.VOID:
+        return HistoryKind.REFUND
+    if entry.purchase_id is not None:
+        return HistoryKind.PURCHASE if entry.amount > 0 else HistoryKind.PURCHASE_REFUND
+    if entry.key.startswith("initial:"):
+        return HistoryKind.INITIAL_GRANT
+    return HistoryKind.ADMIN_GRANT if entry.amount > 0 else HistoryKind.ADMIN_DEDUCTION
+
+
+def purchase_entry_key(provider: str, charge_id: str) -> str:
+    """A purchase's credit entry: keyed by the provider's charge, so it posts once."""
+    return f"purchase:{provider}:{charge_id}"
+
+
+def purchase_refund_key(purchase_id: str) -> str:
+    return f"purchase-refund:{purchase_id}"
+
+
 def hold_key_for(generation_id: str) -> str:
     return f"hold:{generation_id}"
 
@@ -191,9 +257,15 @@ __all__ = [
     "EntryKind",
     "Hold",
     "HoldAlreadyResolved",
+    "HistoryKind",
     "HoldState",
     "LedgerEntry",
+    "PURCHASE_REASON",
+    "PURCHASE_REFUND_REASON",
     "check_replay",
     "generation_of_hold",
+    "history_kind",
     "hold_key_for",
+    "purchase_entry_key",
+    "purchase_refund_key",
 ]

@@ -32,6 +32,8 @@ from base_core.generation import (
     PredictionUpdate,
 )
 from base_core.ledger import CreditAccount, Hold, LedgerEntry
+from base_core.packs import CreditPack
+from base_core.purchases import Provider, Purchase, PurchaseQuery
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
@@ -74,6 +76,9 @@ class LedgerRepository(Protocol):
     async def save_hold(self, hold: Hold) -> None: ...
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
         """Pending holds whose time is up, oldest first."""
+        ...
+    async def account_ids(self) -> list[str]:
+        """Every account's user id (for the audit)."""
         ...
 
 
@@ -135,12 +140,28 @@ class UpdateInbox(Protocol):
         ...
 
 
+class PurchaseRepository(Protocol):
+    async def add(self, purchase: Purchase) -> None:
+        """Insert; raise Conflict when the id is taken."""
+        ...
+    async def get(self, purchase_id: str) -> Purchase | None: ...
+    async def get_for_update(self, purchase_id: str) -> Purchase | None: ...
+    async def get_by_payment_for_update(self, provider: Provider, payment_ref: str) -> Purchase | None:
+        """The purchase paid by this provider payment (Stripe's PaymentIntent), locked."""
+        ...
+    async def save(self, purchase: Purchase) -> None: ...
+    async def find(self, query: PurchaseQuery) -> list[Purchase]:
+        """Purchases matching `query`, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     users: UserRepository
     ledger: LedgerRepository
     generations: GenerationRepository
     tokens: TokenRepository
     inbox: UpdateInbox
+    purchases: PurchaseRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -234,13 +255,41 @@ class WebhookVerifier(Protocol):
         ...
 
 
+@attrs.frozen
+class Checkout:
+    """Where the buyer pays: an invoice link or a Checkout page, and the provider's id of it."""
+
+    url: str
+    ref: str | None = None
+
+
+class PaymentGateway(Protocol):
+    """Telegram's Bot API or Stripe, as the purchase use cases need them.
+
+    Failures raise PaymentProviderError; nothing else escapes.
+    """
+
+    @property
+    def provider(self) -> Provider: ...
+
+    async def checkout(self, purchase: Purchase, pack: CreditPack) -> Checkout: ...
+
+    async def refund(self, purchase: Purchase) -> bool:
+        """Give a paid purchase's money back: True when the provider confirmed it done, False
+        when it is under way (its webhook tells the outcome later)."""
+        ...
+
+
 __all__ = [
+    "Checkout",
     "Clock",
     "GenerationRepository",
     "IdFactory",
     "InferenceProvider",
     "LedgerRepository",
     "OutputStore",
+    "PaymentGateway",
+    "PurchaseRepository",
     "StoredOutput",
     "TokenCredential",
     "TokenRepository",

@@ -11,9 +11,12 @@ from base_core.ledger import LedgerEntry
 from base_core.ports import StoredOutput
 from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.tokens import ReplicateToken, TokenStats
-from base_core.usecases import accounts, generations, reconcile, tokens
+from base_core.packs import CreditPack
+from base_core.purchases import Provider, Purchase, PurchaseQuery
+from base_core.usecases import accounts, generations, purchases, reconcile, tokens
 from base_core.usecases.accounts import UserView
 from base_core.usecases.context import Context
+from base_core.usecases.purchases import HistoryPage, PaymentNews
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
 from base_core.users import TelegramProfile
 
@@ -117,3 +120,38 @@ class Studio:
 
     async def token_stats(self) -> TokenStats:
         return await tokens.token_stats(self.context)
+
+    # Credit packs and purchases
+
+    def packs(self) -> list[CreditPack]:
+        return list(self.context.packs)
+
+    def sells_through(self, provider: Provider) -> bool:
+        return provider in self.context.payments
+
+    async def start_purchase(self, user_id: str, pack_id: str, provider: Provider) -> Purchase:
+        return await purchases.start_purchase(self.context, user_id, pack_id, provider)
+
+    async def pre_checkout_refusal(
+        self, purchase_id: str, currency: str | None, amount: int | None
+    ) -> str | None:
+        return await purchases.pre_checkout_refusal(self.context, purchase_id, currency, amount)
+
+    async def apply_payment(self, news: PaymentNews) -> Purchase | None:
+        return await purchases.apply_news(self.context, news)
+
+    async def refund_purchase(self, purchase_id: str) -> Purchase:
+        return await purchases.refund_purchase(self.context, purchase_id)
+
+    async def purchase(self, user_id: str, purchase_id: str) -> Purchase:
+        return await purchases.get_purchase(self.context, user_id, purchase_id)
+
+    async def purchases(self, query: PurchaseQuery) -> list[Purchase]:
+        return await purchases.find_purchases(self.context, query)
+
+    async def credit_history(self, user_id: str, page: int = 1, limit: int = 20) -> HistoryPage:
+        return await purchases.credit_history(self.context, user_id, page, limit)
+
+    async def audit(self) -> list[str]:
+        """Every balance against its ledger, every paid purchase against its pack."""
+        return await purchases.audit(self.context)

@@ -4,5 +4,6 @@ moves when told, ids that count. Not for production (the real clock and ids are
 
 from base_testing.clock import ManualClock, SequentialIds
 from base_testing.inference import FakeInference, FakePrediction
+from base_testing.payments import FakePayments
 
-__all__ = ["FakeInference", "FakePrediction", "ManualClock", "SequentialIds"]
+__all__ = ["FakeInference", "FakePayments", "FakePrediction", "ManualClock", "SequentialIds"]

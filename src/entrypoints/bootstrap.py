@@ -23,6 +23,7 @@ from adapters.auth import (
     SupabaseJwtVerifier,
     TelegramInitDataVerifier,
 )
+from adapters.payments import StripeCheckout, TelegramStars
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,
@@ -34,16 +35,20 @@ from base_core import (
     builtin_registry,
 )
 from base_core.errors import InvalidRegistry
+from base_core.packs import PackCatalogue, builtin_packs
+from base_core.purchases import Provider
 from base_core.ports import (
     Clock,
     IdFactory,
     InferenceProvider,
     OutputStore,
+    PaymentGateway,
     UnitOfWorkFactory,
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
 from entrypoints.models_file import read_models_file
+from entrypoints.packs_file import read_packs_file
 from entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("base")
@@ -65,6 +70,48 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
+    payments: Payments | None = None  # the webhooks' side of Telegram Stars and Stripe
+
+
+@attrs.frozen
+class Payments:
+    """What the payment webhooks need: the providers' adapters and Telegram's secret."""
+
+    telegram: TelegramStars | None = None
+    telegram_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    stripe: StripeCheckout | None = None
+
+
+def load_packs(settings: Settings) -> PackCatalogue:
+    if settings.credit_packs_file is None:
+        return builtin_packs()
+    try:
+        return read_packs_file(settings.credit_packs_file)
+    except InvalidRegistry as error:
+        raise SettingsError("BASE_CREDIT_PACKS_FILE", error.message) from error
+
+
+@contextlib.asynccontextmanager
+async def open_payments(settings: Settings) -> AsyncIterator[tuple[dict[Provider, PaymentGateway], Payments]]:
+    """Telegram Stars when the bot and its webhook secret are set, Stripe when its keys are."""
+    gateways: dict[Provider, PaymentGateway] = {}
+    telegram = stripe = None
+    if settings.sells_with_telegram and settings.telegram_bot_token:
+        telegram = TelegramStars(settings.telegram_bot_token, settings.telegram_api_url)
+        gateways[Provider.TELEGRAM] = telegram
+    if settings.sells_with_stripe and settings.stripe_secret_key:
+        stripe = StripeCheckout(
+            settings.stripe_secret_key, settings.stripe_webhook_secret,
+            settings.public_url or settings.outputs_base_url, settings.stripe_api_url,
+        )
+        gateways[Provider.STRIPE] = stripe
+    try:
+        yield gateways, Payments(telegram, settings.telegram_webhook_secret, stripe)
+    finally:
+        if telegram is not None:
+            await telegram.aclose()
+        if stripe is not None:
+            await stripe.aclose()
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -214,6 +261,7 @@ async def open_services(
     """Build every service from `settings`; `background=False` skips the poller (CLI)."""
     overrides = overrides or Overrides()
     registry = load_registry(settings)
+    packs = load_packs(settings)
     async with contextlib.AsyncExitStack() as stack:
         clock = overrides.clock or SystemClock()
         uow, ping, secret_store = await stack.enter_async_context(open_database(settings))
@@ -223,6 +271,7 @@ async def open_services(
             open_replicate(settings, uow, clock, overrides)
         )
         outputs = await stack.enter_async_context(open_outputs(settings, overrides))
+        gateways, payments = await stack.enter_async_context(open_payments(settings))
         context = Context(
             uow=uow,
             inference=inference,
@@ -232,6 +281,8 @@ async def open_services(
             config=studio_config(settings),
             dispatcher=logging_dispatcher(),
             outputs=outputs,
+            packs=packs,
+            payments=gateways,
         )
         studio = Studio(context)
         if settings.replicate_tokens:
@@ -248,6 +299,7 @@ async def open_services(
             sessions=sessions,
             telegram=telegram,
             ping=ping,
+            payments=payments,
         )
 
 
@@ -271,4 +323,4 @@ def _log_background_problem(problem: str, error: BaseException | None) -> None:
     log.warning("%s", problem, exc_info=error)
 
 
-__all__ = ["Overrides", "Services", "open_services", "resolve_session_secret"]
+__all__ = ["Overrides", "Payments", "Services", "open_services", "resolve_session_secret"]

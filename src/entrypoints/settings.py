@@ -37,8 +37,13 @@ _DatabaseUrl = Annotated[
 _FLAG_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 _AT_FIELD = re.compile(r"^(?P<message>.*) - at `\$\.(?P<name>[A-Z0-9_]+)`")
 _SECRET_FIELDS = frozenset(
-    {"replicate_tokens", "replicate_webhook_secret", "supabase_jwt_secret", "telegram_bot_token", "session_secret"}
+    {"replicate_tokens", "replicate_webhook_secret", "supabase_jwt_secret", "telegram_bot_token", "session_secret",
+     "telegram_webhook_secret", "stripe_secret_key", "stripe_webhook_secret"}
 )
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_STRIPE_API_URL = "https://api.stripe.com"
+# Telegram's rule for a webhook's secret_token.
+_TelegramSecret = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,256}$", description="1-256 of A-Za-z0-9_-")]
 
 
 class SettingsError(ValueError):
@@ -75,6 +80,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     output_url: _Url | None = None
     # Lets the offline demo pass the simulator's loopback image URLs on to "Replicate".
     allow_private_image_urls: bool = False
+    # Credit packs and the two ways to pay for them.
+    credit_packs_file: Path | None = None
+    telegram_api_url: _Url = DEFAULT_TELEGRAM_API_URL
+    telegram_webhook_secret: _TelegramSecret | None = None
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_url: _Url = DEFAULT_STRIPE_API_URL
 
     def __post_init__(self) -> None:
         path = self.models_file
@@ -83,6 +95,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
                 raise SettingsError(_variable("models_file"), f"{path} is not a readable file")
             if path.suffix.lower() not in (".json", ".toml"):
                 raise SettingsError(_variable("models_file"), "must be a .json or .toml file")
+        _check_data_file("credit_packs_file", self.credit_packs_file)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -90,6 +103,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
             for name in self.__struct_fields__
         )
         return f"Settings({shown})"
+
+    @property
+    def sells_with_telegram(self) -> bool:
+        """Stars need the bot (to make invoices) and the webhook secret (to hear payments)."""
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
+
+    @property
+    def sells_with_stripe(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
 
     @property
     def is_memory(self) -> bool:
@@ -109,6 +131,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
             if isinstance(error.__cause__, SettingsError):
                 raise error.__cause__ from None
             raise _named(error) from None
+
+
+def _check_data_file(field: str, path: Path | None) -> None:
+    if path is None:
+        return
+    if not path.is_file():
+        raise SettingsError(_variable(field), f"{path} is not a readable file")
+    if path.suffix.lower() not in (".json", ".toml"):
+        raise SettingsError(_variable(field), "must be a .json or .toml file")
 
 
 def _prepared(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from adapters.sql import SqlDatabase, inbox, schema
 from adapters.sql import mappers as m
 from base_core.generation import Generation, PredictionUpdate, Status, Trigger
 from base_core.ledger import CreditAccount, EntryKind, Hold, HoldState, LedgerEntry
+from base_core.purchases import Provider, Purchase, PurchaseStatus
 from base_core.registry import Action
 from base_core.tokens import ReplicateToken
 from base_core.users import User
@@ -51,6 +52,7 @@ accounts = st.builds(CreditAccount, user_id=ids, balance=counts)
 entries = st.builds(
     LedgerEntry, key=some_texts, user_id=ids, kind=st.sampled_from(EntryKind),
     amount=st.integers(-(2**62), 2**62), created_at=moments, hold_key=st.none() | texts, reason=texts,
+    purchase_id=st.none() | ids,
 )
 holds = st.builds(
     Hold, key=some_texts, user_id=ids, amount=counts, state=st.sampled_from(HoldState),
@@ -74,6 +76,14 @@ tokens = st.builds(
     cooldown_until=st.none() | moments, consecutive_failures=st.integers(0, 2**31 - 1),
     disabled_reason=st.none() | texts,
 )
+purchases = st.builds(
+    Purchase, id=ids, user_id=ids, pack_id=some_texts, provider=st.sampled_from(Provider), credits=counts,
+    amount=counts, currency=st.sampled_from(["XTR", "usd", "eur"]), status=st.sampled_from(PurchaseStatus),
+    created_at=moments, updated_at=moments, checkout_ref=st.none() | texts, checkout_url=st.none() | texts,
+    charge_id=st.none() | some_texts, payment_ref=st.none() | texts, payer_ref=st.none() | texts,
+    paid_at=st.none() | moments, ended_at=st.none() | moments, credited=counts, deducted=counts,
+    shortfall=counts, review_reason=st.none() | texts,
+)
 updates = st.builds(
     PredictionUpdate, prediction_id=some_texts, trigger=st.sampled_from(list(Trigger)),
     output=st.none() | st.lists(texts, min_size=1, max_size=4).map(tuple), error=st.none() | texts,
@@ -83,6 +93,7 @@ updates = st.builds(
 TABLES = {
     "user": schema.users, "account": schema.credit_accounts, "entry": schema.ledger_entries,
     "hold": schema.credit_holds, "generation": schema.generations, "token": schema.replicate_tokens,
+    "purchase": schema.purchases,
 }
 
 PAIRS: dict[str, tuple[st.SearchStrategy[Any], Callable[..., Any], Callable[..., Any]]] = {
@@ -92,6 +103,7 @@ PAIRS: dict[str, tuple[st.SearchStrategy[Any], Callable[..., Any], Callable[...,
     "hold": (holds, m.hold_to_row, m.hold_from_row),
     "generation": (generations, m.generation_to_row, m.generation_from_row),
     "token": (tokens, m.token_to_row, m.token_from_row),
+    "purchase": (purchases, m.purchase_to_row, m.purchase_from_row),
 }
 
 
@@ -308,7 +320,8 @@ def test_ledger_rows_round_trip_through_the_database(
     store: Store, account: CreditAccount, entry: LedgerEntry, hold: Hold
 ) -> None:
     entry = LedgerEntry(
-        entry.key, account.user_id, entry.kind, entry.amount, entry.created_at, entry.hold_key, entry.reason
+        entry.key, account.user_id, entry.kind, entry.amount, entry.created_at, entry.hold_key, entry.reason,
+        entry.purchase_id,
     )
     hold = attrs.evolve(hold, user_id=account.user_id)
 
@@ -340,6 +353,18 @@ def test_generations_round_trip_through_the_database(store: Store, generation: G
             return await uow.generations.get(generation.id)
 
     assert_same(store.run(run()), generation)
+
+
+@DB_SETTINGS
+@given(purchase=purchases)
+def test_purchases_round_trip_through_the_database(store: Store, purchase: Purchase) -> None:
+    async def run() -> Purchase | None:
+        async with store.db() as uow:
+            await _owner(uow, purchase.user_id)
+            await uow.purchases.add(purchase)
+            return await uow.purchases.get(purchase.id)
+
+    assert_same(store.run(run()), purchase)
 
 
 @DB_SETTINGS

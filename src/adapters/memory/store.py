@@ -32,10 +32,12 @@ from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
 from base_core.ports import (
     GenerationRepository,
     LedgerRepository,
+    PurchaseRepository,
     TokenRepository,
     UpdateInbox,
     UserRepository,
 )
+from base_core.purchases import Provider, Purchase, PurchaseQuery
 from base_core.tokens import ReplicateToken
 from base_core.users import User
 
@@ -58,6 +60,7 @@ class MemoryStore:
         # seq -> (update, parked_at)
         self.parked = Table(prediction=lambda p: p[0].prediction_id)
         self.parked_seq = itertools.count(1)
+        self.purchases = Table(payment=lambda p: None if p.payment_ref is None else (p.provider, p.payment_ref))
         self.lock = asyncio.Lock()
 
     def unit_of_work(self) -> MemoryUnitOfWork:
@@ -150,6 +153,9 @@ class MemoryLedgerRepository(_Repository):
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
         expired = [h for h in self._store.holds.lookup("pending", True) if h.expires_at <= now]
         return sorted(expired, key=lambda h: (h.expires_at, h.key))[:limit]
+
+    async def account_ids(self) -> list[str]:
+        return sorted(self._store.accounts.rows)
 
 
 class MemoryGenerationRepository(_Repository):
@@ -271,6 +277,37 @@ class MemoryUpdateInbox(_Repository):
         return list(orphans)[:limit]
 
 
+class MemoryPurchaseRepository(_Repository):
+    async def add(self, purchase: Purchase) -> None:
+        if self._store.purchases.get(purchase.id) is not None:
+            raise Conflict(f"purchase {purchase.id} exists")
+        await self.save(purchase)
+
+    async def get(self, purchase_id: str) -> Purchase | None:
+        purchase: Purchase | None = self._store.purchases.get(purchase_id)
+        return purchase
+
+    get_for_update = get
+
+    async def get_by_payment_for_update(self, provider: Provider, payment_ref: str) -> Purchase | None:
+        purchase: Purchase | None = self._store.purchases.first("payment", (provider, payment_ref))
+        return purchase
+
+    async def save(self, purchase: Purchase) -> None:
+        self._record(purchase.events)
+        self._store.purchases.write(purchase.id, purchase.without_events(), self._undo)
+
+    async def find(self, query: PurchaseQuery) -> list[Purchase]:
+        matching = [
+            p
+            for p in self._store.purchases.rows.values()
+            if (query.status is None or p.status is query.status)
+            and (query.user_id is None or p.user_id == query.user_id)
+        ]
+        matching.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+        return matching[query.offset : query.offset + query.limit]
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -284,6 +321,7 @@ class MemoryUnitOfWork:
         )
         self.tokens: TokenRepository = MemoryTokenRepository(store, self._undo, self._events)
         self.inbox: UpdateInbox = MemoryUpdateInbox(store, self._undo, self._events)
+        self.purchases: PurchaseRepository = MemoryPurchaseRepository(store, self._undo, self._events)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         await self._store.lock.acquire()

@@ -171,6 +171,10 @@ class SqlLedgerRepository:
         )
         return [hold_from_row(row) for row in result.mappings()]
 
+    async def account_ids(self) -> list[str]:
+        result = await self._session.execute(sa.select(a.c.user_id).order_by(a.c.user_id))
+        return [str(user_id) for user_id in result.scalars()]
+
     async def _exists(self, key: str) -> bool:
         result = await self._session.execute(HOLD_EXISTS, {"key": key})
         return result.first() is not None

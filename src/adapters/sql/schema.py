@@ -70,6 +70,8 @@ ledger_entries = sa.Table(
     sa.Column("hold_key", sa.String, nullable=True),
     sa.Column("reason", sa.String, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # 0007: the purchase a purchase (or purchase refund) entry is for.
+    sa.Column("purchase_id", sa.String, nullable=True),
     sa.CheckConstraint(
         "kind IN ('grant', 'hold', 'settle', 'void', 'adjust')", name="kind_known"
     ),
@@ -189,6 +191,43 @@ parked_updates = sa.Table(
     sa.Column("parked_at", UtcDateTime, nullable=False),
 )
 
+# Purchases of credit packs (0007). A payment's charge id is unique per provider, and the
+# credit it made is the ledger entry `purchase:<provider>:<charge id>` (unique as well).
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("pack_id", sa.String, nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("credits", sa.BigInteger, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("checkout_ref", sa.String, nullable=True),
+    sa.Column("checkout_url", sa.Text, nullable=True),
+    sa.Column("charge_id", sa.String, nullable=True),
+    sa.Column("payment_ref", sa.String, nullable=True),
+    sa.Column("payer_ref", sa.String, nullable=True),
+    sa.Column("paid_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("credited", sa.BigInteger, nullable=False),
+    sa.Column("deducted", sa.BigInteger, nullable=False),
+    sa.Column("shortfall", sa.BigInteger, nullable=False),
+    sa.Column("review_reason", sa.Text, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'paid', 'refunded', 'expired', 'failed')", name="status_known"
+    ),
+    sa.CheckConstraint("provider IN ('telegram', 'stripe')", name="provider_known"),
+    sa.CheckConstraint("credited >= 0 AND deducted >= 0 AND shortfall >= 0", name="amounts_not_negative"),
+    sa.UniqueConstraint("provider", "charge_id"),
+    sa.Index("ix_purchases_provider_payment_ref", "provider", "payment_ref"),
+    sa.Index("ix_purchases_created_at", sa.text("created_at DESC"), sa.text("id DESC")),
+    sa.Index("ix_purchases_user_id", "user_id"),
+)
+
 # Secrets the service generates for itself on first start (the session-token key), so that
 # every process on one database shares them.
 service_secrets = sa.Table(
@@ -206,6 +245,7 @@ __all__ = [
     "ledger_entries",
     "metadata",
     "parked_updates",
+    "purchases",
     "replicate_tokens",
     "service_secrets",
     "users",

@@ -17,6 +17,7 @@ from adapters.sql.errors import DRIVER_ERRORS, translated
 from adapters.sql.generations import SqlGenerationRepository
 from adapters.sql.inbox import SqlUpdateInbox
 from adapters.sql.ledger import SqlLedgerRepository
+from adapters.sql.purchases import SqlPurchaseRepository
 from adapters.sql.session import Session
 from adapters.sql.tokens import SqlTokenRepository
 from adapters.sql.users import SqlUserRepository
@@ -24,6 +25,7 @@ from base_core.events import DomainEvent
 from base_core.ports import (
     GenerationRepository,
     LedgerRepository,
+    PurchaseRepository,
     TokenRepository,
     UpdateInbox,
     UserRepository,
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.generations: GenerationRepository = SqlGenerationRepository(self._session)
         self.tokens: TokenRepository = SqlTokenRepository(self._session)
         self.inbox: UpdateInbox = SqlUpdateInbox(self._session)
+        self.purchases: PurchaseRepository = SqlPurchaseRepository(self._session)
 
     @property
     def connection(self) -> AsyncConnection:

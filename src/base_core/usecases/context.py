@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from types import TracebackType
 
@@ -10,15 +11,18 @@ import attrs
 from base_core.events import EventDispatcher
 from base_core.image_urls import UrlPolicy
 from base_core.ledger import DEFAULT_HOLD_TTL
+from base_core.packs import PackCatalogue, builtin_packs
 from base_core.ports import (
     Clock,
     IdFactory,
     InferenceProvider,
     OutputStore,
+    PaymentGateway,
     UnitOfWork,
     UnitOfWorkFactory,
     WebhookTarget,
 )
+from base_core.purchases import Provider
 from base_core.registry import ModelRegistry
 from base_core.tokens import RotationPolicy
 
@@ -48,6 +52,9 @@ class Context:
     dispatcher: EventDispatcher = attrs.field(factory=EventDispatcher)
     # Where results are copied before Replicate deletes them; None keeps Replicate's URLs.
     outputs: OutputStore | None = None
+    # The credit packs on sale, and the payment providers configured to sell them.
+    packs: PackCatalogue = attrs.field(factory=builtin_packs)
+    payments: Mapping[Provider, PaymentGateway] = attrs.field(factory=dict)
 
     def work(self) -> Work:
         """A unit of work whose committed events reach the dispatcher once it is closed."""

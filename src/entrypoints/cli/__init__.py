@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import operate, reconcile, run
+from entrypoints.cli import operate, payments, reconcile, run
 from entrypoints.cli.database import MissingDatabase, add_database_option, database_option
 from entrypoints.settings import SettingsError
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(commands)
     operate.add_commands(commands)
     reconcile.add_commands(commands)
+    payments.add_commands(commands)
     add_database_option(parser)
     return parser
 

@@ -12,6 +12,7 @@ from base_core import Studio
 from base_core.errors import BaseError
 from base_core.usecases.tokens import check_replicate_shape
 from entrypoints.bootstrap import load_registry, open_services, sqlite_path
+from entrypoints.cli import payments
 from entrypoints.cli.database import require_existing
 from entrypoints.settings import Settings
 
@@ -51,6 +52,7 @@ def add_commands(commands: Any) -> None:
     grant.set_defaults(
         handler=lambda a: _studio(lambda s: _grant(s, a.user_id, a.amount, a.reason), existing=True)
     )
+    payments.add_credit_commands(credit_actions)
 
     models = commands.add_parser("models", help="the model catalogue")
     model_actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")

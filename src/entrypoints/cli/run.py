@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from entrypoints.bootstrap import load_registry, open_services
+from entrypoints.bootstrap import load_packs, load_registry, open_services
 from entrypoints.settings import Settings
 
 DEMO_TOKEN = "r8_demo_token_for_the_local_simulator"
@@ -65,6 +65,7 @@ def add_commands(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # a bad variable stops us here, before any worker starts
     load_registry(settings)
+    load_packs(settings)
     if settings.output_url is None and settings.public_url is None:
         # Stored outputs are linked at the address we serve on; worker processes read
         # their settings from the environment, so it goes there too.
@@ -143,9 +144,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log = None if args.verbose else demo_kit.log_to_file(folder)
     sock = bind_free_port("127.0.0.1", args.port)
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    from entrypoints.cli.demo_payments import payment_demo
+
     simulator = Simulator(SimulatorConfig(accept_any_token=True, starting_delay=0.3, processing_delay=1.5))
     try:
-        with simulator.running_in_thread() as running:
+        with simulator.running_in_thread() as running, payment_demo(base_url, demo_kit.DEMO_BOT_TOKEN) as payments:
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{db}",
                 replicate_tokens=(DEMO_TOKEN,),
@@ -155,14 +158,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 allow_private_image_urls=True,
                 reconcile_after_seconds=5.0,
                 output_dir=folder / "outputs",
-                telegram_bot_token=demo_kit.DEMO_BOT_TOKEN,
                 supabase_jwt_secret=demo_kit.DEMO_SUPABASE_SECRET,
                 admin_user_ids=frozenset({DEMO_USER_ID}),
+                **payments.settings,
             )
             token = asyncio.run(prepare_demo(settings))
             app = create_app_for(settings)
             app.register(demo_kit.sample_route())
             print(demo_instructions(base_url, token, log), flush=True)
+            print("\n".join([*payments.instructions(), ""]), flush=True)
             config = uvicorn.Config(
                 app, access_log=False, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2,

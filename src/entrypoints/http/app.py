@@ -16,6 +16,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
+from entrypoints.http.credits import (
+    AdminPurchasesController,
+    CreditsController,
+    list_packs,
+    stripe_webhook,
+    telegram_webhook,
+)
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
@@ -108,6 +115,11 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             health,
             stored_output,
             swagger_assets(),
+            list_packs,
+            CreditsController,
+            telegram_webhook,
+            stripe_webhook,
+            AdminPurchasesController,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

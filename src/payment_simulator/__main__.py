@@ -1,0 +1,3 @@
+from payment_simulator.server import main
+
+raise SystemExit(main())
