@@ -51,9 +51,16 @@ async def test_start_up_says_once_which_features_are_off(caplog):
     assert off == [
         "Telegram sign-in is off: set BASE_TELEGRAM_BOT_TOKEN to turn it on",
         "Supabase sign-in is off: set BASE_SUPABASE_URL or BASE_SUPABASE_JWT_SECRET to turn it on",
+        "Payments in Telegram Stars is off: set BASE_TELEGRAM_BOT_TOKEN and BASE_TELEGRAM_WEBHOOK_SECRET"
+        " to turn it on",
+        "Payments with Stripe Checkout is off: set BASE_STRIPE_SECRET_KEY and BASE_STRIPE_WEBHOOK_SECRET"
+        " to turn it on",
     ]
     caplog.clear()
-    configured = Settings(database_url="memory://", telegram_bot_token="1:x", supabase_jwt_secret="s" * 32)
+    configured = Settings(
+        database_url="memory://", telegram_bot_token="1:x", supabase_jwt_secret="s" * 32,
+        telegram_webhook_secret="w" * 32, stripe_secret_key="sk_test_x", stripe_webhook_secret="whsec_x",
+    )
     async with open_services(configured):
         pass
     assert not [r for r in caplog.records if " is off: set " in r.getMessage()]

@@ -77,7 +77,7 @@ class CreditsController(Controller):
         started = await studio.start_purchase(caller.user_id, data.pack_id, provider)
         return purchase_started(started)
 
-    @get("/purchases/{purchase_id:str}", summary="One of the caller's purchases", responses=problem_responses(401, 404))
+    @get("/purchases/{purchase_id:str}", summary="One of the caller's purchases", responses=problem_responses(400, 401, 404))
     async def read(self, purchase_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> PurchaseOut:
         return purchase_out(await studio.purchase(caller.user_id, path_id("purchase", purchase_id)))
 
@@ -120,7 +120,7 @@ async def telegram_webhook(request: Request[Any, Any, Any], services: ServicesDe
         await telegram.answer_pre_checkout(read.query_id, refusal)
     elif read is not None:
         await services.studio.apply_payment(read)
-    return WebhookAck()
+    return WebhookAck(received=True)
 
 
 @post(
@@ -140,7 +140,7 @@ async def stripe_webhook(request: Request[Any, Any, Any], services: ServicesDep)
     event = stripe.read_event(await request.body(), request.headers.get(SIGNATURE_HEADER))
     if event.news is not None:
         await services.studio.apply_payment(event.news)
-    return WebhookAck()
+    return WebhookAck(received=True)
 
 
 class AdminPurchasesController(Controller):
@@ -165,7 +165,10 @@ class AdminPurchasesController(Controller):
         status_code=200,
         summary="Refund a purchase at its provider, then take back its credits",
         description="Credits already spent are not taken below zero; the rest is the shortfall.",
-        responses=problem_responses(401, 403, 404, 409, 503),
+        responses=problem_responses(
+            400, 401, 403, 404, 409, 503,
+            described={409: "The purchase is not paid (or already refunded): nothing to refund"},
+        ),
     )
     async def refund(self, purchase_id: FromPath[str], studio: StudioDep) -> PurchaseOut:
         return purchase_out(await studio.refund_purchase(path_id("purchase", purchase_id)))
