@@ -21,6 +21,7 @@ from schemathesis import checks
 
 from adapters.auth import SessionTokens
 from live_server import call, serving
+from payment_simulator import DEFAULT_STRIPE_KEY, DEFAULT_STRIPE_WEBHOOK_SECRET, PaymentSimulator
 from replicate_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,8 @@ def live_url(tmp_path_factory) -> Iterator[str]:
     simulator = Simulator(
         SimulatorConfig(accept_any_token=True, starting_delay=0.05, processing_delay=0.1)
     )
-    with simulator.running_in_thread() as running:
+    payments = PaymentSimulator(bot_token="123456:fuzz-bot-token")
+    with simulator.running_in_thread() as running, payments.running_in_thread() as paying:
         env = {
             "BASE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'fuzz.db'}",
             "BASE_REPLICATE_TOKENS": "r8_fuzz_token_0001",
@@ -62,6 +64,13 @@ def live_url(tmp_path_factory) -> Iterator[str]:
             "BASE_INITIAL_CREDITS": "1000000",
             "BASE_MAX_IN_FLIGHT_PER_USER": "1000",
             "BASE_TELEGRAM_BOT_TOKEN": "123456:fuzz-bot-token",
+            # Both payment providers on, against the local simulator of their APIs.
+            "BASE_TELEGRAM_API_URL": paying.base_url,
+            "BASE_TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+            "BASE_STRIPE_API_URL": paying.base_url,
+            "BASE_STRIPE_SECRET_KEY": DEFAULT_STRIPE_KEY,
+            "BASE_STRIPE_WEBHOOK_SECRET": DEFAULT_STRIPE_WEBHOOK_SECRET,
+            "BASE_PUBLIC_URL": "http://127.0.0.1:9",
             "BASE_RECONCILE_AFTER_SECONDS": "1",
         }
         with serving(workdir, env) as (url, _log):
