@@ -33,6 +33,7 @@ from base_core import (
     UrlPolicy,
     builtin_registry,
 )
+from base_core.background import Poller
 from base_core.errors import InvalidRegistry
 from base_core.ports import (
     Clock,
@@ -43,16 +44,34 @@ from base_core.ports import (
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
+from entrypoints.metrics import MeasuredInference, MeasuredWebhooks, Metrics, TokenLabels, counting_duplicates
 from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.startup import StartupRefused, check_schema
 
 log = logging.getLogger("base")
 
 Ping = Callable[[], Awaitable[None]]
+# What is wrong with the database's schema, or None when it is current.
+SchemaProbe = Callable[[], Awaitable[str | None]]
 
 
 async def _always_up() -> None:
     return None
+
+
+async def _no_schema() -> str | None:
+    return None
+
+
+@attrs.frozen
+class Operations:
+    """What operators watch: the metrics, and what readiness asks about."""
+
+    metrics: Metrics
+    metrics_token: str | None = None
+    schema: SchemaProbe = _no_schema
+    poller: Poller | None = None  # the background loop, when this process runs one
 
 
 @attrs.frozen
@@ -65,6 +84,7 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
+    ops: Operations | None = None
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -150,21 +170,28 @@ class Overrides:
 @contextlib.asynccontextmanager
 async def open_database(
     settings: Settings,
-) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping, SecretStore | None]]:
+) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping, SecretStore | None, SchemaProbe]]:
     if settings.is_memory:
         from adapters.memory import MemoryStore
 
-        yield MemoryStore(), _always_up, None
+        yield MemoryStore(), _always_up, None, _no_schema
         return
     from adapters.sql import SqlDatabase
 
     db = SqlDatabase.from_url(settings.database_url)
+
+    async def schema_problem() -> str | None:
+        return (await db.schema_state()).problem
+
     try:
         path = sqlite_path(settings.database_url)
+        # A schema this code cannot serve stops here: missing or behind on PostgreSQL
+        # ("run `base migrate`"), newer than the code anywhere.
+        await check_schema(db, migrates_itself=path is not None)
         if path is not None:
             # The embedded default should just work: bring a SQLite file up to date.
             await db.migrate()
-        yield db.unit_of_work, db.ping, db.service_secret
+        yield db.unit_of_work, db.ping, db.service_secret, schema_problem
     finally:
         await db.dispose()
 
@@ -213,28 +240,36 @@ async def open_services(
     registry = load_registry(settings)
     async with contextlib.AsyncExitStack() as stack:
         clock = overrides.clock or SystemClock()
-        uow, ping, secret_store = await stack.enter_async_context(open_database(settings))
+        uow, ping, secret_store, schema = await stack.enter_async_context(open_database(settings))
         sessions = SessionTokens(await resolve_session_secret(settings, secret_store))
         bearer, telegram = build_verifiers(settings, sessions)
         inference, webhooks = await stack.enter_async_context(
             open_replicate(settings, uow, clock, overrides)
         )
         outputs = await stack.enter_async_context(open_outputs(settings, overrides))
+        metrics = Metrics(vitals=lambda: studio.vitals())
+        dispatcher = logging_dispatcher()
+        metrics.subscribe(dispatcher)
+        webhooks = MeasuredWebhooks(webhooks, metrics)
         context = Context(
-            uow=uow,
-            inference=inference,
+            uow=counting_duplicates(uow, metrics),
+            inference=MeasuredInference(inference, metrics, TokenLabels(uow)),
             registry=registry,
             clock=clock,
             ids=overrides.ids or UuidIds(),
             config=studio_config(settings),
-            dispatcher=logging_dispatcher(),
+            dispatcher=dispatcher,
             outputs=outputs,
         )
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
+        poller: Poller | None = None
         if background:
-            await stack.enter_async_context(_polling(studio, settings))
+            poller = await stack.enter_async_context(_polling(studio, settings, metrics))
+            if settings.metrics_bind is not None:
+                await stack.enter_async_context(serving_metrics(metrics, settings.metrics_bind))
+        ops = Operations(metrics=metrics, metrics_token=settings.metrics_token, schema=schema, poller=poller)
         yield Services(
             studio=studio,
             bearer=bearer,
@@ -242,11 +277,12 @@ async def open_services(
             sessions=sessions,
             telegram=telegram,
             ping=ping,
+            ops=ops,
         )
 
 
 @contextlib.asynccontextmanager
-async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
+async def _polling(studio: Studio, settings: Settings, metrics: Metrics) -> AsyncIterator[Poller]:
     """Ask Replicate about running generations: all the time when no webhook can reach us,
     and for the ones that went quiet (a lost webhook) when one can."""
     from base_core.usecases.reconcile import ReconcilePolicy
@@ -256,13 +292,40 @@ async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
         webhooks=settings.public_url is not None,
         reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds, settings.pending_after_seconds),
         report=_log_background_problem,
+        reconciled=metrics.on_reconciled,
     )
-    async with poller:
+    await poller.start()
+    try:
+        yield poller
+    finally:
+        # The round under way finishes (its units of work are whole either way).
+        await poller.stop(settings.shutdown_seconds)
+
+
+@contextlib.asynccontextmanager
+async def serving_metrics(metrics: Metrics, bind: str) -> AsyncIterator[None]:
+    """/metrics alone on BASE_METRICS_BIND (prometheus_client's own server, on a thread)."""
+    import asyncio
+
+    from prometheus_client import start_http_server
+
+    host, _, port = bind.rpartition(":")
+    metrics.vitals.bind_loop(asyncio.get_running_loop())
+    try:
+        server, thread = start_http_server(int(port), host.strip("[]"), registry=metrics.registry)
+    except OSError as error:
+        raise StartupRefused(f"BASE_METRICS_BIND: cannot listen on {bind} ({error.strerror})") from None
+    log.info("metrics on http://%s/metrics", bind)
+    try:
         yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def _log_background_problem(problem: str, error: BaseException | None) -> None:
     log.warning("%s", problem, exc_info=error)
 
 
-__all__ = ["Overrides", "Services", "open_services", "resolve_session_secret"]
+__all__ = ["Operations", "Overrides", "Services", "open_services", "resolve_session_secret"]

@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import operate, reconcile, run
+from entrypoints.cli import check, operate, reconcile, run
 from entrypoints.settings import SettingsError
+from entrypoints.startup import StartupRefused
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(commands)
     operate.add_commands(commands)
     reconcile.add_commands(commands)
+    check.add_commands(commands)
     return parser
 
 
@@ -30,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
     except SettingsError as error:
         print(f"base: bad setting {error}", file=sys.stderr)
+        return 2
+    except StartupRefused as error:
+        print(f"base: cannot start: {error.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -19,6 +19,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
+from entrypoints.http.operations import OPERATIONS_ROUTES, request_context
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
@@ -49,12 +50,17 @@ def access_logging(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, remember)
         finally:
+            took = (time.perf_counter() - started) * 1000
             access_log.info(
                 "%s %s %d %.1fms",
                 method,
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
+                took,
+                extra={
+                    "method": method, "path": scope["path"], "route": scope.get("path_template"),
+                    "status": status, "duration_ms": round(took, 1),
+                },
             )
 
     return middleware
@@ -107,12 +113,13 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminController,
             health,
             stored_output,
+            *OPERATIONS_ROUTES,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[PROBLEM_DETAILS],
         lifespan=[lifespan],
-        middleware=[access_logging],
+        middleware=[request_context, access_logging],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,
