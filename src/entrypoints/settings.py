@@ -70,7 +70,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     public_url: _Url | None = None
     supabase_jwt_secret: _Secret | None = None
     supabase_url: _Url | None = None
-    telegram_bot_token: str | None = None
+    telegram_bot_token: (
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9]+:[A-Za-z0-9_-]+$", description="a bot token, <digits>:<text>")]
+        | None
+    ) = None
     session_secret: _Secret | None = None
     initial_credits: Annotated[int, msgspec.Meta(ge=0)] = 100
     admin_user_ids: frozenset[str] = frozenset()
@@ -173,12 +176,14 @@ def _named(error: msgspec.ValidationError) -> SettingsError:
     found = _AT_FIELD.match(str(error))
     if found is None:
         return SettingsError("BASE_*", str(error))
-    message = found["message"]
+    message = found["message"].replace("Expected", "expected", 1)
     expects = _expects(found["name"])
-    if expects is not None and ("matching regex" in message or "Invalid enum value" in message):
-        # The pattern or the enum as msgspec spells it says less than the field's own words.
+    if expects is None:
+        return SettingsError(found["name"], message)
+    if message.startswith("Invalid enum value"):  # msgspec's words would repeat the value
         return SettingsError(found["name"], f"expected {expects}")
-    return SettingsError(found["name"], message.replace("Expected", "expected", 1))
+    # msgspec's precise words, and the field's own for whoever does not read regexes.
+    return SettingsError(found["name"], f"{message} ({expects})")
 
 
 def _expects(variable: str) -> str | None:
