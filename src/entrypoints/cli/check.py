@@ -111,7 +111,8 @@ async def check_replicate(settings: Settings) -> list[Row]:
             name = f"replicate token {label} ({mask_secret(secret)})"
             try:
                 account = await replicate.account(TokenCredential(token_id=label, secret=secret))
-                rows.append(Row(name, OK, f"account {account}"))
+                # A stand-in may name the account after its token: never print a secret.
+                rows.append(Row(name, OK, f"account {account.replace(secret, mask_secret(secret))}"))
             except BaseError as error:
                 rows.append(Row(name, FAIL, error.message))
     finally:
