@@ -25,7 +25,7 @@ import attrs
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MASK = "***"
 REQUEST_ID_HEADER = "x-request-id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # A LogRecord's own attributes; anything else on a record came in through `extra`.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName", "color_message",
@@ -48,7 +48,7 @@ _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 
 def request_id_from(header: str | None) -> str:
     """The caller's X-Request-Id when it is a sane token, else a fresh one."""
-    if header and _VALID_REQUEST_ID.match(header):
+    if header and _VALID_REQUEST_ID.fullmatch(header):
         return header
     return _secrets.token_hex(16)
 
