@@ -36,6 +36,21 @@ async def check_schema(db: SqlDatabase, *, migrates_itself: bool) -> None:
     raise StartupRefused(f"{problem} (BASE_DATABASE_URL {db!r})")
 
 
+def check_bindable(bind: str) -> None:
+    """BASE_METRICS_BIND can be listened on (checked before the API binds its own port)."""
+    import socket
+
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise StartupRefused(f"BASE_METRICS_BIND: cannot listen on {bind} ({error.strerror})") from None
+
+
 async def preflight(settings: Settings) -> None:
     """Everything `base serve` checks before it binds a port: the models file, and the
     database's reachability and schema."""
@@ -43,6 +58,8 @@ async def preflight(settings: Settings) -> None:
     from entrypoints.bootstrap import load_registry, sqlite_path
 
     load_registry(settings)
+    if settings.metrics_bind is not None:
+        check_bindable(settings.metrics_bind)
     if settings.is_memory:
         return
     from adapters.sql import SqlDatabase
@@ -56,4 +73,4 @@ async def preflight(settings: Settings) -> None:
         await db.dispose()
 
 
-__all__ = ["StartupRefused", "check_schema", "preflight"]
+__all__ = ["StartupRefused", "check_bindable", "check_schema", "preflight"]
