@@ -100,3 +100,21 @@ async def test_errors_carry_the_request_id_too() -> None:
         assert answer.status_code == 401 and answer.headers["x-request-id"] == "err-1"
         first, second = await http.get("/health/live"), await http.get("/health/live")
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+async def test_what_no_route_takes_gets_a_request_id_and_is_counted_as_unmatched() -> None:
+    async with client(metrics_token=METRICS_TOKEN) as (http, _):
+        missing = await http.get("/no/such/route", headers={"X-Request-Id": "nf-1"})
+        assert missing.status_code == 404 and missing.headers["x-request-id"] == "nf-1"
+        wrong_method = await http.post("/health/live")
+        assert wrong_method.status_code == 405 and re.fullmatch(r"[0-9a-f]{32}", wrong_method.headers["x-request-id"])
+        routed = await http.get("/health/live", headers={"X-Request-Id": "ok-1"})
+        assert routed.headers.get_list("x-request-id") == ["ok-1"]
+        answer = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        counted = {
+            (s.labels["route"], s.labels["status"]): s.value
+            for family in text_string_to_metric_families(answer.text) if family.name == "base_http_requests"
+            for s in family.samples if s.name == "base_http_requests_total"
+        }
+        assert counted[("unmatched", "404")] == 1 and counted[("unmatched", "405")] == 1
+        assert counted[("/health/live", "200")] == 1

@@ -19,7 +19,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
-from entrypoints.http.operations import OPERATIONS_ROUTES, request_context
+from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stamp_unrouted
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
@@ -120,6 +120,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         plugins=[PROBLEM_DETAILS],
         lifespan=[lifespan],
         middleware=[request_context, access_logging],
+        before_send=[stamp_unrouted],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,

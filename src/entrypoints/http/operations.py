@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -57,6 +58,22 @@ def request_context(app: ASGIApp) -> ASGIApp:
             end_request(token)
 
     return middleware
+
+
+async def stamp_unrouted(message: Message, scope: Scope) -> None:
+    """The request id and the request count for what no route took (404, 405): Litestar
+    answers those before any middleware runs, so this `before_send` hook does it."""
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if "x-request-id" in headers:
+        return  # the middleware saw this request
+    headers["x-request-id"] = request_id_from(_header(scope, REQUEST_ID_HEADER.encode()))
+    app = scope.get("app")
+    services = app.state.get("services") if app is not None else None
+    ops = getattr(services, "ops", None)
+    if ops is not None:
+        ops.metrics.http_requests.labels(scope["method"], UNMATCHED_ROUTE, str(message["status"])).inc()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -155,4 +172,4 @@ async def readiness_checks(services: Services) -> dict[str, str]:
 
 OPERATIONS_ROUTES = [metrics_endpoint, health_live, health_ready]
 
-__all__ = ["OPERATIONS_ROUTES", "readiness_checks", "request_context"]
+__all__ = ["OPERATIONS_ROUTES", "readiness_checks", "request_context", "stamp_unrouted"]
