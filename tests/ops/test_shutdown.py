@@ -4,20 +4,25 @@ bound, and no credit hold is left pending by the shutdown."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 import subprocess
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from live_server import BASE, child_env, free_port, wait_until_healthy
 from ops_helpers import FLUX, TERMINAL, request, wait_for
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.auth import SessionTokens
 from adapters.sql import SqlDatabase
+from adapters.sql.migrations import upgrade
 from base_core.generation import Status
 from replicate_simulator import Fault, Simulator, SimulatorConfig
 
@@ -55,9 +60,35 @@ def _start(env: dict[str, str], workdir: Path, port: int, log_name: str) -> subp
     return process
 
 
-def test_sigterm_during_creates_finishes_them_and_leaves_no_hold_behind(tmp_path: Path) -> None:
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'base.db'}"
+        return
+    server = os.environ.get("BASE_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("BASE_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    name = f"ops_stop_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    url = server.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_sigterm_during_creates_finishes_them_and_leaves_no_hold_behind(tmp_path: Path, database: str) -> None:
     simulator = Simulator(SimulatorConfig(accept_any_token=True, starting_delay=0.2, processing_delay=0.5))
-    database = f"sqlite+aiosqlite:///{tmp_path / 'base.db'}"
     sessions = SessionTokens(SESSION_SECRET)
     with simulator.running_in_thread() as running:
         env = child_env(
