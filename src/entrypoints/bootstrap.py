@@ -44,7 +44,13 @@ from base_core.ports import (
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
-from entrypoints.metrics import MeasuredInference, MeasuredWebhooks, Metrics, TokenLabels, counting_duplicates
+from entrypoints.metrics import (
+    MeasuredInference,
+    MeasuredWebhooks,
+    Metrics,
+    TokenLabels,
+    counting_duplicates,
+)
 from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.startup import StartupRefused, check_schema

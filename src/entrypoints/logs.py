@@ -151,9 +151,9 @@ def configure(log_format: str = "text", secrets: Iterable[str] = (), level: int 
 
 
 __all__ = [
+    "REQUEST_ID_HEADER",
     "ContextFilter",
     "JsonFormatter",
-    "REQUEST_ID_HEADER",
     "RequestContext",
     "TextFormatter",
     "begin_request",

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -227,7 +227,7 @@ class VitalsCollector(Collector):
         if self._source is not None and self._loop is not None and threading.get_ident() != self._loop_thread:
             try:
                 asyncio.run_coroutine_threadsafe(self.refresh(), self._loop).result(self.TIMEOUT)
-            except Exception:  # the database is down or slow: report what was last seen
+            except Exception:  # noqa: BLE001, S110 - the database is down or slow: report what was last seen
                 pass
         return list(_vitals_metrics(self._latest))
 
@@ -294,7 +294,7 @@ class TokenLabels:
             try:
                 async with self._uow() as uow:
                     token = await uow.tokens.get(token_id)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a metric's label is not worth failing a call over
                 return token_id
             label = self._labels[token_id] = token.label if token is not None else token_id
         return label
@@ -403,10 +403,10 @@ def metric_names(metrics: Metrics) -> frozenset[str]:
 
 
 __all__ = [
+    "PURCHASE_REASON_PREFIX",
     "MeasuredInference",
     "MeasuredWebhooks",
     "Metrics",
-    "PURCHASE_REASON_PREFIX",
     "TokenLabels",
     "counting_duplicates",
     "metric_names",

@@ -32,9 +32,11 @@ async def client(*, background: bool = True, **settings: object) -> AsyncIterato
         inference=FakeInference(clock), webhooks=ReplicateWebhooks(WebhookSecrets.fixed(WEBHOOK_SECRET), clock)
     )
     configured = Settings(database_url="memory://", session_secret=SESSION_SECRET, **settings)  # type: ignore[arg-type]
-    async with open_services(configured, overrides, background=background) as services:
-        async with AsyncTestClient(app=create_app(services)) as test_client:
-            yield test_client, services
+    async with (
+        open_services(configured, overrides, background=background) as services,
+        AsyncTestClient(app=create_app(services)) as test_client,
+    ):
+        yield test_client, services
 
 
 async def test_metrics_do_not_exist_on_the_api_without_a_token() -> None:

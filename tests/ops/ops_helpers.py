@@ -77,4 +77,4 @@ def total(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
 def run_base(args: list[str], env: dict[str, str], cwd: Any, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     from live_server import BASE
 
-    return subprocess.run([str(BASE), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([str(BASE), *args], env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout)

@@ -12,10 +12,10 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from live_server import child_env
 from ops_helpers import run_base
 
 from adapters.sql.migrations import upgrade
+from live_server import child_env
 from replicate_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def supabase() -> Iterator[str]:
     jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "ES256", "use": "sig"}]}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's spelling
+        def do_GET(self) -> None:
             found = self.path == "/auth/v1/.well-known/jwks.json"
             self.send_response(200 if found else 404)
             self.send_header("Content-Type", "application/json")

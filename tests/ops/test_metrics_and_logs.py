@@ -15,11 +15,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from live_server import BASE, child_env, free_port, stop, wait_until_healthy
 from ops_helpers import FLUX, TERMINAL, request, samples, total, value, wait_for
 
 from adapters.auth import SessionTokens
 from adapters.replicate import sign
+from live_server import BASE, child_env, free_port, stop, wait_until_healthy
 from replicate_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow

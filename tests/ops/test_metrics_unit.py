@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from prometheus_client import generate_latest
 from ops_helpers import samples, total, value
+from prometheus_client import generate_latest
 
 from adapters.memory import MemoryStore
 from base_core import Context, GenerationRequest, Studio, StudioConfig, builtin_registry

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from live_server import BASE, child_env, free_port, wait_until_healthy
 from ops_helpers import FLUX, TERMINAL, request, wait_for
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -24,6 +23,7 @@ from adapters.auth import SessionTokens
 from adapters.sql import SqlDatabase
 from adapters.sql.migrations import upgrade
 from base_core.generation import Status
+from live_server import BASE, child_env, free_port, wait_until_healthy
 from replicate_simulator import Fault, Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow

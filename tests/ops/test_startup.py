@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from live_server import BASE, child_env, free_port
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.sql.migrations import downgrade, head_revision, upgrade
+from live_server import BASE, child_env, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     env = child_env(BASE_DATABASE_URL=f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none")
     result = subprocess.run([str(BASE), "serve", "--port", str(free_port())], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, check=False, timeout=60)
     _assert_one_clear_line(result, "the database does not answer", "BASE_DATABASE_URL")
 
 
@@ -88,7 +88,7 @@ def test_a_sqlite_schema_newer_than_the_code_refuses_to_start(tmp_path: Path) ->
     asyncio.run(_execute(url, "UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     env = child_env(BASE_DATABASE_URL=url)
     result = subprocess.run([str(BASE), "serve", "--port", str(free_port())], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, check=False, timeout=60)
     _assert_one_clear_line(result, "9999_from_the_future", "newer than this code", head_revision())
 
 
@@ -120,14 +120,14 @@ def test_postgres_missing_behind_or_newer_schema_stops_base_serve(postgres_datab
 
     def serve() -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BASE), "serve", "--port", str(free_port())], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, check=False, timeout=60)
 
     # Missing: today's traceback about a missing `replicate_tokens` relation, no more.
     line = _assert_one_clear_line(serve(), "no schema", "run `base migrate`")
     assert "replicate_tokens" not in line
     upgrade(postgres_database, "0004_history_count")
     _assert_one_clear_line(serve(), "0004_history_count", "behind", "run `base migrate`")
-    migrated = subprocess.run([str(BASE), "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    migrated = subprocess.run([str(BASE), "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert migrated.returncode == 0, migrated.stderr
     asyncio.run(_execute(postgres_database, "UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     _assert_one_clear_line(serve(), "newer than this code")

@@ -133,7 +133,7 @@ async def _pool(settings: Settings) -> list[tuple[str, str]]:
                     for token in await uow.tokens.all():
                         if token.is_active:
                             found.setdefault(token.secret, token.label)
-        except Exception:  # the database row already says what is wrong with it
+        except Exception:  # noqa: BLE001, S110 - the database row already says what is wrong with it
             pass
         finally:
             await db.dispose()

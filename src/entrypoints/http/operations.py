@@ -146,14 +146,14 @@ async def readiness_checks(services: Services) -> dict[str, str]:
     try:
         await services.ping()
         checks["database"] = "ok"
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure is "not ready", named
         checks["database"] = "the database does not answer"
     ops = services.ops
     if checks["database"] == "ok":
         try:
             problem = await ops.schema() if ops is not None else None
             checks["migrations"] = problem or "ok"
-        except Exception:
+        except Exception:  # noqa: BLE001 - as above
             checks["migrations"] = "the schema could not be read"
         try:
             vitals = await services.studio.vitals()
@@ -161,7 +161,7 @@ async def readiness_checks(services: Services) -> dict[str, str]:
                 f"no usable Replicate token ({vitals.tokens_cooling} cooling, "
                 f"{vitals.tokens_retired} retired)"
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - as above
             checks["tokens"] = "the token pool could not be read"
     else:
         checks["migrations"] = checks["tokens"] = "unknown: the database does not answer"
