@@ -26,7 +26,7 @@ from base_core.usecases.context import Context
 if TYPE_CHECKING:
     from base_core.studio import Studio
 from base_core.usecases.polling import DEFAULT_RECONCILE_AFTER, PollSchedule, poll_once
-from base_core.usecases.reconcile import ReconcilePolicy, reconcile_once
+from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport, reconcile_once
 
 MAX_RECONCILE_EVERY = 5.0  # seconds
 
@@ -35,6 +35,10 @@ Report = Callable[[str, BaseException | None], None]
 
 
 def _ignore(problem: str, error: BaseException | None) -> None:
+    return None
+
+
+def _ignore_report(report: ReconcileReport) -> None:
     return None
 
 
@@ -58,11 +62,13 @@ class Poller:
         limit: int = 20,
         reconcile: ReconcilePolicy | None = None,
         report: Report = _ignore,
+        reconciled: Callable[[ReconcileReport], None] = _ignore_report,
     ) -> None:
         if interval <= 0 or reconcile_after <= 0 or limit <= 0:
             raise ValueError("interval, reconcile_after and limit must be positive")
         self._ctx = target if isinstance(target, Context) else target.context
         self._report = report
+        self._reconciled = reconciled  # what each reconciler round did (metrics, tests)
         self._interval = interval
         self._limit = limit
         if schedule is None:
@@ -106,6 +112,7 @@ class Poller:
             await poll_once(self._ctx, self.schedule, self._limit, problems)
         if self.reconcile is not None and self._reconcile_due():
             report = await reconcile_once(self._ctx, self.reconcile)
+            self._reconciled(report)
             problems += report.problems
         for problem in problems:
             self._report(problem, None)

@@ -13,7 +13,8 @@ from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.tokens import ReplicateToken, TokenStats
 from base_core.packs import CreditPack
 from base_core.purchases import Provider, Purchase, PurchaseQuery
-from base_core.usecases import accounts, generations, purchases, reconcile, tokens
+from base_core.usecases import accounts, generations, purchases, reconcile, tokens, vitals
+from base_core.usecases.vitals import Vitals
 from base_core.usecases.accounts import UserView
 from base_core.usecases.context import Context
 from base_core.usecases.purchases import HistoryPage, PaymentNews
@@ -117,6 +118,10 @@ class Studio:
 
     async def set_token_active(self, token_id: str, active: bool) -> ReplicateToken:
         return await tokens.set_token_active(self.context, token_id, active)
+
+    async def vitals(self) -> Vitals:
+        """The shared state operators watch: tokens by state, generations in flight, holds."""
+        return await vitals.vitals(self.context)
 
     async def token_stats(self) -> TokenStats:
         return await tokens.token_stats(self.context)

@@ -34,6 +34,7 @@ from base_core import (
     UrlPolicy,
     builtin_registry,
 )
+from base_core.background import Poller
 from base_core.errors import InvalidRegistry
 from base_core.packs import PackCatalogue, builtin_packs
 from base_core.purchases import Provider
@@ -47,17 +48,41 @@ from base_core.ports import (
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
+from entrypoints.metrics import (
+    MeasuredInference,
+    MeasuredWebhooks,
+    Metrics,
+    TokenLabels,
+    counting_duplicates,
+)
 from entrypoints.models_file import read_models_file
 from entrypoints.packs_file import read_packs_file
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.startup import StartupRefused, check_schema
 
 log = logging.getLogger("base")
 
 Ping = Callable[[], Awaitable[None]]
+# What is wrong with the database's schema, or None when it is current.
+SchemaProbe = Callable[[], Awaitable[str | None]]
 
 
 async def _always_up() -> None:
     return None
+
+
+async def _no_schema() -> str | None:
+    return None
+
+
+@attrs.frozen
+class Operations:
+    """What operators watch: the metrics, and what readiness asks about."""
+
+    metrics: Metrics
+    metrics_token: str | None = None
+    schema: SchemaProbe = _no_schema
+    poller: Poller | None = None  # the background loop, when this process runs one
 
 
 @attrs.frozen
@@ -71,6 +96,7 @@ class Services:
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
     payments: Payments | None = None  # the webhooks' side of Telegram Stars and Stripe
+    ops: Operations | None = None
 
 
 @attrs.frozen
@@ -200,21 +226,28 @@ class Overrides:
 @contextlib.asynccontextmanager
 async def open_database(
     settings: Settings,
-) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping, SecretStore | None]]:
+) -> AsyncIterator[tuple[UnitOfWorkFactory, Ping, SecretStore | None, SchemaProbe]]:
     if settings.is_memory:
         from adapters.memory import MemoryStore
 
-        yield MemoryStore(), _always_up, None
+        yield MemoryStore(), _always_up, None, _no_schema
         return
     from adapters.sql import SqlDatabase
 
     db = SqlDatabase.from_url(settings.database_url)
+
+    async def schema_problem() -> str | None:
+        return (await db.schema_state()).problem
+
     try:
         path = sqlite_path(settings.database_url)
+        # A schema this code cannot serve stops here: missing or behind on PostgreSQL
+        # ("run `base migrate`"), newer than the code anywhere.
+        await check_schema(db, migrates_itself=path is not None)
         if path is not None:
             # The embedded default should just work: bring a SQLite file up to date.
             await db.migrate()
-        yield db.unit_of_work, db.ping, db.service_secret
+        yield db.unit_of_work, db.ping, db.service_secret, schema_problem
     finally:
         await db.dispose()
 
@@ -264,7 +297,7 @@ async def open_services(
     packs = load_packs(settings)
     async with contextlib.AsyncExitStack() as stack:
         clock = overrides.clock or SystemClock()
-        uow, ping, secret_store = await stack.enter_async_context(open_database(settings))
+        uow, ping, secret_store, schema = await stack.enter_async_context(open_database(settings))
         sessions = SessionTokens(await resolve_session_secret(settings, secret_store))
         bearer, telegram = build_verifiers(settings, sessions)
         inference, webhooks = await stack.enter_async_context(
@@ -272,14 +305,18 @@ async def open_services(
         )
         outputs = await stack.enter_async_context(open_outputs(settings, overrides))
         gateways, payments = await stack.enter_async_context(open_payments(settings))
+        metrics = Metrics(vitals=lambda: studio.vitals())
+        dispatcher = logging_dispatcher()
+        metrics.subscribe(dispatcher)
+        webhooks = MeasuredWebhooks(webhooks, metrics)
         context = Context(
-            uow=uow,
-            inference=inference,
+            uow=counting_duplicates(uow, metrics),
+            inference=MeasuredInference(inference, metrics, TokenLabels(uow)),
             registry=registry,
             clock=clock,
             ids=overrides.ids or UuidIds(),
             config=studio_config(settings),
-            dispatcher=logging_dispatcher(),
+            dispatcher=dispatcher,
             outputs=outputs,
             packs=packs,
             payments=gateways,
@@ -287,11 +324,15 @@ async def open_services(
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
+        poller: Poller | None = None
         if background:
             from entrypoints.features import announce_unconfigured
 
             announce_unconfigured(settings, log)
-            await stack.enter_async_context(_polling(studio, settings))
+            poller = await stack.enter_async_context(_polling(studio, settings, metrics))
+            if settings.metrics_bind is not None:
+                await stack.enter_async_context(serving_metrics(metrics, settings.metrics_bind))
+        ops = Operations(metrics=metrics, metrics_token=settings.metrics_token, schema=schema, poller=poller)
         yield Services(
             studio=studio,
             bearer=bearer,
@@ -300,11 +341,12 @@ async def open_services(
             telegram=telegram,
             ping=ping,
             payments=payments,
+            ops=ops,
         )
 
 
 @contextlib.asynccontextmanager
-async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
+async def _polling(studio: Studio, settings: Settings, metrics: Metrics) -> AsyncIterator[Poller]:
     """Ask Replicate about running generations: all the time when no webhook can reach us,
     and for the ones that went quiet (a lost webhook) when one can."""
     from base_core.usecases.reconcile import ReconcilePolicy
@@ -314,13 +356,40 @@ async def _polling(studio: Studio, settings: Settings) -> AsyncIterator[None]:
         webhooks=settings.public_url is not None,
         reconcile=ReconcilePolicy.after(settings.reconcile_after_seconds, settings.pending_after_seconds),
         report=_log_background_problem,
+        reconciled=metrics.on_reconciled,
     )
-    async with poller:
+    await poller.start()
+    try:
+        yield poller
+    finally:
+        # The round under way finishes (its units of work are whole either way).
+        await poller.stop(settings.shutdown_seconds)
+
+
+@contextlib.asynccontextmanager
+async def serving_metrics(metrics: Metrics, bind: str) -> AsyncIterator[None]:
+    """/metrics alone on BASE_METRICS_BIND (prometheus_client's own server, on a thread)."""
+    import asyncio
+
+    from prometheus_client import start_http_server
+
+    host, _, port = bind.rpartition(":")
+    metrics.vitals.bind_loop(asyncio.get_running_loop())
+    try:
+        server, thread = start_http_server(int(port), host.strip("[]"), registry=metrics.registry)
+    except OSError as error:
+        raise StartupRefused(f"BASE_METRICS_BIND: cannot listen on {bind} ({error.strerror})") from None
+    log.info("metrics on http://%s/metrics", bind)
+    try:
         yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def _log_background_problem(problem: str, error: BaseException | None) -> None:
     log.warning("%s", problem, exc_info=error)
 
 
-__all__ = ["Overrides", "Payments", "Services", "open_services", "resolve_session_secret"]
+__all__ = ["Operations", "Overrides", "Payments", "Services", "open_services", "resolve_session_secret"]

@@ -29,10 +29,19 @@ def describe(event: DomainEvent) -> str:
     return f"{type(event).__name__} {fields}"
 
 
+# The event's fields a JSON line carries as its own keys (the rest stay in the message).
+_CONTEXT_FIELDS = ("generation_id", "user_id", "prediction_id", "token_id", "model_id")
+
+
 def log_event(event: DomainEvent) -> None:
     logger = generations_log if isinstance(event, GenerationEvent) else log
     if logger.isEnabledFor(logging.INFO):
-        logger.info("%s", describe(event))
+        extra: dict[str, object] = {"event": type(event).__name__}
+        for name in _CONTEXT_FIELDS:
+            value = getattr(event, name, None)
+            if value is not None:
+                extra[name] = value
+        logger.info("%s", describe(event), extra=extra)
 
 
 def log_subscriber_failure(event: DomainEvent, handler: object, error: Exception) -> None:

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -34,11 +34,19 @@ _DatabaseUrl = Annotated[
         description="sqlite+aiosqlite:///..., postgresql+asyncpg://... or memory://",
     ),
 ]
+_HostPort = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+        description="host:port, e.g. 127.0.0.1:9464",
+    ),
+]
+_LogFormat = Literal["text", "json"]
 _FLAG_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 _AT_FIELD = re.compile(r"^(?P<message>.*) - at `\$\.(?P<name>[A-Z0-9_]+)`")
 _SECRET_FIELDS = frozenset(
     {"replicate_tokens", "replicate_webhook_secret", "supabase_jwt_secret", "telegram_bot_token", "session_secret",
-     "telegram_webhook_secret", "stripe_secret_key", "stripe_webhook_secret"}
+     "telegram_webhook_secret", "stripe_secret_key", "stripe_webhook_secret", "metrics_token"}
 )
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_STRIPE_API_URL = "https://api.stripe.com"
@@ -62,11 +70,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     database_url: _DatabaseUrl = DEFAULT_DATABASE_URL
     replicate_tokens: tuple[str, ...] = ()
     replicate_base_url: _Url = DEFAULT_REPLICATE_BASE_URL
-    replicate_webhook_secret: Annotated[str, msgspec.Meta(pattern=r"^whsec_")] | None = None
+    replicate_webhook_secret: Annotated[str, msgspec.Meta(pattern=r"^whsec_", description="a whsec_... secret")] | None = None
     public_url: _Url | None = None
     supabase_jwt_secret: _Secret | None = None
     supabase_url: _Url | None = None
-    telegram_bot_token: str | None = None
+    telegram_bot_token: (
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9]+:[A-Za-z0-9_-]+$", description="a bot token, <digits>:<text>")]
+        | None
+    ) = None
     session_secret: _Secret | None = None
     initial_credits: Annotated[int, msgspec.Meta(ge=0)] = 100
     admin_user_ids: frozenset[str] = frozenset()
@@ -87,8 +98,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_url: _Url = DEFAULT_STRIPE_API_URL
+    # Operating the service (README "Operating .base").
+    log_format: _LogFormat = "text"
+    metrics_bind: _HostPort | None = None  # a listener of its own serving only /metrics
+    metrics_token: _Secret | None = None  # /metrics on the API with this bearer token
+    shutdown_seconds: _Seconds = 20.0  # how long a stop waits for requests and background work
 
     def __post_init__(self) -> None:
+        if self.metrics_bind is not None and not 0 < int(self.metrics_bind.rsplit(":", 1)[1]) < 65536:
+            raise SettingsError(_variable("metrics_bind"), "the port must be between 1 and 65535")
         path = self.models_file
         if path is not None:
             if not path.is_file():
@@ -103,6 +121,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
             for name in self.__struct_fields__
         )
         return f"Settings({shown})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The secrets among the settings, which no log line may show."""
+        values: list[str] = []
+        for name in sorted(_SECRET_FIELDS):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                values.append(value)
+            elif isinstance(value, tuple):
+                values.extend(value)
+        return tuple(values)
 
     @property
     def sells_with_telegram(self) -> bool:
@@ -177,7 +206,30 @@ def _named(error: msgspec.ValidationError) -> SettingsError:
     found = _AT_FIELD.match(str(error))
     if found is None:
         return SettingsError("BASE_*", str(error))
-    return SettingsError(found["name"], found["message"].replace("Expected", "expected", 1))
+    message = found["message"].replace("Expected", "expected", 1)
+    expects = _expects(found["name"])
+    if expects is None:
+        return SettingsError(found["name"], message)
+    if message.startswith("Invalid enum value"):  # msgspec's words would repeat the value
+        return SettingsError(found["name"], f"expected {expects}")
+    # msgspec's precise words, and the field's own for whoever does not read regexes.
+    return SettingsError(found["name"], f"{message} ({expects})")
+
+
+def _expects(variable: str) -> str | None:
+    """What a variable's annotation says it takes: its description, or its choices."""
+    import typing
+
+    for name, hint in typing.get_type_hints(Settings, include_extras=True).items():
+        if _variable(name) != variable:
+            continue
+        for part in (hint, *typing.get_args(hint)):
+            if typing.get_origin(part) is Literal:
+                return "one of " + ", ".join(str(choice) for choice in typing.get_args(part))
+            for meta in getattr(part, "__metadata__", ()):
+                if isinstance(meta, msgspec.Meta) and meta.description:
+                    return meta.description
+    return None
 
 
 __all__ = ["DEFAULT_DATABASE_URL", "MEMORY_DATABASE_URL", "Settings", "SettingsError"]

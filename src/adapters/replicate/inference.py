@@ -159,6 +159,13 @@ class ReplicateInference:
             raise ProviderUnavailable("Replicate answered a webhook secret without a key")
         return key
 
+    async def account(self, token: TokenCredential) -> str:
+        """The username of the token's account (`GET /v1/account`): a cheap call that
+        tells whether Replicate takes the token (`base check`)."""
+        account, _ = await self._call(token, "secret", "account", lambda c: c.accounts.async_current())
+        username = getattr(account, "username", None)
+        return username if isinstance(username, str) else "?"
+
     async def aclose(self) -> None:
         """Close the connections opened from the running event loop."""
         loop = asyncio.get_running_loop()

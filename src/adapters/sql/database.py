@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import text
@@ -15,6 +16,9 @@ from adapters.sql.errors import translated
 from adapters.sql.schema import service_secrets
 from adapters.sql.uow import SqlUnitOfWork
 from base_core.errors import InfrastructureError
+
+if TYPE_CHECKING:
+    from adapters.sql.migrations import SchemaState
 
 
 class SqlDatabase:
@@ -63,6 +67,12 @@ class SqlDatabase:
         from adapters.sql.migrations import upgrade_async
 
         await upgrade_async(self._engine)
+
+    async def schema_state(self) -> SchemaState:
+        """Where the schema stands against this code's migrations (see `SchemaState.problem`)."""
+        from adapters.sql.migrations import schema_state_async
+
+        return await schema_state_async(self._engine)
 
     async def service_secret(self, name: str, generate: Callable[[], str]) -> str:
         """The secret stored under `name`, created with `generate()` on first use.

@@ -6,9 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import operate, payments, reconcile, run
+from entrypoints.cli import check, operate, payments, reconcile, run
 from entrypoints.cli.database import MissingDatabase, add_database_option, database_option
 from entrypoints.settings import SettingsError
+from entrypoints.startup import StartupRefused
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     operate.add_commands(commands)
     reconcile.add_commands(commands)
     payments.add_commands(commands)
+    check.add_commands(commands)
     add_database_option(parser)
     return parser
 
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SettingsError as error:
         print(f"base: bad setting {error}", file=sys.stderr)
+        return 2
+    except StartupRefused as error:
+        print(f"base: cannot start: {error.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import socket
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from entrypoints.bootstrap import load_packs, load_registry, open_services
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 DEMO_TOKEN = "r8_demo_token_for_the_local_simulator"
 DEMO_USER_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://base.local/demo-user"))
@@ -24,9 +25,15 @@ SEED_BODY = (
 )
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Our own lines (requests, generation changes) on stderr; idempotent."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: int = logging.INFO, settings: Settings | None = None) -> None:
+    """Our own lines (requests, generation changes) on stderr, as text or JSON
+    (BASE_LOG_FORMAT), the settings' secrets masked; idempotent."""
+    from entrypoints.logs import configure
+
+    if settings is None:
+        configure(level=level)
+    else:
+        configure(settings.log_format, settings.secret_values(), level=level)
     # httpx logs every outgoing request at INFO; our own lines already say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates its plugins and dialect on every start; the schema is ours to mind.
@@ -72,17 +79,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
         os.environ["BASE_OUTPUT_URL"] = f"http://{shown}:{args.port}"
         settings = Settings.from_env()
-    configure_logging()
-    if args.workers > 1:
-        uvicorn.run(
-            "entrypoints.http.asgi:app", factory=True, host=args.host, port=args.port,
-            workers=args.workers, access_log=False,
+    if args.workers > 1 and settings.metrics_bind is not None:
+        raise SettingsError(
+            "BASE_METRICS_BIND", "one listener per process: with --workers, use BASE_METRICS_TOKEN"
         )
+    from entrypoints.startup import preflight
+
+    asyncio.run(preflight(settings))  # the database and its schema, before any worker starts
+    configure_logging(settings=settings)
+    # uvicorn's own lines go through our handler (and format); in-flight requests get
+    # BASE_SHUTDOWN_SECONDS to finish on SIGTERM/SIGINT, then the lifespan stops the rest.
+    common: dict[str, Any] = {
+        "host": args.host, "port": args.port, "access_log": False, "log_config": None,
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_seconds)),
+    }
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler in
+    # place before it: ours makes that a clean exit (status 0) instead of death by signal.
+    signal.signal(signal.SIGTERM, _stopped)
+    if args.workers > 1:
+        uvicorn.run("entrypoints.http.asgi:app", factory=True, workers=args.workers, **common)
         return 0
     from entrypoints.http.asgi import create_app_for
 
-    uvicorn.run(create_app_for(settings), host=args.host, port=args.port, access_log=False)
+    uvicorn.run(create_app_for(settings), **common)
     return 0
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from entrypoints.http.credits import (
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
+from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stamp_unrouted
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
@@ -56,12 +57,17 @@ def access_logging(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, remember)
         finally:
+            took = (time.perf_counter() - started) * 1000
             access_log.info(
                 "%s %s %d %.1fms",
                 method,
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
+                took,
+                extra={
+                    "method": method, "path": scope["path"], "route": scope.get("path_template"),
+                    "status": status, "duration_ms": round(took, 1),
+                },
             )
 
     return middleware
@@ -120,12 +126,14 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             telegram_webhook,
             stripe_webhook,
             AdminPurchasesController,
+            *OPERATIONS_ROUTES,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[PROBLEM_DETAILS],
         lifespan=[lifespan],
-        middleware=[access_logging],
+        middleware=[request_context, access_logging],
+        before_send=[stamp_unrouted],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,

@@ -12,8 +12,9 @@ def app() -> Litestar:
     """An app that builds its services from the environment in its own lifespan."""
     from entrypoints.cli.run import configure_logging
 
-    configure_logging()  # worker processes do not inherit the parent's logging setup
-    return create_app_for(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings=settings)  # worker processes do not inherit the parent's logging setup
+    return create_app_for(settings)
 
 
 def create_app_for(settings: Settings) -> Litestar:

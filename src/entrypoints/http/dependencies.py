@@ -13,6 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from base_core import Identity, Studio
 from base_core.errors import Forbidden, NotFound, Unauthenticated
 from entrypoints.bootstrap import Services
+from entrypoints.logs import bind_user
 
 BEARER = "bearer"
 
@@ -44,6 +45,7 @@ async def verified_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Ide
         raise Unauthenticated("send Authorization: Bearer <token>")
     services = provide_services(connection.app.state)
     identity = await services.bearer.verify(token.strip())
+    bind_user(identity.user_id)
     await services.studio.admit(identity.user_id, identity.email)
     connection.state.caller = identity
     return identity

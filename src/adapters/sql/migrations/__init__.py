@@ -15,6 +15,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import attrs
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, make_url
@@ -56,6 +57,61 @@ async def _in_transaction(engine: AsyncEngine, fn: Any, *args: Any) -> Any:
     with translated(closed_connection_errors=False):
         async with engine.begin() as connection:
             return await connection.run_sync(fn, *args)
+
+
+@attrs.frozen
+class SchemaState:
+    """Where a database's schema stands against the migrations this code ships."""
+
+    current: str | None  # None: never migrated
+    head: str
+    known: bool  # False: a revision this code does not have (the schema is newer)
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong, in an operator's words, or None when the schema is current."""
+        if self.current is None:
+            return "the database has no schema: run `base migrate`"
+        if not self.known:
+            return (
+                f"the database schema ({self.current}) is newer than this code ({self.head}): "
+                "upgrade the code, or migrate the database back with the newer version"
+            )
+        if not self.is_current:
+            return f"the database schema ({self.current}) is behind ({self.head}): run `base migrate`"
+        return None
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def _state(connection: Connection) -> SchemaState:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    current = _current(connection)
+    head = scripts.get_current_head()
+    assert head is not None, "the package ships no migrations"
+    known = current is None or current in {script.revision for script in scripts.walk_revisions()}
+    return SchemaState(current=current, head=head, known=known)
+
+
+async def schema_state_async(engine: AsyncEngine) -> SchemaState:
+    """The schema's revision against the newest one shipped (reads only; takes no lock)."""
+    with translated(closed_connection_errors=False):
+        async with engine.connect() as connection:
+            state: SchemaState = await connection.run_sync(_state)
+            await connection.rollback()
+    return state
 
 
 async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
@@ -118,11 +174,14 @@ def downgrade(url: str, revision: str = "base", *, schema: str | None = None) ->
 
 __all__ = [
     "SCRIPT_LOCATION",
+    "SchemaState",
     "alembic_config",
     "current",
     "current_async",
     "downgrade",
     "downgrade_async",
+    "head_revision",
+    "schema_state_async",
     "upgrade",
     "upgrade_async",
 ]

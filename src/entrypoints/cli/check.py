@@ -1,0 +1,186 @@
+"""`base check`: every start-up check, plus what the service reaches, as a table.
+
+Settings, the database and its schema, each Replicate token (a cheap authenticated call,
+`GET /v1/account`), Supabase's JWKS, the output store. Each row is `ok`, `FAIL` or `skip`
+(not configured); the exit status is 1 when any row failed. Nothing is changed anywhere:
+the database is not migrated and no token is added to the pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from entrypoints.settings import Settings, SettingsError
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+CHECK_TIMEOUT_SECONDS = 10.0
+
+
+@attrs.frozen
+class Row:
+    check: str
+    result: str
+    detail: str = ""
+
+
+Check = Callable[[Settings], Awaitable[list[Row]]]
+
+
+def add_commands(commands: Any) -> None:
+    check = commands.add_parser(
+        "check", help="check the settings and everything the service reaches; print a table"
+    )
+    check.set_defaults(handler=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    rows = asyncio.run(run_checks(os.environ))
+    print(render(rows))
+    return 1 if any(row.result == FAIL for row in rows) else 0
+
+
+async def run_checks(environ: Any) -> list[Row]:
+    try:
+        settings = Settings.from_env(environ)
+        from entrypoints.bootstrap import load_registry
+
+        load_registry(settings)
+    except SettingsError as error:
+        return [Row("settings", FAIL, str(error))]
+    rows = [Row("settings", OK, "every BASE_* variable is valid")]
+    for check in CHECKS:
+        try:
+            rows += await asyncio.wait_for(check(settings), CHECK_TIMEOUT_SECONDS * 2)
+        except TimeoutError:
+            rows.append(Row(check.__name__.removeprefix("check_"), FAIL, "timed out"))
+    return rows
+
+
+async def check_database(settings: Settings) -> list[Row]:
+    if settings.is_memory:
+        return [Row("database", OK, "memory:// (nothing to reach)"), Row("migrations", SKIP, "memory://")]
+    from adapters.sql import SqlDatabase
+    from base_core.errors import InfrastructureError
+    from entrypoints.bootstrap import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        return [
+            Row("database", OK, f"{path} does not exist yet: `base serve` creates it"),
+            Row("migrations", SKIP, "a new SQLite file is migrated on start"),
+        ]
+    db = SqlDatabase.from_url(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        try:
+            await asyncio.wait_for(db.ping(), CHECK_TIMEOUT_SECONDS)
+        except (InfrastructureError, TimeoutError) as error:
+            detail = getattr(error, "message", "") or "no answer"
+            return [Row("database", FAIL, f"{db!r}: {detail}"), Row("migrations", SKIP, "no database")]
+        state = await db.schema_state()
+        if state.problem is None:
+            schema = Row("migrations", OK, f"at {state.head}")
+        elif path is not None and state.known:
+            schema = Row("migrations", OK, f"{state.problem} (`base serve` migrates a SQLite file itself)")
+        else:
+            schema = Row("migrations", FAIL, state.problem)
+        return [Row("database", OK, repr(db)), schema]
+    finally:
+        await db.dispose()
+
+
+async def check_replicate(settings: Settings) -> list[Row]:
+    from adapters.replicate import ReplicateInference
+    from base_core.errors import BaseError
+    from base_core.ports import TokenCredential
+    from base_core.tokens import mask_secret
+
+    tokens = await _pool(settings)
+    if not tokens:
+        return [Row("replicate", FAIL, "no token: set BASE_REPLICATE_TOKENS or run `base tokens add`")]
+    replicate = ReplicateInference(settings.replicate_base_url, timeout=CHECK_TIMEOUT_SECONDS)
+    rows: list[Row] = []
+    try:
+        for label, secret in tokens:
+            name = f"replicate token {label} ({mask_secret(secret)})"
+            try:
+                account = await replicate.account(TokenCredential(token_id=label, secret=secret))
+                # A stand-in may name the account after its token: never print a secret.
+                rows.append(Row(name, OK, f"account {account.replace(secret, mask_secret(secret))}"))
+            except BaseError as error:
+                rows.append(Row(name, FAIL, error.message))
+    finally:
+        await replicate.aclose()
+    return rows
+
+
+async def _pool(settings: Settings) -> list[tuple[str, str]]:
+    """(label, secret) of the pool's enabled tokens and the configured ones."""
+    found: dict[str, str] = {}
+    if not settings.is_memory:
+        from adapters.sql import SqlDatabase
+
+        db = SqlDatabase.from_url(settings.database_url, pool_size=1, max_overflow=0)
+        try:
+            if (await db.schema_state()).problem is None:
+                async with db.unit_of_work() as uow:
+                    for token in await uow.tokens.all():
+                        if token.is_active:
+                            found.setdefault(token.secret, token.label)
+        except Exception:  # noqa: BLE001, S110 - the database row already says what is wrong with it
+            pass
+        finally:
+            await db.dispose()
+    for secret in settings.replicate_tokens:
+        found.setdefault(secret, f"token {secret[-4:]}")
+    return [(label, secret) for secret, label in found.items()]
+
+
+async def check_supabase(settings: Settings) -> list[Row]:
+    if settings.supabase_url is None:
+        detail = "HS256 secret only" if settings.supabase_jwt_secret else "BASE_SUPABASE_URL not set"
+        return [Row("supabase jwks", SKIP, detail)]
+    import httpx
+
+    from adapters.auth.jwks import parse_jwks
+
+    url = f"{settings.supabase_url}/auth/v1/.well-known/jwks.json"
+    try:
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as client:
+            response = await client.get(url)
+            response.raise_for_status()
+            keys = parse_jwks(response.json())
+    except (httpx.HTTPError, ValueError) as error:
+        return [Row("supabase jwks", FAIL, f"{url}: {type(error).__name__}: {error}")]
+    return [Row("supabase jwks", OK, f"{len(keys)} signing key(s) at {url}")]
+
+
+async def check_output_store(settings: Settings) -> list[Row]:
+    directory = settings.output_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".base-check-"):
+            pass
+    except OSError as error:
+        return [Row("output store", FAIL, f"{directory} is not writable: {error.strerror}")]
+    return [Row("output store", OK, f"{directory} is writable; served at {settings.outputs_base_url}/outputs")]
+
+
+# Payment providers add their check here when they are configured.
+CHECKS: list[Check] = [check_database, check_replicate, check_supabase, check_output_store]
+
+
+def render(rows: list[Row]) -> str:
+    width = max(len("check"), *(len(row.check) for row in rows))
+    lines = [f"{'check':<{width}}  result  detail", f"{'-' * width}  ------  ------"]
+    lines += [f"{row.check:<{width}}  {row.result:<6}  {row.detail}".rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+__all__ = ["CHECKS", "Row", "cmd_check", "render", "run_checks"]
