@@ -81,7 +81,7 @@ def test_a_healthy_deployment_passes_every_check(tmp_path: Path, simulator: Simu
     assert result.returncode == 0, result.stdout + result.stderr
     rows = _rows(result.stdout)
     assert rows["settings"][0] == rows["database"][0] == rows["migrations"][0] == "ok"
-    assert rows[f"replicate token token {GOOD[-4:]} (r8_…{GOOD[-4:]})"][0] == "ok"
+    assert rows[f"replicate token #1 of BASE_REPLICATE_TOKENS (r8_…{GOOD[-4:]})"][0] == "ok"
     assert rows["supabase jwks"] == ("ok", f"1 signing key(s) at {supabase}/auth/v1/.well-known/jwks.json")
     assert rows["output store"][0] == "ok"
     assert GOOD not in result.stdout + result.stderr
@@ -99,8 +99,8 @@ def test_it_reports_which_tokens_work_and_what_else_is_wrong(tmp_path: Path, sim
     result = run_base(["check"], env, tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     rows = _rows(result.stdout)
-    assert rows[f"replicate token token {GOOD[-4:]} (r8_…{GOOD[-4:]})"][0] == "ok"
-    bad = rows[f"replicate token token {BAD[-4:]} (r8_…{BAD[-4:]})"]
+    assert rows[f"replicate token #1 of BASE_REPLICATE_TOKENS (r8_…{GOOD[-4:]})"][0] == "ok"
+    bad = rows[f"replicate token #2 of BASE_REPLICATE_TOKENS (r8_…{BAD[-4:]})"]
     assert bad[0] == "FAIL" and "rejected" in bad[1]
     assert rows["supabase jwks"][0] == "FAIL"
     assert rows["output store"][0] == "FAIL"

@@ -137,8 +137,8 @@ async def _pool(settings: Settings) -> list[tuple[str, str]]:
             pass
         finally:
             await db.dispose()
-    for secret in settings.replicate_tokens:
-        found.setdefault(secret, f"token {secret[-4:]}")
+    for place, secret in enumerate(settings.replicate_tokens, start=1):
+        found.setdefault(secret, f"#{place} of BASE_REPLICATE_TOKENS")  # a label, never the secret
     return [(label, secret) for secret, label in found.items()]
 
 
