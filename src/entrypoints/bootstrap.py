@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -65,6 +67,8 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
+    links: Any = None  # adapters.storage.links.OutputLinks: URLs of stored objects
+    max_upload_bytes: int = 10 * 1024 * 1024
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -191,17 +195,44 @@ async def open_replicate(
 
 @contextlib.asynccontextmanager
 async def open_outputs(settings: Settings, overrides: Overrides) -> AsyncIterator[OutputStore]:
-    """The local output store under BASE_OUTPUT_DIR, its copies served at BASE_OUTPUT_URL."""
+    """The output store BASE_OUTPUT_STORE names (default: the directory BASE_OUTPUT_DIR)."""
     if overrides.outputs is not None:
         yield overrides.outputs
         return
-    from adapters.storage import LocalOutputStore
-
-    store = LocalOutputStore(settings.output_dir, settings.outputs_base_url)
+    store = build_output_store(settings.output_store_url, settings)
     try:
         yield store
     finally:
         await store.aclose()
+
+
+def build_output_store(url: str, settings: Settings) -> Any:
+    """An ObjectOutputStore for `file://<dir>` or `s3://<bucket>/<prefix>`."""
+    from adapters.storage import ObjectOutputStore, parse_store_url
+
+    try:
+        scheme, where, prefix = parse_store_url(url)
+    except ValueError as error:
+        raise SettingsError("BASE_OUTPUT_STORE", str(error)) from None
+    if scheme == "file":
+        return ObjectOutputStore.local(Path(where))
+    return ObjectOutputStore.s3(
+        where, prefix,
+        endpoint=settings.s3_endpoint_url,
+        region=settings.s3_region or os.environ.get("AWS_REGION") or "us-east-1",
+        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
+
+
+def output_links(settings: Settings, store: OutputStore | None) -> Any:
+    """How stored objects are linked: BASE_OUTPUT_URL, signed URLs, or our own /outputs."""
+    from adapters.storage.links import OutputLinks
+
+    return OutputLinks(
+        store=store, public_base=settings.output_url, service_base=settings.public_url,
+        presign_seconds=settings.output_presign_seconds,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -220,6 +251,7 @@ async def open_services(
             open_replicate(settings, uow, clock, overrides)
         )
         outputs = await stack.enter_async_context(open_outputs(settings, overrides))
+        links = output_links(settings, outputs)
         context = Context(
             uow=uow,
             inference=inference,
@@ -229,6 +261,7 @@ async def open_services(
             config=studio_config(settings),
             dispatcher=logging_dispatcher(),
             outputs=outputs,
+            links=links,
         )
         studio = Studio(context)
         if settings.replicate_tokens:
@@ -242,6 +275,8 @@ async def open_services(
             sessions=sessions,
             telegram=telegram,
             ping=ping,
+            links=links,
+            max_upload_bytes=settings.max_upload_bytes,
         )
 
 

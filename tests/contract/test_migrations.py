@@ -16,11 +16,11 @@ from adapters.sql.migrations import current_async, downgrade_async, upgrade_asyn
 from adapters.sql.schema import metadata
 
 # The newest revision; every migration test runs the whole chain up to it.
-HEAD = "0005_parked_triggers"
+HEAD = "0006_output_keys"
 
 TABLES = {
     "users", "credit_accounts", "ledger_entries", "credit_holds", "generations",
-    "replicate_tokens", "webhook_deliveries", "parked_updates",
+    "replicate_tokens", "webhook_deliveries", "parked_updates", "uploads", "stored_deletions",
 }
 
 # The two admin queries of seed/API_EXAMPLES.md, verbatim.

@@ -14,6 +14,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.errors import DRIVER_ERRORS, translated
+from adapters.sql.files import SqlFileRepository
 from adapters.sql.generations import SqlGenerationRepository
 from adapters.sql.inbox import SqlUpdateInbox
 from adapters.sql.ledger import SqlLedgerRepository
@@ -22,6 +23,7 @@ from adapters.sql.tokens import SqlTokenRepository
 from adapters.sql.users import SqlUserRepository
 from base_core.events import DomainEvent
 from base_core.ports import (
+    FileRepository,
     GenerationRepository,
     LedgerRepository,
     TokenRepository,
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.generations: GenerationRepository = SqlGenerationRepository(self._session)
         self.tokens: TokenRepository = SqlTokenRepository(self._session)
         self.inbox: UpdateInbox = SqlUpdateInbox(self._session)
+        self.files: FileRepository = SqlFileRepository(self._session)
 
     @property
     def connection(self) -> AsyncConnection:

@@ -14,6 +14,7 @@ from base_core.ports import (
     Clock,
     IdFactory,
     InferenceProvider,
+    InputLinks,
     OutputStore,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -48,6 +49,8 @@ class Context:
     dispatcher: EventDispatcher = attrs.field(factory=EventDispatcher)
     # Where results are copied before Replicate deletes them; None keeps Replicate's URLs.
     outputs: OutputStore | None = None
+    # How Replicate reads an upload given as input; None: a data URL read from the store.
+    links: InputLinks | None = None
 
     def work(self) -> Work:
         """A unit of work whose committed events reach the dispatcher once it is closed."""

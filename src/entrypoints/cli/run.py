@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import socket
 import uuid
 from pathlib import Path
@@ -60,12 +59,8 @@ def add_commands(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # a bad variable stops us here, before any worker starts
     load_registry(settings)
-    if settings.output_url is None and settings.public_url is None:
-        # Stored outputs are linked at the address we serve on; worker processes read
-        # their settings from the environment, so it goes there too.
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-        os.environ["BASE_OUTPUT_URL"] = f"http://{shown}:{args.port}"
-        settings = Settings.from_env()
+    # Stored outputs are linked when answering, from BASE_OUTPUT_URL, BASE_PUBLIC_URL or
+    # the address each request came to: nothing here depends on the port we listen on.
     configure_logging()
     if args.workers > 1:
         uvicorn.run(

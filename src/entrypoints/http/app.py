@@ -22,6 +22,7 @@ from entrypoints.http.generations import GenerationController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
+from entrypoints.http.uploads import UploadController
 
 MAX_BODY_BYTES = 64 * 1024
 access_log = logging.getLogger("base.http.access")
@@ -107,6 +108,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminController,
             health,
             stored_output,
+            UploadController,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

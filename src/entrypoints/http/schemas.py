@@ -8,6 +8,7 @@ The `from_*` functions are the only place domain objects become JSON.
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -136,7 +137,17 @@ class Deleted(msgspec.Struct):
     success: bool = True
 
 
-def generation_out(generation: Generation) -> GenerationOut:
+# Builds the URLs of stored copies from their keys, for the request being answered.
+KeyLinks = Callable[[tuple[str, ...]], list[str]]
+
+
+def _output_urls(generation: Generation, links: KeyLinks | None) -> list[str] | None:
+    if generation.output_keys and links is not None:
+        return links(generation.output_keys)
+    return list(generation.output_urls) if generation.output_urls is not None else None
+
+
+def generation_out(generation: Generation, links: KeyLinks | None = None) -> GenerationOut:
     return GenerationOut(
         id=generation.id,
         user_id=generation.user_id,
@@ -148,7 +159,7 @@ def generation_out(generation: Generation) -> GenerationOut:
         settings=dict(generation.settings),
         status=generation.status.value,
         prediction_id=generation.prediction_id,
-        output_urls=list(generation.output_urls) if generation.output_urls is not None else None,
+        output_urls=_output_urls(generation, links),
         error_message=generation.error_message,
         cost=generation.cost,
         processing_time_ms=generation.processing_time_ms,
@@ -157,9 +168,9 @@ def generation_out(generation: Generation) -> GenerationOut:
     )
 
 
-def generation_list(page: GenerationPage) -> GenerationList:
+def generation_list(page: GenerationPage, links: KeyLinks | None = None) -> GenerationList:
     return GenerationList(
-        generations=[generation_out(g) for g in page.items],
+        generations=[generation_out(g, links) for g in page.items],
         total=page.total,
         page=page.page,
         limit=page.limit,
