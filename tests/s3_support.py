@@ -77,8 +77,8 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def running_moto() -> Iterator[S3Server]:
-    port = free_port()
+def running_moto(port: int | None = None) -> Iterator[S3Server]:
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
