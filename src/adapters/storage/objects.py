@@ -185,6 +185,28 @@ class ObjectOutputStore:
             raise OutputStoreUnavailable(_reason(error)) from None
         return True
 
+    async def size_of(self, key: str) -> int | None:
+        try:
+            meta = await obstore.head_async(self.store, key)
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # noqa: BLE001
+            raise OutputStoreUnavailable(_reason(error)) from None
+        return int(meta["size"])
+
+    async def copy_into(self, target: ObjectOutputStore, key: str) -> None:
+        """Stream one object into another store (written whole or not at all there)."""
+        try:
+            result = await obstore.get_async(self.store, key)
+            size = int(result.meta["size"])
+        except Exception as error:  # noqa: BLE001
+            raise OutputStoreUnavailable(_reason(error)) from None
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            async for chunk in _chunks(result):
+                spool.write(chunk)
+            spool.seek(0)
+            await target._put(key, spool, media_type_of(key), size)
+
     async def aclose(self) -> None:
         if self._own_fetch is not None:
             await self._own_fetch.aclose()

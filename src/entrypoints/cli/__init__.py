@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import operate, reconcile, run
+from entrypoints.cli import operate, outputs, reconcile, run
 from entrypoints.settings import SettingsError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(commands)
     operate.add_commands(commands)
     reconcile.add_commands(commands)
+    outputs.add_commands(commands)
     return parser
 
 
