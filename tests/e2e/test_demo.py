@@ -45,7 +45,7 @@ def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
         exports = [line for line in lines if line.startswith("export ")]
         curls = [line for line in lines if line.startswith("curl ")]
         assert [e.split("=")[0] for e in exports] == ["export BASE", "export TOKEN"]
-        assert len(curls) == 5
+        assert len(curls) == 7
 
         models = json.loads(run_shell(exports + [curls[0]]))
         assert {m["id"] for m in models["models"]} >= {"flux-schnell"}
@@ -63,6 +63,21 @@ def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
         listed = json.loads(run_shell(exports + [read[3]]))
         assert created["id"] in [g["id"] for g in listed["generations"]]
         assert json.loads(run_shell(exports + [read[4]])) == {"success": True}
+
+        # An edit of the user's own photo: upload it, then upscale it from its url.
+        upload = json.loads(run_shell(exports + [curls[5]]))
+        assert upload["content_type"] == "image/png" and upload["width"] == 320, upload
+        upscaled = json.loads(run_shell(exports + [curls[6].replace("<url>", upload["url"])]))
+        assert upscaled["status"] in ("pending", "processing", "completed"), upscaled
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            generation = json.loads(run_shell(exports + [curls[2].replace("<id>", upscaled["id"])]))
+            if generation["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.3)
+        assert generation["status"] == "completed", generation
+        assert generation["input_image_url"] == upload["url"]
+        assert generation["output_urls"][0].startswith(upload["url"].split("/outputs/")[0] + "/outputs/")
     finally:
         code = stop(process)
     remaining = process.stdout.read() if process.stdout else ""

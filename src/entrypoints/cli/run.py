@@ -111,7 +111,29 @@ async def prepare_demo(settings: Settings) -> str:
         return services.sessions.issue(DEMO_USER_ID)
 
 
-def demo_instructions(base_url: str, token: str) -> str:
+def write_demo_photo(path: Path) -> Path:
+    """A small photo-like PNG for the demo's upload line (made once, kept)."""
+    if not path.exists():
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (320, 240), (90, 150, 220))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 170, 320, 240), fill=(60, 140, 70))
+        draw.ellipse((220, 30, 280, 90), fill=(250, 220, 90))
+        image.save(path, "PNG")
+    return path
+
+
+def upload_lines(auth: str, photo: Path) -> list[str]:
+    """Upload a photo, then upscale it: `<url>` is the `url` the upload answers with."""
+    upscale = '{"action": "upscale", "model_id": "real-esrgan", "input_image_url": "<url>", "settings": {"scale": 2}}'
+    return [
+        f'curl -s -X POST "$BASE/api/uploads" {auth} -H "Content-Type: image/png" --data-binary @{photo}',
+        f"curl -s -X POST \"$BASE/api/generations/create\" {auth} -H \"Content-Type: application/json\" -d '{upscale}'",
+    ]
+
+
+def demo_instructions(base_url: str, token: str, photo: Path | None = None) -> str:
     auth = '-H "Authorization: Bearer $TOKEN"'
     return "\n".join([
         "",
@@ -128,6 +150,8 @@ def demo_instructions(base_url: str, token: str) -> str:
         f'curl -s "$BASE/api/generations/<id>" {auth}',
         f'curl -s "$BASE/api/generations/list" {auth}',
         f'curl -s -X DELETE "$BASE/api/generations/<id>" {auth}',
+        *(["", "Your own photo: upload it, then upscale it (<url>: the upload's url):", *upload_lines(auth, photo)]
+          if photo is not None else []),
         "",
         f"OpenAPI: {base_url}/schema/openapi.json   Swagger UI: {base_url}/schema/swagger",
         "",
@@ -156,7 +180,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 output_dir=db.parent / "base-demo-outputs",
             )
             token = asyncio.run(prepare_demo(settings))
-            print(demo_instructions(base_url, token), flush=True)
+            photo = write_demo_photo(db.parent / "base-demo-photo.png")
+            print(demo_instructions(base_url, token, photo), flush=True)
             config = uvicorn.Config(
                 create_app_for(settings), access_log=False, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2,
