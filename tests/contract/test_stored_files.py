@@ -122,3 +122,27 @@ async def test_the_store_down_while_a_generation_completes_loses_nothing(world):
     assert len(kept.output_keys) == 2
     for key, source in zip(kept.output_keys, update.output, strict=True):
         assert world.outputs.objects[key].content == b"\x89PNG" + source.encode()
+
+
+async def test_a_copy_that_finishes_after_the_delete_is_deleted_too(world):
+    from base_core.usecases.outputs import keep_outputs
+
+    generation = await world.create(1)
+    update = world.inference.complete(generation.prediction_id)
+    world.outputs.publish(update.output[0], b"\x89PNG-late")
+    world.outputs.fail_next = 1
+    done = await world.studio.apply_update(update)  # completed, the copy failed
+    assert done.outputs_kept_at is None
+    store = world.outputs
+    original_keep = store.keep
+
+    async def keep_then_delete(generation_id, sources):
+        keys = await original_keep(generation_id, sources)
+        await world.studio.delete_generation("alice", generation_id)  # the user deletes meanwhile
+        return keys
+
+    store.keep = keep_then_delete
+    assert await keep_outputs(world.studio.context, generation.id) is None
+    assert store.objects == {}
+    async with world.studio.context.uow() as uow:
+        assert await uow.files.pending_deletions(10) == []
