@@ -1,7 +1,7 @@
 """Shared by every test folder: this file puts tests/ on sys.path, so support modules
 kept here (live_server.py) import the same way from any folder."""
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

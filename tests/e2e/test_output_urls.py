@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 from e2e_helpers import call, free_port
-from live_server import serving
 
 from adapters.auth import SessionTokens
+from live_server import serving
 from replicate_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,14 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from base_core import Action, GenerationQuery, GenerationRequest, Status
 from base_core.generation import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from base_core.usecases.generations import MAX_IDEMPOTENCY_KEY
-from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, KeyLinksDep, StudioDep, path_id
+from entrypoints.http.dependencies import (
+    CALLER,
+    SECURITY,
+    CallerDep,
+    KeyLinksDep,
+    StudioDep,
+    path_id,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,

@@ -7,8 +7,8 @@ The `from_*` functions are the only place domain objects become JSON.
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec

@@ -83,7 +83,7 @@ def one_file(body: bytes, content_type: str) -> tuple[bytes, str]:
 
 class UploadController(Controller):
     path = "/api/uploads"
-    tags = ["uploads"]
+    tags = ["uploads"]  # noqa: RUF012 - Litestar reads it as a class attribute
     dependencies = CALLER
     security = SECURITY
 
