@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -48,6 +48,10 @@ from entrypoints.event_log import logging_dispatcher
 from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from adapters.storage import ObjectOutputStore
+    from adapters.storage.links import OutputLinks
+
 log = logging.getLogger("base")
 
 Ping = Callable[[], Awaitable[None]]
@@ -67,7 +71,7 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
-    links: Any = None  # adapters.storage.links.OutputLinks: URLs of stored objects
+    links: OutputLinks | None = None  # URLs of stored objects, built from their keys
     max_upload_bytes: int = 10 * 1024 * 1024
 
 
@@ -206,7 +210,7 @@ async def open_outputs(settings: Settings, overrides: Overrides) -> AsyncIterato
         await store.aclose()
 
 
-def build_output_store(url: str, settings: Settings) -> Any:
+def build_output_store(url: str, settings: Settings) -> ObjectOutputStore:
     """An ObjectOutputStore for `file://<dir>` or `s3://<bucket>/<prefix>`."""
     from adapters.storage import ObjectOutputStore, parse_store_url
 
@@ -225,7 +229,7 @@ def build_output_store(url: str, settings: Settings) -> Any:
     )
 
 
-def output_links(settings: Settings, store: OutputStore | None) -> Any:
+def output_links(settings: Settings, store: OutputStore | None) -> OutputLinks:
     """How stored objects are linked: BASE_OUTPUT_URL, signed URLs, or our own /outputs."""
     from adapters.storage.links import OutputLinks
 

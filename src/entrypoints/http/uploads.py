@@ -19,8 +19,10 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 
 from adapters.storage.images import inspect_upload, normalized_type
+from adapters.storage.links import OutputLinks
 from base_core.errors import InvalidRequest, TooLarge
 from base_core.uploads import Upload
+from entrypoints.bootstrap import Services
 from entrypoints.http.dependencies import (
     CALLER,
     SECURITY,
@@ -110,7 +112,7 @@ class UploadController(Controller):
                 raise TooLarge(limit)
         image = inspect_upload(body, content_type)
         upload = await studio.add_upload(caller.user_id, image)
-        return upload_out(upload, services.links.url(upload.key, str(request.base_url)))
+        return upload_out(upload, _links(services).url(upload.key, _base(request)))
 
     @get("/{upload_id:str}", summary="One of the caller's uploads", responses=problem_responses(401, 404))
     async def read(
@@ -118,7 +120,15 @@ class UploadController(Controller):
         studio: StudioDep, services: ServicesDep,
     ) -> UploadOut:
         upload = await studio.upload(caller.user_id, path_id("upload", upload_id))
-        return upload_out(upload, services.links.url(upload.key, str(request.base_url)))
+        return upload_out(upload, _links(services).url(upload.key, _base(request)))
+
+
+def _links(services: Services) -> OutputLinks:
+    return services.links if services.links is not None else OutputLinks()
+
+
+def _base(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
 
 
 __all__ = ["UploadController", "UploadOut"]
