@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -25,6 +25,8 @@ from adapters.auth import (
     SupabaseJwtVerifier,
     TelegramInitDataVerifier,
 )
+from adapters.storage import ObjectOutputStore
+from adapters.storage.links import OutputLinks
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,
@@ -47,10 +49,6 @@ from base_core.ports import (
 from entrypoints.event_log import logging_dispatcher
 from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from adapters.storage import ObjectOutputStore
-    from adapters.storage.links import OutputLinks
 
 log = logging.getLogger("base")
 
@@ -212,7 +210,7 @@ async def open_outputs(settings: Settings, overrides: Overrides) -> AsyncIterato
 
 def build_output_store(url: str, settings: Settings) -> ObjectOutputStore:
     """An ObjectOutputStore for `file://<dir>` or `s3://<bucket>/<prefix>`."""
-    from adapters.storage import ObjectOutputStore, parse_store_url
+    from adapters.storage import parse_store_url
 
     try:
         scheme, where, prefix = parse_store_url(url)
@@ -231,8 +229,6 @@ def build_output_store(url: str, settings: Settings) -> ObjectOutputStore:
 
 def output_links(settings: Settings, store: OutputStore | None) -> OutputLinks:
     """How stored objects are linked: BASE_OUTPUT_URL, signed URLs, or our own /outputs."""
-    from adapters.storage.links import OutputLinks
-
     return OutputLinks(
         store=store, public_base=settings.output_url, service_base=settings.public_url,
         presign_seconds=settings.output_presign_seconds,
