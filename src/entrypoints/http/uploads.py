@@ -9,6 +9,7 @@ as soon as it passes BASE_MAX_UPLOAD_BYTES; the bytes are checked by Pillow
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -16,12 +17,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath
 
 from adapters.storage.images import inspect_upload, normalized_type
 from adapters.storage.links import OutputLinks
 from base_core.errors import InvalidRequest, TooLarge
-from base_core.uploads import Upload
+from base_core.uploads import UPLOAD_TYPES, Upload
 from entrypoints.bootstrap import Services
 from entrypoints.http.dependencies import (
     CALLER,
@@ -36,6 +38,22 @@ from entrypoints.http.problems import problem_responses
 # Room for the multipart framing around a file at the limit.
 MULTIPART_OVERHEAD = 16 * 1024
 HARD_LIMIT = 100 * 1024 * 1024 + MULTIPART_OVERHEAD
+
+
+_BINARY = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload's body as it really is: an image, raw or as one multipart file (the
+    handler reads the stream itself, so Litestar cannot infer it)."""
+
+    def __post_init__(self) -> None:
+        content = {media: OpenAPIMediaType(schema=_BINARY) for media in UPLOAD_TYPES}
+        content["multipart/form-data"] = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], properties={"file": _BINARY})
+        )
+        self.request_body = RequestBody(content=content, required=True, description="a PNG, JPEG or WebP image")
 
 
 class UploadOut(msgspec.Struct):
@@ -98,6 +116,7 @@ class UploadController(Controller):
         "EXIF location data is removed.",
         responses=problem_responses(400, 401, 413, 415, 503),
         request_max_body_size=HARD_LIMIT,
+        operation_class=UploadOperation,
     )
     async def create(
         self, request: Request[Any, Any, Any], caller: CallerDep, studio: StudioDep, services: ServicesDep
