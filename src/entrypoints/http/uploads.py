@@ -17,7 +17,14 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath
 
 from adapters.storage.images import inspect_upload, normalized_type
