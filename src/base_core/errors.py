@@ -211,6 +211,28 @@ class NotConfigured(InfrastructureError):
         self.settings = tuple(settings)
         joined = (" and " if all_of else " or ").join(self.settings)
         super().__init__(f"{feature} is not configured: set {joined}")
+class OutputStoreUnavailable(InfrastructureError):
+    """The output store did not answer (or refused); what was asked is not done."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the output store is unavailable: {reason}")
+        self.reason = reason
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """An upload of a type the service does not take (only PNG, JPEG and WebP)."""
+
+    def __init__(self, media_type: str, accepted: tuple[str, ...]) -> None:
+        super().__init__("file", f"{media_type or 'this type'} is not accepted; send one of {', '.join(accepted)}")
+        self.media_type = media_type
+
+
+class TooLarge(InvalidRequest):
+    """A body over the size limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("file", f"larger than the limit of {limit} bytes")
+        self.limit = limit
 
 
 class InvalidRegistry(BaseError):
@@ -242,6 +264,7 @@ __all__ = [
     "NotFound",
     "OutputCopyFailed",
     "PaymentProviderError",
+    "OutputStoreUnavailable",
     "ProviderError",
     "ProviderInputRejected",
     "ProviderUnavailable",
@@ -249,7 +272,9 @@ __all__ = [
     "TokenOutOfCredit",
     "TokenRateLimited",
     "TokenRejected",
+    "TooLarge",
     "TooManyInFlight",
     "Unauthenticated",
     "UnknownModel",
+    "UnsupportedMediaType",
 ]

@@ -165,6 +165,10 @@ class Generation:
     outputs_kept_at: datetime | None = None  # when the copies were stored; None: not yet
     # The reconciler's lease: no process looks at the generation again before this time.
     next_check_at: datetime | None = None
+    # 0006: the store's keys of the copies (URLs are built from them when answering), and
+    # the upload taken as input, if any.
+    output_keys: tuple[str, ...] | None = attrs.field(default=None, converter=freeze_urls)
+    input_upload_id: str | None = None
     # What happened to make this state, since it was read; not stored.
     events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
@@ -232,17 +236,25 @@ class Generation:
         event = GenerationDeleted(at=now, generation_id=self.id, user_id=self.user_id)
         return replace(self, deleted_at=now, updated_at=now, events=(*self.events, event))
 
-    def outputs_kept(self, stored_urls: Sequence[str], now: datetime) -> Generation | None:
-        """Point `output_urls` at stored copies of `source_urls`; None when nothing to do."""
+    def outputs_kept(self, stored_keys: Sequence[str], now: datetime) -> Generation | None:
+        """Record the store's keys of the copies of `source_urls`; None when nothing to do.
+
+        `output_urls` keep Replicate's URLs; whoever answers builds the copies' URLs from
+        `output_keys` (the public base may change, a key does not)."""
         if not self.needs_output_copy:
             return None
-        if len(stored_urls) != len(self.source_urls or ()):
+        if len(stored_keys) != len(self.source_urls or ()):
             raise ValueError("one stored copy per output is needed")
-        event = OutputsKept(at=now, generation_id=self.id, user_id=self.user_id, outputs=len(stored_urls))
+        event = OutputsKept(at=now, generation_id=self.id, user_id=self.user_id, outputs=len(stored_keys))
         return replace(
-            self, output_urls=tuple(stored_urls), outputs_kept_at=now, updated_at=now,
+            self, output_keys=tuple(stored_keys), outputs_kept_at=now, updated_at=now,
             events=(*self.events, event),
         )
+
+    @property
+    def stored_keys(self) -> tuple[str, ...]:
+        """The keys of what the store holds for this generation (its copies)."""
+        return self.output_keys or ()
 
     def leased(self, until: datetime) -> Generation:
         """Claimed by the reconciler until `until`."""

@@ -16,7 +16,7 @@ InfrastructureError and the unit of work has rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from base_core.ledger import CreditAccount, Hold, LedgerEntry
 from base_core.packs import CreditPack
 from base_core.purchases import Provider, Purchase, PurchaseQuery
 from base_core.tokens import ReplicateToken
+from base_core.uploads import Upload
 from base_core.users import User
 
 
@@ -162,6 +163,7 @@ class UnitOfWork(Protocol):
     tokens: TokenRepository
     inbox: UpdateInbox
     purchases: PurchaseRepository
+    files: FileRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -227,20 +229,68 @@ class StoredOutput:
     media_type: str
 
 
-class OutputStore(Protocol):
-    """Somewhere results outlive Replicate's one-hour retention.
+@attrs.frozen
+class StoredObject:
+    """An object being read from the store: its metadata, and its bytes as a stream.
 
-    `keep` copies a generation's outputs from their (Replicate) URLs and returns the
-    stable URLs of the copies, in the same order; keeping the same outputs twice gives the
-    same URLs. It raises OutputCopyFailed when a copy could not be made (nothing is lost:
-    the caller tries again later).
+    `start`/`end` are the byte range streamed (end exclusive); the whole object unless a
+    range was asked for.
+    """
+
+    key: str
+    media_type: str
+    size: int
+    etag: str
+    start: int
+    end: int
+    chunks: AsyncIterator[bytes] = attrs.field(repr=False, eq=False)
+
+
+class OutputStore(Protocol):
+    """Somewhere results (and uploads) outlive Replicate's one-hour retention.
+
+    Objects are named by keys: `{generation_id}/{n}-{digest}.{ext}` for a result,
+    `uploads/{id}.{ext}` for an upload. Keys are what is stored; URLs are built from them
+    when answering, so moving the service or its store changes no row.
+
+    `keep` copies a generation's outputs from their (Replicate) URLs and returns the keys
+    of the copies, in the same order; keeping the same outputs twice gives the same keys.
+    It raises OutputCopyFailed when a copy could not be made (nothing is lost: the caller
+    tries again later). The other methods raise OutputStoreUnavailable when the store
+    does not answer.
     """
 
     async def keep(self, generation_id: str, source_urls: Sequence[str]) -> list[str]: ...
 
-    async def read(self, generation_id: str, name: str) -> StoredOutput | None:
-        """A stored copy by the last part of its URL, or None."""
+    async def put(self, key: str, content: bytes, media_type: str) -> None: ...
+
+    async def open(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredObject | None:
+        """The object (or the bytes `[start, end)` of it), streamed; None if absent."""
         ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove the objects; keys already gone are no error."""
+        ...
+
+
+class InputLinks(Protocol):
+    """How Replicate is to read an upload: a URL it can fetch, or a data URL."""
+
+    async def for_provider(self, key: str, media_type: str) -> str: ...
+
+
+class FileRepository(Protocol):
+    """Uploads, and the stored objects waiting to be deleted."""
+
+    async def add_upload(self, upload: Upload) -> None: ...
+    async def upload(self, upload_id: str) -> Upload | None: ...
+    async def remove_upload(self, upload_id: str) -> None: ...
+    async def upload_in_use(self, upload_id: str) -> bool:
+        """Whether a generation that is not deleted takes the upload as its input."""
+        ...
+    async def queue_deletions(self, keys: Sequence[str], now: datetime) -> None: ...
+    async def pending_deletions(self, limit: int) -> list[str]: ...
+    async def deletions_done(self, keys: Sequence[str]) -> None: ...
 
 
 @attrs.frozen
@@ -283,13 +333,16 @@ class PaymentGateway(Protocol):
 __all__ = [
     "Checkout",
     "Clock",
+    "FileRepository",
     "GenerationRepository",
     "IdFactory",
     "InferenceProvider",
+    "InputLinks",
     "LedgerRepository",
     "OutputStore",
     "PaymentGateway",
     "PurchaseRepository",
+    "StoredObject",
     "StoredOutput",
     "TokenCredential",
     "TokenRepository",

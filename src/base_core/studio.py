@@ -8,17 +8,18 @@ from typing import Any
 from base_core.background import Poller
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
-from base_core.ports import StoredOutput
+from base_core.ports import StoredObject
 from base_core.registry import Action, GenerationRequest, ModelSpec
-from base_core.tokens import ReplicateToken, TokenStats
 from base_core.packs import CreditPack
 from base_core.purchases import Provider, Purchase, PurchaseQuery
-from base_core.usecases import accounts, generations, purchases, reconcile, tokens, vitals
-from base_core.usecases.vitals import Vitals
+from base_core.tokens import ReplicateToken, TokenStats
+from base_core.uploads import Upload, UploadedImage
+from base_core.usecases import accounts, files, generations, purchases, reconcile, tokens, vitals
 from base_core.usecases.accounts import UserView
 from base_core.usecases.context import Context
 from base_core.usecases.purchases import HistoryPage, PaymentNews
 from base_core.usecases.reconcile import ReconcilePolicy, ReconcileReport
+from base_core.usecases.vitals import Vitals
 from base_core.users import TelegramProfile
 
 # Users are never deleted, so one confirmed to exist needs no second look; bounded so a
@@ -103,10 +104,20 @@ class Studio:
         """One reconciler round: quiet, orphaned and overdue generations, outputs, holds."""
         return await reconcile.reconcile_once(self.context, policy)
 
-    async def stored_output(self, generation_id: str, name: str) -> StoredOutput | None:
-        """A kept copy of a result, by the last part of its URL (None without a store)."""
+    async def stored_object(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredObject | None:
+        """A kept copy of a result or an upload, by its key, streamed (None without a store)."""
         store = self.context.outputs
-        return None if store is None else await store.read(generation_id, name)
+        return None if store is None else await store.open(key, byte_range)
+
+    # Uploads
+
+    async def add_upload(self, user_id: str, image: UploadedImage) -> Upload:
+        """Keep a verified image of the user's; its URL may then be a generation's input."""
+        return await files.add_upload(self.context, user_id, image)
+
+    async def upload(self, user_id: str, upload_id: str) -> Upload:
+        """One of the user's uploads; NotFound for anyone else's."""
+        return await files.get_upload(self.context, user_id, upload_id)
 
     # The token pool
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -24,6 +26,8 @@ from adapters.auth import (
     TelegramInitDataVerifier,
 )
 from adapters.payments import StripeCheckout, TelegramStars
+from adapters.storage import ObjectOutputStore
+from adapters.storage.links import OutputLinks
 from adapters.system import SystemClock, UuidIds
 from base_core import (
     Context,
@@ -97,6 +101,8 @@ class Services:
     ping: Ping = _always_up  # raises when the database does not answer
     payments: Payments | None = None  # the webhooks' side of Telegram Stars and Stripe
     ops: Operations | None = None
+    links: OutputLinks | None = None  # URLs of stored objects, built from their keys
+    max_upload_bytes: int = 10 * 1024 * 1024
 
 
 @attrs.frozen
@@ -274,17 +280,42 @@ async def open_replicate(
 
 @contextlib.asynccontextmanager
 async def open_outputs(settings: Settings, overrides: Overrides) -> AsyncIterator[OutputStore]:
-    """The local output store under BASE_OUTPUT_DIR, its copies served at BASE_OUTPUT_URL."""
+    """The output store BASE_OUTPUT_STORE names (default: the directory BASE_OUTPUT_DIR)."""
     if overrides.outputs is not None:
         yield overrides.outputs
         return
-    from adapters.storage import LocalOutputStore
-
-    store = LocalOutputStore(settings.output_dir, settings.outputs_base_url)
+    store = build_output_store(settings.output_store_url, settings)
     try:
         yield store
     finally:
         await store.aclose()
+
+
+def build_output_store(url: str, settings: Settings) -> ObjectOutputStore:
+    """An ObjectOutputStore for `file://<dir>` or `s3://<bucket>/<prefix>`."""
+    from adapters.storage import parse_store_url
+
+    try:
+        scheme, where, prefix = parse_store_url(url)
+    except ValueError as error:
+        raise SettingsError("BASE_OUTPUT_STORE", str(error)) from None
+    if scheme == "file":
+        return ObjectOutputStore.local(Path(where))
+    return ObjectOutputStore.s3(
+        where, prefix,
+        endpoint=settings.s3_endpoint_url,
+        region=settings.s3_region or os.environ.get("AWS_REGION") or "us-east-1",
+        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
+
+
+def output_links(settings: Settings, store: OutputStore | None) -> OutputLinks:
+    """How stored objects are linked: BASE_OUTPUT_URL, signed URLs, or our own /outputs."""
+    return OutputLinks(
+        store=store, public_base=settings.output_url, service_base=settings.public_url,
+        presign_seconds=settings.output_presign_seconds,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -309,6 +340,7 @@ async def open_services(
         dispatcher = logging_dispatcher()
         metrics.subscribe(dispatcher)
         webhooks = MeasuredWebhooks(webhooks, metrics)
+        links = output_links(settings, outputs)
         context = Context(
             uow=counting_duplicates(uow, metrics),
             inference=MeasuredInference(inference, metrics, TokenLabels(uow)),
@@ -320,6 +352,7 @@ async def open_services(
             outputs=outputs,
             packs=packs,
             payments=gateways,
+            links=links,
         )
         studio = Studio(context)
         if settings.replicate_tokens:
@@ -342,6 +375,8 @@ async def open_services(
             ping=ping,
             payments=payments,
             ops=ops,
+            links=links,
+            max_upload_bytes=settings.max_upload_bytes,
         )
 
 

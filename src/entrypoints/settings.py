@@ -103,6 +103,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     metrics_bind: _HostPort | None = None  # a listener of its own serving only /metrics
     metrics_token: _Secret | None = None  # /metrics on the API with this bearer token
     shutdown_seconds: _Seconds = 20.0  # how long a stop waits for requests and background work
+    # Where copies and uploads are kept: file://<dir> (default: BASE_OUTPUT_DIR) or
+    # s3://<bucket>/<prefix>, with the S3 endpoint and region (AWS_* keys from the env).
+    output_store: Annotated[str, msgspec.Meta(pattern=r"^(file://.+|s3://[^/]+(/.*)?)$")] | None = None
+    s3_endpoint_url: _Url | None = None
+    s3_region: str | None = None
+    # Link a private bucket's objects with URLs signed for this long instead.
+    output_presign_seconds: Annotated[float, msgspec.Meta(gt=0, le=604_800)] | None = None
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1, le=100 * 1024 * 1024)] = 10 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.metrics_bind is not None and not 0 < int(self.metrics_bind.rsplit(":", 1)[1]) < 65536:
@@ -150,6 +158,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     def outputs_base_url(self) -> str:
         """BASE_OUTPUT_URL, else BASE_PUBLIC_URL, else `base serve`'s default address."""
         return self.output_url or self.public_url or "http://127.0.0.1:8000"
+
+    @property
+    def output_store_url(self) -> str:
+        """BASE_OUTPUT_STORE, else the local directory BASE_OUTPUT_DIR."""
+        return self.output_store or f"file://{self.output_dir}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -33,7 +33,7 @@ def env(tmp_path, monkeypatch):
     "argv",
     [[], ["serve"], ["demo"], ["simulator"], ["migrate"], ["tokens"], ["tokens", "add"],
      ["tokens", "list"], ["tokens", "stats"], ["tokens", "enable"], ["tokens", "disable"],
-     ["credits"], ["credits", "grant"], ["models"], ["models", "list"]],
+     ["credits"], ["credits", "grant"], ["models"], ["models", "list"], ["outputs"], ["outputs", "migrate"]],
 )
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:

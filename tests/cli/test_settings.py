@@ -78,6 +78,11 @@ def test_secrets_stay_out_of_repr():
         ("BASE_SESSION_SECRET", "short", "expected `str` of length >= 32"),
         ("BASE_REPLICATE_WEBHOOK_SECRET", "plain", "matching regex '^whsec_'"),
         ("BASE_MODELS_FILE", "/no/such/file.json", "/no/such/file.json is not a readable file"),
+        ("BASE_OUTPUT_STORE", "gs://bucket", "matching regex"),
+        ("BASE_OUTPUT_STORE", "s3://", "matching regex"),
+        ("BASE_S3_ENDPOINT_URL", "r2.example", "matching regex '^https?://.+'"),
+        ("BASE_OUTPUT_PRESIGN_SECONDS", "0", "expected `float` > 0.0"),
+        ("BASE_MAX_UPLOAD_BYTES", "0", "expected `int` >= 1"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, expected):
@@ -101,3 +106,15 @@ def test_models_file_replaces_the_catalogue(tmp_path):
     path.write_text('{"models": [{"id": "broken"}]}')
     with pytest.raises(SettingsError):
         load_registry(Settings.from_env({"BASE_MODELS_FILE": str(path)}))
+
+
+def test_the_output_store_defaults_to_the_output_directory_and_reads_s3_settings():
+    assert Settings.from_env({}).output_store_url == "file://outputs"
+    assert Settings.from_env({"BASE_OUTPUT_DIR": "/srv/out"}).output_store_url == "file:///srv/out"
+    settings = Settings.from_env({
+        "BASE_OUTPUT_STORE": "s3://studio/outputs", "BASE_S3_ENDPOINT_URL": "https://acc.r2.cloudflarestorage.com/",
+        "BASE_S3_REGION": "auto", "BASE_MAX_UPLOAD_BYTES": "2048",
+    })
+    assert settings.output_store_url == "s3://studio/outputs"
+    assert settings.s3_endpoint_url == "https://acc.r2.cloudflarestorage.com"
+    assert (settings.s3_region, settings.max_upload_bytes) == ("auto", 2048)

@@ -20,7 +20,8 @@ HEAD = "0007_purchases"
 
 TABLES = {
     "users", "credit_accounts", "ledger_entries", "credit_holds", "generations",
-    "replicate_tokens", "webhook_deliveries", "parked_updates", "purchases",
+    "replicate_tokens", "webhook_deliveries", "parked_updates", "uploads", "stored_deletions",
+    "purchases",
 }
 
 # The two admin queries of seed/API_EXAMPLES.md, verbatim.
@@ -181,3 +182,42 @@ async def test_parked_updates_are_rewritten_to_the_cores_triggers_and_back(sql, 
         async with db.engine.connect() as connection:
             back = (await connection.execute(sa.text("SELECT status FROM parked_updates ORDER BY seq"))).scalars()
             assert list(back) == ["processing", "processing", "succeeded", "failed", "canceled", "canceled"]
+
+
+async def test_stored_absolute_output_urls_become_keys_and_back(sql, sql_backend, tmp_path, build) -> None:
+    """Under 0005 a kept copy was an absolute URL of the host that copied it (`:8000`);
+    0006 keeps the key only, so the URL follows the service wherever it is served."""
+    import json
+    from datetime import UTC, datetime
+
+    key = "g-old/0-" + "a" * 32 + ".webp"
+    sources = ["https://replicate.delivery/x/out-0.webp"]
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    async with sql.database(sql_backend, tmp_path, migrate=False) as db:
+        await upgrade_async(db.engine, "0005_parked_triggers")
+        async with db.engine.begin() as connection:
+            await connection.execute(
+                sa.text("INSERT INTO users (id, created_at) VALUES ('u-old', :t)"), {"t": at}
+            )
+            for gid, urls in (("g-old", [f"http://127.0.0.1:8000/outputs/{key}"]), ("g-ext", sources)):
+                await connection.execute(
+                    sa.text(
+                        "INSERT INTO generations (id, user_id, action, model_id, model_name, settings, "
+                        "replicate_input, cost, status, output_urls, source_urls, outputs_kept_at, "
+                        "created_at, updated_at, completed_at) VALUES (:id, 'u-old', 'create', 'flux-schnell', "
+                        "'FLUX', '{}', '{}', 1, 'completed', :urls, :sources, :t, :t, :t, :t)"
+                    ),
+                    {"id": gid, "urls": json.dumps(urls), "sources": json.dumps(sources), "t": at},
+                )
+        await upgrade_async(db.engine)
+        async with db() as uow:
+            old = await uow.generations.get("g-old")
+            external = await uow.generations.get("g-ext")
+        assert old.output_keys == (key,) and old.output_urls == tuple(sources)
+        assert external.output_keys is None and external.output_urls == tuple(sources)
+        await downgrade_async(db.engine, "0005_parked_triggers")
+        async with db.engine.connect() as connection:
+            back = (await connection.execute(
+                sa.text("SELECT output_urls FROM generations WHERE id = 'g-old'")
+            )).scalar()
+        assert (json.loads(back) if isinstance(back, str) else back) == [f"/outputs/{key}"]

@@ -55,7 +55,7 @@ def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
         exports = [line for line in lines if line.startswith("export ")]
         curls = [line for line in lines if line.startswith("curl ")]
         assert [e.split("=")[0] for e in exports] == ["export BASE", "export TOKEN", "export SUPABASE_TOKEN"]
-        assert len(curls) == 12
+        assert len(curls) == 14
         # The instructions come last: the log goes to a file, not between them.
         assert any("base-demo/base-demo.log" in line for line in lines)
 
@@ -79,17 +79,32 @@ def test_demo_prints_working_curl_lines_and_stops_cleanly(tmp_path):
             assert "sample.png" in done["input_image_url"]
 
         # Telegram sign-in with the printed initData, then the session token works.
-        signed_in = json.loads(run_shell(exports + [curls[8]]))
+        signed_in = json.loads(run_shell(exports + [curls[10]]))
         assert signed_in["user"]["telegram_username"] == "base_demo_user"
         me = json.loads(run_shell([f'curl -s "{exports[0].split("=", 1)[1]}/api/me" '
                                    f'-H "Authorization: Bearer {signed_in["session_token"]}"']))
         assert me["user"]["id"] == signed_in["user"]["id"]
         # Supabase sign-in with the printed token.
-        assert json.loads(run_shell(exports + [curls[9]]))["user"]["email"] == "demo@base.local"
+        assert json.loads(run_shell(exports + [curls[11]]))["user"]["email"] == "demo@base.local"
         # The demo user is an administrator.
-        stats = json.loads(run_shell(exports + [curls[10]]))
+        stats = json.loads(run_shell(exports + [curls[12]]))
         assert stats["totals"]["total_tokens"] == 1
-        assert json.loads(run_shell(exports + [curls[11]]))["credits"] > 0
+        assert json.loads(run_shell(exports + [curls[13]]))["credits"] > 0
+
+        # An edit of the user's own photo: upload it, then upscale it from its url.
+        upload = json.loads(run_shell(exports + [curls[8]]))
+        assert upload["content_type"] == "image/png" and upload["width"] == 320, upload
+        upscaled = json.loads(run_shell(exports + [curls[9].replace("<url>", upload["url"])]))
+        assert upscaled["status"] in ("pending", "processing", "completed"), upscaled
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            generation = json.loads(run_shell(exports + [curls[2].replace("<id>", upscaled["id"])]))
+            if generation["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.3)
+        assert generation["status"] == "completed", generation
+        assert generation["input_image_url"] == upload["url"]
+        assert generation["output_urls"][0].startswith(upload["url"].split("/outputs/")[0] + "/outputs/")
     finally:
         code = stop(process)
     remaining = process.stdout.read() if process.stdout else ""

@@ -111,11 +111,12 @@ UPSTREAM = [checks.allow_header_conformance]
 # Not an upstream issue: these bodies are checked against rules the schema cannot state
 # (the chosen model's own settings; a secret shaped like Replicate's unless `force`;
 # printable text in the sense of str.isprintable; a pack in the catalogue sold through
-# that provider; a Stripe-Signature over the body), so a schema-valid body may rightly get
+# that provider; a Stripe-Signature over the body; bytes that really are the image
+# they claim, for uploads), so a schema-valid body may rightly get
 # a 400 naming the field. Every other check still runs on them.
 DOMAIN_VALIDATED = {("POST", "/api/generations/create"), ("POST", "/api/admin/tokens"),
                     ("POST", "/api/admin/credits"), ("POST", "/api/credits/purchase"),
-                    ("POST", "/api/webhook/stripe")}
+                    ("POST", "/api/webhook/stripe"), ("POST", "/api/uploads")}
 
 
 def headers_for(case) -> dict[str, str]:

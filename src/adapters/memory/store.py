@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -30,6 +31,7 @@ from base_core.generation import (
 )
 from base_core.ledger import CreditAccount, Hold, HoldState, LedgerEntry
 from base_core.ports import (
+    FileRepository,
     GenerationRepository,
     LedgerRepository,
     PurchaseRepository,
@@ -39,6 +41,7 @@ from base_core.ports import (
 )
 from base_core.purchases import Provider, Purchase, PurchaseQuery
 from base_core.tokens import ReplicateToken
+from base_core.uploads import Upload
 from base_core.users import User
 
 
@@ -54,6 +57,7 @@ class MemoryStore:
             visible=lambda g: g.user_id if g.deleted_at is None else None,
             in_flight=lambda g: True if g.status in IN_FLIGHT else None,
             in_flight_user=lambda g: g.user_id if g.status in IN_FLIGHT else None,
+            upload=lambda g: g.input_upload_id if g.deleted_at is None else None,
         )
         self.tokens = Table(secret=lambda t: t.secret)
         self.deliveries = Table()
@@ -61,6 +65,8 @@ class MemoryStore:
         self.parked = Table(prediction=lambda p: p[0].prediction_id)
         self.parked_seq = itertools.count(1)
         self.purchases = Table(payment=lambda p: None if p.payment_ref is None else (p.provider, p.payment_ref))
+        self.uploads = Table()
+        self.deletions = Table()  # key -> queued_at
         self.lock = asyncio.Lock()
 
     def unit_of_work(self) -> MemoryUnitOfWork:
@@ -306,6 +312,33 @@ class MemoryPurchaseRepository(_Repository):
         ]
         matching.sort(key=lambda p: (p.created_at, p.id), reverse=True)
         return matching[query.offset : query.offset + query.limit]
+class MemoryFileRepository(_Repository):
+    async def add_upload(self, upload: Upload) -> None:
+        if self._store.uploads.get(upload.id) is not None:
+            raise Conflict(f"upload {upload.id} exists")
+        self._store.uploads.write(upload.id, upload, self._undo)
+
+    async def upload(self, upload_id: str) -> Upload | None:
+        upload: Upload | None = self._store.uploads.get(upload_id)
+        return upload
+
+    async def remove_upload(self, upload_id: str) -> None:
+        self._store.uploads.write(upload_id, None, self._undo)
+
+    async def upload_in_use(self, upload_id: str) -> bool:
+        return self._store.generations.count("upload", upload_id) > 0
+
+    async def queue_deletions(self, keys: Sequence[str], now: datetime) -> None:
+        for key in keys:
+            if self._store.deletions.get(key) is None:
+                self._store.deletions.write(key, now, self._undo)
+
+    async def pending_deletions(self, limit: int) -> list[str]:
+        return list(itertools.islice(self._store.deletions.rows, limit))
+
+    async def deletions_done(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._store.deletions.write(key, None, self._undo)
 
 
 class MemoryUnitOfWork:
@@ -322,6 +355,7 @@ class MemoryUnitOfWork:
         self.tokens: TokenRepository = MemoryTokenRepository(store, self._undo, self._events)
         self.inbox: UpdateInbox = MemoryUpdateInbox(store, self._undo, self._events)
         self.purchases: PurchaseRepository = MemoryPurchaseRepository(store, self._undo, self._events)
+        self.files: FileRepository = MemoryFileRepository(store, self._undo, self._events)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         await self._store.lock.acquire()

@@ -32,6 +32,7 @@ from base_core.generation import Generation
 from base_core.ledger import CreditAccount, Hold, LedgerEntry
 from base_core.purchases import Purchase
 from base_core.tokens import ReplicateToken
+from base_core.uploads import Upload
 from base_core.users import User
 
 # A row as a query's `.mappings()` gives it, or a plain dict of the same columns.
@@ -104,3 +105,4 @@ hold_to_row, hold_from_row = row_mapper(Hold, schema.credit_holds)
 generation_to_row, generation_from_row = row_mapper(Generation, schema.generations)
 token_to_row, token_from_row = row_mapper(ReplicateToken, schema.replicate_tokens)
 purchase_to_row, purchase_from_row = row_mapper(Purchase, schema.purchases)
+upload_to_row, upload_from_row = row_mapper(Upload, schema.uploads)

@@ -122,6 +122,9 @@ generations = sa.Table(
     sa.Column("source_urls", json_column_type(), nullable=True),
     sa.Column("outputs_kept_at", UtcDateTime, nullable=True),
     sa.Column("next_check_at", UtcDateTime, nullable=True),
+    # 0006: the output store's keys of the copies; the upload taken as input.
+    sa.Column("output_keys", json_column_type(), nullable=True),
+    sa.Column("input_upload_id", sa.String, nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
         name="status_known",
@@ -153,6 +156,8 @@ generations = sa.Table(
     sa.Index("ix_generations_in_flight_user_id", "user_id", **_partial(IN_FLIGHT_SQL)),
     # The reconciler's search for outputs still to copy (0002).
     sa.Index("ix_generations_outputs_to_keep", "completed_at", **_partial(OUTPUTS_TO_KEEP_SQL)),
+    # Whether an upload is still some generation's input (0006).
+    sa.Index("ix_generations_input_upload_id", "input_upload_id", **_partial(NOT_DELETED_SQL)),
 )
 
 replicate_tokens = sa.Table(
@@ -238,6 +243,29 @@ service_secrets = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# 0006: a user's uploaded images (the bytes are in the output store, under `key`).
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("key", sa.String, nullable=False, unique=True),
+    sa.Column("content_type", sa.String, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# 0006: stored objects to delete (a deleted generation's copies, an unused upload); the
+# reconciler retries what the store could not delete at once.
+stored_deletions = sa.Table(
+    "stored_deletions",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("queued_at", UtcDateTime, nullable=False),
+)
+
 __all__ = [
     "credit_accounts",
     "credit_holds",
@@ -248,6 +276,8 @@ __all__ = [
     "purchases",
     "replicate_tokens",
     "service_secrets",
+    "stored_deletions",
+    "uploads",
     "users",
     "webhook_deliveries",
 ]

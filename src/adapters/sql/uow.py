@@ -14,6 +14,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.errors import DRIVER_ERRORS, translated
+from adapters.sql.files import SqlFileRepository
 from adapters.sql.generations import SqlGenerationRepository
 from adapters.sql.inbox import SqlUpdateInbox
 from adapters.sql.ledger import SqlLedgerRepository
@@ -23,6 +24,7 @@ from adapters.sql.tokens import SqlTokenRepository
 from adapters.sql.users import SqlUserRepository
 from base_core.events import DomainEvent
 from base_core.ports import (
+    FileRepository,
     GenerationRepository,
     LedgerRepository,
     PurchaseRepository,
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.tokens: TokenRepository = SqlTokenRepository(self._session)
         self.inbox: UpdateInbox = SqlUpdateInbox(self._session)
         self.purchases: PurchaseRepository = SqlPurchaseRepository(self._session)
+        self.files: FileRepository = SqlFileRepository(self._session)
 
     @property
     def connection(self) -> AsyncConnection:

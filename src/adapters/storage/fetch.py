@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import IO
 from urllib.parse import urlsplit
 
 import attrs
@@ -76,6 +77,37 @@ class GuardedFetch:
                 chunks.append(chunk)
             media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             return Fetched(b"".join(chunks), media_type)
+
+    async def to_file(self, url: str, file: IO[bytes]) -> str:
+        """Stream `url` into `file` (the size cap and deadline as above) and return its
+        media type; nothing but the file holds the bytes."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise OutputCopyFailed(url, "only http(s) URLs are fetched")
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self._client.stream("GET", url) as response:
+                    self._check(url, response)
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise OutputCopyFailed(url, f"larger than {self.max_bytes} bytes")
+                        file.write(chunk)
+                    media_type: str = response.headers.get("content-type", "")
+                    return media_type.split(";", 1)[0].strip().lower()
+        except TimeoutError:
+            raise OutputCopyFailed(url, f"not downloaded within {self.timeout:.0f}s") from None
+        except httpx.HTTPError as error:
+            raise OutputCopyFailed(url, f"{type(error).__name__}: {error}") from None
+
+    def _check(self, url: str, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise OutputCopyFailed(url, f"answered HTTP {response.status_code}")
+        if urlsplit(str(response.url)).scheme not in ("http", "https"):
+            raise OutputCopyFailed(url, "redirected away from http(s)")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise OutputCopyFailed(url, f"larger than {self.max_bytes} bytes")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -47,9 +47,26 @@ def is_safe(generation_id: str, name: str) -> bool:
     return is_safe_id(generation_id) and bool(_NAME.match(name))
 
 
+_UPLOAD_KEY = re.compile(r"^uploads/[0-9a-f]{32}\.(png|jpg|webp)$")
+
+
+def output_key(generation_id: str, name: str) -> str:
+    return f"{generation_id}/{name}"
+
+
+def is_safe_key(key: str) -> bool:
+    """Whether a key is one the store writes: a result's copy or an upload, nothing else."""
+    if _UPLOAD_KEY.match(key):
+        return True
+    generation_id, slash, name = key.partition("/")
+    return bool(slash) and is_safe(generation_id, name)
+
+
 def media_type_of(name: str) -> str:
     extension = name.rsplit(".", 1)[-1]
     return MEDIA_TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-__all__ = ["extension_for", "is_safe", "is_safe_id", "media_type_of", "name_for"]
+__all__ = [
+    "extension_for", "is_safe", "is_safe_id", "is_safe_key", "media_type_of", "name_for", "output_key",
+]

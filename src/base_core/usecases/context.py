@@ -16,6 +16,7 @@ from base_core.ports import (
     Clock,
     IdFactory,
     InferenceProvider,
+    InputLinks,
     OutputStore,
     PaymentGateway,
     UnitOfWork,
@@ -55,6 +56,8 @@ class Context:
     # The credit packs on sale, and the payment providers configured to sell them.
     packs: PackCatalogue = attrs.field(factory=builtin_packs)
     payments: Mapping[Provider, PaymentGateway] = attrs.field(factory=dict)
+    # How Replicate reads an upload given as input; None: a data URL read from the store.
+    links: InputLinks | None = None
 
     def work(self) -> Work:
         """A unit of work whose committed events reach the dispatcher once it is closed."""

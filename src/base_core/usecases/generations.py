@@ -21,6 +21,7 @@ the lifecycle table and settles or voids its hold in the same unit of work.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from base_core.errors import (
     Conflict,
     IdempotencyConflict,
+    InfrastructureError,
     InvalidRequest,
     NotFound,
     NoTokenAvailable,
@@ -43,21 +45,28 @@ from base_core.generation import (
     GenerationQuery,
     PredictionUpdate,
 )
+from base_core.image_urls import UrlPolicy
 from base_core.ledger import hold_key_for
 from base_core.ports import TokenCredential
 from base_core.registry import GenerationRequest, PreparedGeneration
 from base_core.tokens import ReplicateToken
+from base_core.uploads import Upload
 from base_core.usecases.context import Context
 from base_core.usecases.endings import advance, cancel_at_replicate
+from base_core.usecases.files import owned_upload_in, purge, queue_generation_files
 from base_core.usecases.outputs import keep_outputs
 
 MAX_IDEMPOTENCY_KEY = 200
+ALLOW_OWN = UrlPolicy(allow_private_hosts=True)
 
 
 async def create_generation(
     ctx: Context, user_id: str, request: GenerationRequest, idempotency_key: str | None = None
 ) -> Generation:
-    prepared = ctx.registry.prepare(request, ctx.config.urls)
+    upload = await owned_upload_in(ctx, user_id, request.input_image_url)
+    # An upload of the caller's is the service's own file: the URL policy (public hosts
+    # only) is for what Replicate would fetch from elsewhere.
+    prepared = ctx.registry.prepare(request, ALLOW_OWN if upload is not None else ctx.config.urls)
     fingerprint = _fingerprint(request)
     if idempotency_key is not None:
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
@@ -65,9 +74,13 @@ async def create_generation(
         replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
+    provider_input = None
+    if upload is not None:
+        provider_input = await provider_input_for(ctx, prepared.replicate_input, request, upload)
     try:
         generation, token = await _accept(
-            ctx, user_id, request, prepared, idempotency_key, fingerprint
+            ctx, user_id, request, prepared, idempotency_key, fingerprint,
+            upload.id if upload is not None else None,
         )
     except Conflict:
         if idempotency_key is None:
@@ -77,7 +90,37 @@ async def create_generation(
         if replay is None:
             raise
         return replay
-    return await submit(ctx, generation.id, generation, token)
+    return await submit(ctx, generation.id, generation, token, provider_input)
+
+
+async def provider_input_for(
+    ctx: Context, replicate_input: dict[str, Any], request: GenerationRequest, upload: Upload
+) -> dict[str, Any]:
+    """Replicate's input with the upload's URL replaced by one Replicate can read.
+
+    What is stored keeps the caller's URL; only what is sent differs."""
+    if ctx.links is not None:
+        readable = await ctx.links.for_provider(upload.key, upload.content_type)
+    else:
+        readable = await _data_url(ctx, upload)
+    given = request.input_image_url
+
+    def swap(value: Any) -> Any:
+        if value == given:
+            return readable
+        if isinstance(value, (list, tuple)):
+            return [swap(v) for v in value]
+        return value
+
+    return {name: swap(value) for name, value in replicate_input.items()}
+
+
+async def _data_url(ctx: Context, upload: Upload) -> str:
+    stored = await ctx.outputs.open(upload.key) if ctx.outputs is not None else None
+    if stored is None:
+        raise NotFound("upload", upload.id)
+    content = b"".join([chunk async for chunk in stored.chunks])
+    return f"data:{upload.content_type};base64,{base64.b64encode(content).decode('ascii')}"
 
 
 async def _replayed(ctx: Context, user_id: str, key: str, fingerprint: str) -> Generation | None:
@@ -97,6 +140,7 @@ async def _accept(
     prepared: PreparedGeneration,
     idempotency_key: str | None,
     fingerprint: str,
+    upload_id: str | None = None,
 ) -> tuple[Generation, ReplicateToken]:
     """Hold the credits, store the generation and pick its first token, in one unit of work."""
     now = ctx.clock.now()
@@ -116,6 +160,7 @@ async def _accept(
         updated_at=now,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
+        input_upload_id=upload_id,
     )
     async with ctx.work() as uow:
         account = await uow.ledger.account_for_update(user_id)
@@ -144,8 +189,12 @@ async def submit(
     generation_id: str,
     generation: Generation | None = None,
     token: ReplicateToken | None = None,
+    provider_input: dict[str, Any] | None = None,
 ) -> Generation:
     """Send a pending generation to Replicate, failing over from token to token.
+
+    `provider_input` replaces the stored input when what Replicate must read differs from
+    what the caller gave (an upload's URL).
 
     `generation` spares a read when the caller has just stored it (only its model and
     input are used here; its status is checked again when the prediction is recorded).
@@ -168,7 +217,9 @@ async def submit(
         credential = TokenCredential(token.id, token.secret)
         try:
             prediction = await ctx.inference.create(
-                credential, _model_of(ctx, generation), generation.replicate_input, ctx.config.webhook
+                credential, _model_of(ctx, generation),
+                provider_input if provider_input is not None else generation.replicate_input,
+                ctx.config.webhook,
             )
         except TokenError as exc:
             await record_token_failure(ctx, token.id, exc)
@@ -335,8 +386,14 @@ async def delete_generation(ctx: Context, user_id: str, generation_id: str) -> N
             raise NotFound("generation", generation_id)
         now = ctx.clock.now()
         canceled = await advance(uow, generation, Cancellation("canceled by the user"), now)
-        await uow.generations.save((canceled or generation).delete(now))
+        deleted = (canceled or generation).delete(now)
+        await uow.generations.save(deleted)
+        keys = await queue_generation_files(uow, deleted)
         await uow.commit()
+    try:
+        await purge(ctx, keys)
+    except InfrastructureError:
+        pass  # still queued: the reconciler deletes them once the store answers
 
 
 async def refresh(ctx: Context, generation_id: str) -> Generation | None:

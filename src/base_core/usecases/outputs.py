@@ -9,7 +9,7 @@ URLs and the reconciler tries again while Replicate still has the files.
 
 from __future__ import annotations
 
-from base_core.errors import OutputCopyFailed
+from base_core.errors import InfrastructureError, OutputCopyFailed
 from base_core.events import OutputsNotKept
 from base_core.generation import Generation
 from base_core.usecases.context import Context
@@ -40,10 +40,25 @@ async def keep_outputs(ctx: Context, generation_id: str) -> Generation | None:
         generation = await uow.generations.get_for_update(generation_id)
         kept = generation.outputs_kept(stored, ctx.clock.now()) if generation is not None else None
         if kept is None:
-            return None
-        await uow.generations.save(kept)
-        await uow.commit()
-    return kept.without_events()
+            if generation is not None and generation.is_deleted:
+                # Deleted while we copied: the copies must not outlive it.
+                await uow.files.queue_deletions(stored, ctx.clock.now())
+                await uow.commit()
+                orphans = stored
+            else:
+                return None
+        else:
+            await uow.generations.save(kept)
+            await uow.commit()
+            return kept.without_events()
+    try:
+        await ctx.outputs.delete(orphans)
+        async with ctx.work() as uow:
+            await uow.files.deletions_done(orphans)
+            await uow.commit()
+    except InfrastructureError:
+        pass  # queued: the reconciler deletes them
+    return None
 
 
 __all__ = ["keep_outputs"]

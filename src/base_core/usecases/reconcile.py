@@ -38,6 +38,7 @@ from base_core.ledger import Hold, generation_of_hold
 from base_core.ports import TokenCredential
 from base_core.usecases.context import Context
 from base_core.usecases.endings import advance, cancel_at_replicate, resolve_hold
+from base_core.usecases.files import purge_pending
 from base_core.usecases.generations import refresh
 from base_core.usecases.outputs import keep_outputs
 
@@ -80,6 +81,7 @@ class ReconcileReport:
     outputs_kept: int = 0
     holds_resolved: int = 0
     orphans_canceled: int = 0
+    files_deleted: int = 0
     problems: list[str] = attrs.field(factory=list)
 
     @property
@@ -88,7 +90,10 @@ class ReconcileReport:
 
     @property
     def did_anything(self) -> bool:
-        return self.claimed > 0 or self.holds_resolved > 0 or self.orphans_canceled > 0
+        return (
+            self.claimed > 0 or self.holds_resolved > 0 or self.orphans_canceled > 0
+            or self.files_deleted > 0
+        )
 
     def problem(self, what: str) -> None:
         self.problems.append(what)
@@ -106,6 +111,10 @@ async def reconcile_once(ctx: Context, policy: ReconcilePolicy | None = None) ->
             report.problem(f"reconciling generation {generation.id} failed: {error.message}")
     report.holds_resolved = await resolve_expired_holds(ctx, policy.batch, report)
     await cancel_orphaned_predictions(ctx, policy, report)
+    try:
+        report.files_deleted = await purge_pending(ctx, policy.batch)
+    except BaseError as error:
+        report.problem(f"deleting stored files failed: {error.message}")
     return report
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import check, operate, payments, reconcile, run
+from entrypoints.cli import check, operate, outputs, payments, reconcile, run
 from entrypoints.cli.database import MissingDatabase, add_database_option, database_option
 from entrypoints.settings import SettingsError
 from entrypoints.startup import StartupRefused
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     operate.add_commands(commands)
     reconcile.add_commands(commands)
     payments.add_commands(commands)
+    outputs.add_commands(commands)
     check.add_commands(commands)
     add_database_option(parser)
     return parser

@@ -89,9 +89,31 @@ def log_to_file(folder: Path) -> Path:
     return path
 
 
+def write_demo_photo(path: Path) -> Path:
+    """A small photo-like PNG for the demo's upload line (made once, kept)."""
+    if not path.exists():
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (320, 240), (90, 150, 220))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 170, 320, 240), fill=(60, 140, 70))
+        draw.ellipse((220, 30, 280, 90), fill=(250, 220, 90))
+        image.save(path, "PNG")
+    return path
+
+
+def upload_lines(auth: str, photo: Path) -> list[str]:
+    """Upload a photo, then upscale it: `<url>` is the `url` the upload answers with."""
+    upscale = '{"action": "upscale", "model_id": "real-esrgan", "input_image_url": "<url>", "settings": {"scale": 2}}'
+    return [
+        f'curl -s -X POST "$BASE/api/uploads" {auth} -H "Content-Type: image/png" --data-binary @{photo}',
+        f"curl -s -X POST \"$BASE/api/generations/create\" {auth} -H \"Content-Type: application/json\" -d '{upscale}'",
+    ]
+
+
 def instructions(
     base_url: str, token: str, user_id: str, init_data: str, log: Path | None, seed_body: str,
-    supabase_token: str,
+    supabase_token: str, photo: Path | None = None,
 ) -> str:
     auth = '-H "Authorization: Bearer $TOKEN"'
     json_body = '-H "Content-Type: application/json"'
@@ -117,6 +139,8 @@ def instructions(
         f'"input_image_url": "{sample}", "settings": {{"scale": 4}}}}\'',
         f'{create} \'{{"action": "remove_bg", "model_id": "birefnet", "input_image_url": "{sample}"}}\'',
         "",
+        *(["Your own photo: upload it, then upscale it (<url>: the upload's url):", *upload_lines(auth, photo), ""]
+          if photo is not None else []),
         "Sign in with Telegram (this initData is signed with the demo's bot token, valid for an hour):",
         f'curl -s -X POST "$BASE/api/auth/telegram" {json_body} -d \'{{"initData": "{init_data}"}}\'',
         "",
@@ -149,4 +173,6 @@ __all__ = [
     "log_to_file",
     "sample_image",
     "sample_route",
+    "upload_lines",
+    "write_demo_photo",
 ]

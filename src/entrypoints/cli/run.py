@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import socket
 import uuid
@@ -73,12 +72,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # a bad variable stops us here, before any worker starts
     load_registry(settings)
     load_packs(settings)
-    if settings.output_url is None and settings.public_url is None:
-        # Stored outputs are linked at the address we serve on; worker processes read
-        # their settings from the environment, so it goes there too.
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-        os.environ["BASE_OUTPUT_URL"] = f"http://{shown}:{args.port}"
-        settings = Settings.from_env()
+    # Stored outputs are linked when answering, from BASE_OUTPUT_URL, BASE_PUBLIC_URL or
+    # the address each request came to: nothing here depends on the port we listen on.
     if args.workers > 1 and settings.metrics_bind is not None:
         raise SettingsError(
             "BASE_METRICS_BIND", "one listener per process: with --workers, use BASE_METRICS_TOKEN"
@@ -146,11 +141,11 @@ async def prepare_demo(settings: Settings) -> str:
         return services.sessions.issue(DEMO_USER_ID)
 
 
-def demo_instructions(base_url: str, token: str, log: Path | None = None) -> str:
+def demo_instructions(base_url: str, token: str, log: Path | None = None, photo: Path | None = None) -> str:
     from entrypoints.cli.demo_kit import demo_init_data, demo_supabase_token, instructions
 
     return instructions(
-        base_url, token, DEMO_USER_ID, demo_init_data(), log, SEED_BODY, demo_supabase_token()
+        base_url, token, DEMO_USER_ID, demo_init_data(), log, SEED_BODY, demo_supabase_token(), photo
     )
 
 
@@ -189,7 +184,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             token = asyncio.run(prepare_demo(settings))
             app = create_app_for(settings)
             app.register(demo_kit.sample_route())
-            print(demo_instructions(base_url, token, log), flush=True)
+            photo = demo_kit.write_demo_photo(folder / "photo.png")
+            print(demo_instructions(base_url, token, log, photo), flush=True)
             print("\n".join([*payments.instructions(), ""]), flush=True)
             config = uvicorn.Config(
                 app, access_log=False, log_level="warning", lifespan="on",

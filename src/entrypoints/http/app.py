@@ -30,6 +30,7 @@ from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stam
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
+from entrypoints.http.uploads import UploadController
 
 MAX_BODY_BYTES = 64 * 1024
 access_log = logging.getLogger("base.http.access")
@@ -127,6 +128,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             stripe_webhook,
             AdminPurchasesController,
             *OPERATIONS_ROUTES,
+            UploadController,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from base_core import Identity, Studio
 from base_core.errors import Forbidden, NotFound, Unauthenticated
 from entrypoints.bootstrap import Services
 from entrypoints.logs import bind_user
+from entrypoints.http.schemas import KeyLinks
 
 BEARER = "bearer"
 
@@ -76,9 +77,22 @@ def path_id(what: str, raw: str) -> str:
     return raw
 
 
+def provide_key_links(request: Request[Any, Any, Any], services: ServicesDep) -> KeyLinks:
+    """URLs of stored copies for this answer: built from their keys and the current public
+    base (BASE_OUTPUT_URL, BASE_PUBLIC_URL, else the address the request came to)."""
+    links = services.links
+    base = str(request.base_url).rstrip("/")
+    if links is None:
+        return lambda keys: [f"{base}/outputs/{key}" for key in keys]
+    return lambda keys: links.urls(keys, base)
+
+
+KeyLinksDep = NamedDependency[KeyLinks]
+
 BASE_DEPENDENCIES = {
     "services": Provide(provide_services, sync_to_thread=False),
     "studio": Provide(provide_studio, sync_to_thread=False),
+    "key_links": Provide(provide_key_links, sync_to_thread=False),
 }
 CALLER = {"caller": Provide(provide_caller)}
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]

@@ -10,7 +10,14 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from base_core import Action, GenerationQuery, GenerationRequest, Status
 from base_core.generation import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from base_core.usecases.generations import MAX_IDEMPOTENCY_KEY
-from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep, path_id
+from entrypoints.http.dependencies import (
+    CALLER,
+    SECURITY,
+    CallerDep,
+    KeyLinksDep,
+    StudioDep,
+    path_id,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,
@@ -71,21 +78,25 @@ class GenerationController(Controller):
         self,
         caller: CallerDep,
         studio: StudioDep,
+        key_links: KeyLinksDep,
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1-based page")] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
         action: FromQuery[Action | None] = None,
         status: FromQuery[Status | None] = None,
     ) -> GenerationList:
         query = GenerationQuery(caller.user_id, page, limit, action, status)
-        return generation_list(await studio.generations(query))
+        return generation_list(await studio.generations(query), key_links)
 
     @get(
         "/{generation_id:str}",
         summary="One of the caller's generations",
         responses=problem_responses(400, 401, 404, 503),
     )
-    async def read(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> GenerationOut:
-        return generation_out(await studio.generation(caller.user_id, path_id("generation", generation_id)))
+    async def read(
+        self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep, key_links: KeyLinksDep
+    ) -> GenerationOut:
+        generation = await studio.generation(caller.user_id, path_id("generation", generation_id))
+        return generation_out(generation, key_links)
 
     @delete(
         "/{generation_id:str}",

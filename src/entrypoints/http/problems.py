@@ -35,6 +35,8 @@ log = logging.getLogger("base.http")
 # Most specific first: the first class the error is an instance of wins.
 STATUS_OF: tuple[tuple[type[errors.BaseError], int], ...] = (
     (errors.ProviderInputRejected, 422),
+    (errors.UnsupportedMediaType, 415),
+    (errors.TooLarge, 413),
     (errors.InvalidRequest, 400),
     (errors.Unauthenticated, 401),
     (errors.InsufficientCredits, 402),

@@ -7,6 +7,7 @@ The `from_*` functions are the only place domain objects become JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -140,7 +141,17 @@ class Deleted(msgspec.Struct):
     success: bool
 
 
-def generation_out(generation: Generation) -> GenerationOut:
+# Builds the URLs of stored copies from their keys, for the request being answered.
+KeyLinks = Callable[[tuple[str, ...]], list[str]]
+
+
+def _output_urls(generation: Generation, links: KeyLinks | None) -> list[str] | None:
+    if generation.output_keys and links is not None:
+        return links(generation.output_keys)
+    return list(generation.output_urls) if generation.output_urls is not None else None
+
+
+def generation_out(generation: Generation, links: KeyLinks | None = None) -> GenerationOut:
     return GenerationOut(
         id=generation.id,
         user_id=generation.user_id,
@@ -152,7 +163,7 @@ def generation_out(generation: Generation) -> GenerationOut:
         settings=dict(generation.settings),
         status=generation.status,
         prediction_id=generation.prediction_id,
-        output_urls=list(generation.output_urls) if generation.output_urls is not None else None,
+        output_urls=_output_urls(generation, links),
         error_message=generation.error_message,
         cost=generation.cost,
         processing_time_ms=generation.processing_time_ms,
@@ -161,9 +172,9 @@ def generation_out(generation: Generation) -> GenerationOut:
     )
 
 
-def generation_list(page: GenerationPage) -> GenerationList:
+def generation_list(page: GenerationPage, links: KeyLinks | None = None) -> GenerationList:
     return GenerationList(
-        generations=[generation_out(g) for g in page.items],
+        generations=[generation_out(g, links) for g in page.items],
         total=page.total,
         page=page.page,
         limit=page.limit,

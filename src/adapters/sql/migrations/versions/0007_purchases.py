@@ -1,7 +1,7 @@
 """Purchases of credit packs, and the purchase a ledger entry belongs to.
 
 Revision ID: 0007_purchases
-Revises: 0005_parked_triggers
+Revises: 0006_output_keys
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = "0007_purchases"
-down_revision: str | Sequence[str] | None = "0005_parked_triggers"
+down_revision: str | Sequence[str] | None = "0006_output_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
