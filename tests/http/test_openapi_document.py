@@ -92,7 +92,7 @@ async def test_descriptions_speak_of_what_the_route_checks(doc):
 
 
 async def test_outputs_are_documented_as_images(doc):
-    ok = doc["paths"]["/outputs/{generation_id}/{name}"]["get"]["responses"]["200"]
+    ok = doc["paths"]["/outputs/{key}"]["get"]["responses"]["200"]
     assert {"image/png", "image/jpeg", "image/webp"} <= set(ok["content"])
     assert "application/json" not in ok["content"]
     assert ok["content"]["image/png"]["schema"] == {"type": "string", "format": "binary"}

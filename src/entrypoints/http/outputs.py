@@ -44,7 +44,7 @@ def _range_of(header: str | None) -> tuple[int, int] | None:
     summary="A stored copy of a generation's output, or an upload",
     description="The URLs come from a generation's `output_urls` and an upload's `url`; they "
     "outlive Replicate's one-hour retention. `Range` and `If-None-Match` are honoured.",
-    responses=problem_responses(404, 503),
+    responses=problem_responses(400, 404, 503),
 )
 async def stored_output(key: FromPath[str], request: Request[Any, Any, Any], studio: StudioDep) -> Response[Any]:
     key = key.lstrip("/")

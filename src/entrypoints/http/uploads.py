@@ -140,7 +140,7 @@ class UploadController(Controller):
         upload = await studio.add_upload(caller.user_id, image)
         return upload_out(upload, _links(services).url(upload.key, _base(request)))
 
-    @get("/{upload_id:str}", summary="One of the caller's uploads", responses=problem_responses(401, 404))
+    @get("/{upload_id:str}", summary="One of the caller's uploads", responses=problem_responses(400, 401, 404))
     async def read(
         self, upload_id: FromPath[str], request: Request[Any, Any, Any], caller: CallerDep,
         studio: StudioDep, services: ServicesDep,
