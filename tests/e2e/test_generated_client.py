@@ -159,14 +159,14 @@ def test_the_seed_flow_through_the_generated_client(server: str, client_package:
     assert (refused.parsed.needed, refused.parsed.available) == (editing.models[0].price, 0)
 
     # Stored outputs are images, as documented.
-    output = api(pkg, "outputs.outputs_generation_id_name_stored_output")
+    output = api(pkg, "outputs.outputs_key_stored_output")
     deadline = time.monotonic() + 30
     upscaled = done[Action.UPSCALE]
     while not upscaled.output_urls[0].startswith(f"{server}/outputs/") and time.monotonic() < deadline:
         time.sleep(0.2)  # copied from Replicate in the background
         upscaled = read.sync(upscaled.id, client=user)
-    generation_id, name = upscaled.output_urls[0].rsplit("/", 2)[1:]
-    stored = output.sync_detailed(generation_id, name, client=anonymous)
+    key = upscaled.output_urls[0].split("/outputs/", 1)[1]
+    stored = output.sync_detailed(key, client=anonymous)
     assert stored.status_code == 200 and stored.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -15,7 +15,7 @@ inside `keep`).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,20 +46,45 @@ def _reason(error: BaseException) -> str:
 
 class ObjectOutputStore:
     def __init__(
-        self, store: LocalStore | S3Store, *, fetch: GuardedFetch | None = None, describe: str = "",
+        self,
+        store: LocalStore | S3Store | Callable[[], LocalStore],
+        *,
+        fetch: GuardedFetch | None = None,
+        describe: str = "",
     ) -> None:
-        self.store = store
+        # A local directory is made (and opened) on first use, so a command that only reads
+        # the database creates no output directory.
+        self._store: LocalStore | S3Store | None = None
+        self._open: Callable[[], LocalStore] | None = None
+        if isinstance(store, LocalStore | S3Store):
+            self._store = store
+        else:
+            self._open = store
         self.describe = describe  # file:///dir or s3://bucket/prefix, for messages
         # A local directory keeps no attributes: its media types come from the key's extension.
         self._attributes = isinstance(store, S3Store)
         self._own_fetch = GuardedFetch() if fetch is None else None
         self._fetch = fetch or self._own_fetch
 
+    @property
+    def store(self) -> LocalStore | S3Store:
+        if self._store is None:
+            assert self._open is not None
+            self._store = self._open()
+        return self._store
+
     @classmethod
     def local(cls, directory: Path, fetch: GuardedFetch | None = None) -> ObjectOutputStore:
         directory = Path(directory).resolve()
-        directory.mkdir(parents=True, exist_ok=True)
-        return cls(LocalStore(directory), fetch=fetch, describe=f"file://{directory}")
+
+        def opened() -> LocalStore:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OutputStoreUnavailable(f"cannot create {directory}: {error.strerror}") from error
+            return LocalStore(directory)
+
+        return cls(opened, fetch=fetch, describe=f"file://{directory}")
 
     @classmethod
     def s3(
