@@ -65,6 +65,7 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
+    settings: Settings | None = None  # what the studio page may show (never secrets)
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -242,6 +243,7 @@ async def open_services(
             sessions=sessions,
             telegram=telegram,
             ping=ping,
+            settings=settings,
         )
 
 

@@ -61,6 +61,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     public_url: _Url | None = None
     supabase_jwt_secret: _Secret | None = None
     supabase_url: _Url | None = None
+    # The project's public anon key, for the studio's email sign-in (not a secret).
+    supabase_anon_key: str | None = None
     telegram_bot_token: str | None = None
     session_secret: _Secret | None = None
     initial_credits: Annotated[int, msgspec.Meta(ge=0)] = 100

@@ -119,7 +119,7 @@ async def prepare_demo(settings: Settings) -> str:
 def demo_instructions(base_url: str, token: str) -> str:
     auth = '-H "Authorization: Bearer $TOKEN"'
     return "\n".join([
-        "",
+        f"Studio: {base_url}/   (open it in a browser; signed in as the demo user)",
         f".base demo is running on {base_url} (Replicate simulator, SQLite). Ctrl-C stops it.",
         f"Demo user {DEMO_USER_ID}; paste these lines into a shell:",
         "",
@@ -141,6 +141,7 @@ def demo_instructions(base_url: str, token: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from entrypoints.http.asgi import create_app_for
+    from entrypoints.http.studio import demo_session_route
     from replicate_simulator import Simulator, SimulatorConfig
 
     configure_logging()
@@ -163,7 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             token = asyncio.run(prepare_demo(settings))
             print(demo_instructions(base_url, token), flush=True)
             config = uvicorn.Config(
-                create_app_for(settings), access_log=False, log_level="warning", lifespan="on",
+                create_app_for(settings, [demo_session_route(DEMO_USER_ID)]), access_log=False, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2,
             )
             uvicorn.Server(config).run(sockets=[sock])

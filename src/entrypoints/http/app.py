@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
@@ -13,7 +13,7 @@ from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
@@ -21,6 +21,7 @@ from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
+from entrypoints.http.studio import STUDIO_ROUTES
 from entrypoints.http.system import health, list_models, replicate_webhook
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,11 +82,16 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> Litestar:
+def create_app(
+    services: Services | ServicesFactory,
+    *,
+    debug: bool = False,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
     """The API over ready `Services`, or over a factory the lifespan opens and closes.
 
     A factory is what `base serve` uses: each worker process builds its own services
-    inside its own event loop.
+    inside its own event loop. `extra_routes` are added by `base demo` only (its sign-in).
     """
 
     @contextlib.asynccontextmanager
@@ -107,6 +113,8 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminController,
             health,
             stored_output,
+            *STUDIO_ROUTES,
+            *extra_routes,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
