@@ -224,3 +224,21 @@ def test_admins_see_the_token_pool_and_grant_credits(browser: Browser, served: S
 def test_a_non_admin_sees_no_admin_page(browser: Browser, served: Served):
     telegram_launch(browser, served, 9004, "mini_dan")
     assert browser.js("return document.querySelector('#nav button[data-view=\"admin\"]').hidden") is True
+
+
+def test_the_demo_hands_its_session_to_its_own_page_only(demo: Demo):
+    import urllib.error
+    import urllib.request
+
+    def status(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(f"{demo.url}studio/demo-session", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status({}) == 200
+    assert status({"Sec-Fetch-Site": "same-origin"}) == 200
+    assert status({"Host": "attacker.example"}) == 403  # a name rebound to 127.0.0.1
+    assert status({"Sec-Fetch-Site": "cross-site"}) == 403  # another site's page
