@@ -50,12 +50,14 @@ def create_from_prompt(browser: Browser, prompt: str) -> str:
     return card_of(browser, "create")
 
 
-def assert_clean(browser: Browser) -> None:
+def assert_clean(browser: Browser, allow: tuple[str, ...] = ()) -> None:
+    """No console error (but those `allow`ed), no CSP violation, no alert()."""
     # The console is really watched: a probe error must come back, and only it.
     browser.js("console.error('console-probe')")
     logs = browser.logs()
     assert any("console-probe" in entry["message"] for entry in logs), logs
-    problems = [e["message"] for e in logs if e["level"] == "SEVERE" and "console-probe" not in e["message"]]
+    problems = [e["message"] for e in logs if e["level"] == "SEVERE"
+                and "console-probe" not in e["message"] and not any(a in e["message"] for a in allow)]
     problems += [f"CSP: {v}" for v in browser.js("return window.__csp")]
     problems += [f"alert: {a}" for a in browser.js("return window.__alerts")]
     assert problems == []
@@ -199,6 +201,30 @@ def test_a_failure_shows_its_error_and_that_the_credits_came_back(browser: Brows
     assert "the model refused: NSFW" in text and "1 credit came back" in text
     browser.wait_for("document.getElementById('balance').textContent === '100 credits'", what="the refund")
     assert_clean(browser)
+
+
+def test_too_few_credits_lead_to_the_packs_not_to_an_error(browser: Browser, served: Served):
+    telegram_launch(browser, served, 9005, "mini_eve")
+    token = browser.js("return sessionStorage.getItem('base.session')")
+    user_id = call("GET", f"{served.url}/api/me", token=token)[1]["user"]["id"]
+    status, _ = call("POST", f"{served.url}/api/admin/credits",
+                     {"user_id": user_id, "amount": -100, "reason": "spent"}, token=served.sessions.issue(ADMIN_ID))
+    assert status == 200
+    create_from_prompt_expecting(browser, "One more picture, please")
+    browser.wait_for("!document.getElementById('view-credits').hidden", what="the credits page")
+    notice = browser.wait_for("!document.getElementById('credits-notice').hidden"
+                              " && document.getElementById('credits-notice').textContent")
+    assert notice == "That needs 1 credit; you have 0 credits. Buy a pack to go on."
+    assert browser.js("return document.getElementById('create-problem').hidden") is True  # no error shown
+    assert browser.js("return document.getElementById('balance').textContent") == "0 credits"
+    assert_clean(browser, allow=("status of 402",))
+
+
+def create_from_prompt_expecting(browser: Browser, prompt: str) -> None:
+    """Fill in and send the create form, whatever comes of it."""
+    browser.click('#nav button[data-view="create"]')
+    browser.type("#setting-prompt", prompt)
+    browser.click('#create-form button[type="submit"]')
 
 
 def test_admins_see_the_token_pool_and_grant_credits(browser: Browser, served: Served):

@@ -152,6 +152,7 @@ export function initCredits(app) {
         : "You do not have enough credits for that. Buy a pack to go on.";
       notice.hidden = false;
       app.show("credits");
+      app.refreshMe().catch(() => {});
     },
     // Back from Stripe Checkout: ?purchase_id=... names the purchase to wait for.
     resumePurchase() {
