@@ -78,6 +78,11 @@ export function initGallery(app) {
     next.disabled = state.page >= state.totalPages;
   }
 
+  function modelName(generation) {
+    const model = app.models.find((m) => m.id === generation.model_id);
+    return model ? model.displayName : generation.model_name;
+  }
+
   function label(generation) {
     const text = generation.prompt ? generation.prompt.slice(0, 60) : generation.model_name;
     return `${ACTIONS[generation.action] || generation.action}: ${text}`;
@@ -96,7 +101,7 @@ export function initGallery(app) {
     const body = h("div", { class: "body" },
       h("p", { class: "meta" },
         h("span", { class: `badge status-${generation.status}`, text: generation.status }), " ",
-        h("span", { text: `${ACTIONS[generation.action] || generation.action} · ${generation.model_name}` })),
+        h("span", { text: `${ACTIONS[generation.action] || generation.action} · ${modelName(generation)}` })),
       generation.prompt ? h("p", { class: "prompt", text: generation.prompt }) : null,
       h("p", { class: "muted small", text: `${when(generation.created_at)} · ${credits(generation.cost)}` }));
     if (generation.status === "failed") {
