@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import quote
 
 import pytest
 from browser_support import PHONE, ROOT, Browser, telegram_stub
@@ -273,3 +274,35 @@ def test_the_demo_hands_its_session_to_its_own_page_only(demo: Demo):
     assert status({"Sec-Fetch-Site": "same-origin"}) == 200
     assert status({"Host": "attacker.example"}) == 403  # a name rebound to 127.0.0.1
     assert status({"Sec-Fetch-Site": "cross-site"}) == 403  # another site's page
+
+
+def test_a_browser_without_a_session_is_offered_an_email_link(browser: Browser, served: Served):
+    from conftest import SUPABASE_ANON_KEY
+
+    browser.open(served.url, size=PHONE)
+    assert browser.js("return !document.getElementById('view-signin').hidden") is True
+    assert browser.js("return document.getElementById('nav').hidden") is True
+    browser.type("#signin-email", "ann@example.com")
+    browser.click_text("#signin-body", "Send me a sign-in link")
+    browser.wait_for("document.getElementById('signin-body').textContent.includes('Check your inbox')",
+                     what="the link sent")
+    sent = served.supabase.requests[-1]
+    assert sent["path"] == f"/auth/v1/otp?redirect_to={quote(served.url + '/', safe='')}"
+    assert sent["apikey"] == SUPABASE_ANON_KEY and sent["body"]["email"] == "ann@example.com"
+    browser.screenshot("phone-sign-in")
+    assert_clean(browser)
+
+
+def test_the_magic_links_token_is_read_once_and_removed_from_the_address(browser: Browser, served: Served):
+    import uuid
+
+    token = served.supabase_token(str(uuid.uuid4()), "bea@example.com")
+    browser.open(f"{served.url}/#access_token={token}&expires_in=3600&token_type=bearer&type=magiclink")
+    assert browser.js("return document.getElementById('view-signin').hidden") is True
+    assert browser.js("return location.hash") == ""
+    assert token not in browser.driver.current_url
+    assert browser.js("return document.getElementById('balance').textContent") == "100 credits"
+    browser.driver.refresh()  # the tab keeps its session, from sessionStorage
+    browser.wait_for("document.body.dataset.ready === 'true'")
+    assert browser.js("return document.getElementById('view-signin').hidden") is True
+    assert_clean(browser)

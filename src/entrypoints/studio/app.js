@@ -75,6 +75,7 @@ async function boot() {
   if (!(await startSession())) {
     renderSignIn(app.config);
     show("signin");
+    document.body.dataset.ready = "true";
     return;
   }
   app.models = (await app.api.get("/api/models/list")).models;
