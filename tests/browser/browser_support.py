@@ -12,10 +12,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -142,13 +141,6 @@ class Browser:
     def logs(self) -> list[dict[str, Any]]:
         return list(self.driver.get_log("browser"))
 
-    def problems(self, allow: Callable[[dict[str, Any]], bool] = lambda _: False) -> list[str]:
-        """Console errors and CSP violations of the current page, and alert() calls."""
-        errors = [e["message"] for e in self.logs() if e["level"] == "SEVERE" and not allow(e)]
-        csp = self.js("return window.__csp || []")
-        alerts = self.js("return window.__alerts || []")
-        return errors + [f"CSP violation: {v}" for v in csp] + [f"alert: {a}" for a in alerts]
-
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -156,7 +148,7 @@ class Browser:
         return path
 
 
-def telegram_stub(init_data: str, invoices: bool = True) -> str:
+def telegram_stub(init_data: str) -> str:
     """`window.Telegram.WebApp` as Telegram's script would leave it, carrying `init_data`."""
     return f"""
 window.__invoices = [];
@@ -173,3 +165,64 @@ window.Telegram = {{ WebApp: {{
   openInvoice(url, callback) {{ window.__invoices.push(url); window.__invoiceCallback = callback; }},
 }} }};
 """
+
+
+# Shared by the browser tests.
+
+LOADED_IMAGE = """(() => {
+  const card = document.querySelector(arguments[0]);
+  const img = card && card.querySelector('img');
+  return Boolean(img && img.complete && img.naturalWidth > 0) && img.naturalWidth;
+})()"""
+
+
+def card_of(browser: Browser, action: str, index: int = 0) -> str:
+    """A selector for the `index`-th gallery card of `action`, newest first."""
+    ids = browser.js(
+        """return [...document.querySelectorAll('#gallery-list article')]
+             .filter((a) => a.getAttribute('aria-label').startsWith(arguments[0]))
+             .map((a) => a.dataset.id);""",
+        {"create": "Create", "upscale": "Upscale", "remove_bg": "Remove background", "edit": "Edit"}[action],
+    )
+    assert len(ids) > index, f"no {action} card in the gallery"
+    return f'#gallery-list article[data-id="{ids[index]}"]'
+
+
+def create_from_prompt(browser: Browser, prompt: str) -> str:
+    browser.click('#nav button[data-view="create"]')
+    browser.click('input[name="action"][value="create"]')
+    browser.type("#setting-prompt", prompt)
+    browser.wait_for("document.getElementById('create-price').textContent.includes('Costs 1 credit')",
+                     what="the price before sending")
+    browser.click('#create-form button[type="submit"]')
+    browser.wait_for("!document.getElementById('view-gallery').hidden", what="the gallery")
+    return card_of(browser, "create")
+
+
+def assert_clean(browser: Browser, allow: tuple[str, ...] = ()) -> None:
+    """No console error (but those `allow`ed), no CSP violation, no alert()."""
+    # The console is really watched: a probe error must come back, and only it.
+    browser.js("console.error('console-probe')")
+    logs = browser.logs()
+    assert any("console-probe" in entry["message"] for entry in logs), logs
+    problems = [e["message"] for e in logs if e["level"] == "SEVERE"
+                and "console-probe" not in e["message"] and not any(a in e["message"] for a in allow)]
+    problems += [f"CSP: {v}" for v in browser.js("return window.__csp")]
+    problems += [f"alert: {a}" for a in browser.js("return window.__alerts")]
+    assert problems == []
+
+
+def telegram_launch(browser: Browser, served: Any, telegram_id: int, username: str, extra: str = "") -> None:
+    """The studio opened as Telegram opens a Mini App: launch data in the fragment, the
+    WebApp object (stubbed) carrying a signed initData."""
+    init_data = served.init_data(telegram_id, username)
+
+    fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop"
+    browser.open(f"{served.url}/#{fragment}", before=telegram_stub(init_data) + extra, size=PHONE)
+
+
+def create_from_prompt_expecting(browser: Browser, prompt: str) -> None:
+    """Fill in and send the create form, whatever comes of it."""
+    browser.click('#nav button[data-view="create"]')
+    browser.type("#setting-prompt", prompt)
+    browser.click('#create-form button[type="submit"]')

@@ -14,55 +14,24 @@ import shutil
 from urllib.parse import quote
 
 import pytest
-from browser_support import PHONE, ROOT, Browser, telegram_stub
-from conftest import ADMIN_ID, Demo, Served
+from browser_servers import ADMIN_ID, SUPABASE_ANON_KEY, Demo, Served
+from browser_support import (
+    LOADED_IMAGE,
+    PHONE,
+    ROOT,
+    Browser,
+    assert_clean,
+    card_of,
+    create_from_prompt,
+    create_from_prompt_expecting,
+    telegram_launch,
+)
+
 from live_server import call
 
 pytestmark = pytest.mark.slow
 
 HOSTILE = "<img src=x onerror=alert(1)> a lighthouse at dusk"
-LOADED_IMAGE = """(() => {
-  const card = document.querySelector(arguments[0]);
-  const img = card && card.querySelector('img');
-  return Boolean(img && img.complete && img.naturalWidth > 0) && img.naturalWidth;
-})()"""
-
-
-def card_of(browser: Browser, action: str, index: int = 0) -> str:
-    """A selector for the `index`-th gallery card of `action`, newest first."""
-    ids = browser.js(
-        """return [...document.querySelectorAll('#gallery-list article')]
-             .filter((a) => a.getAttribute('aria-label').startsWith(arguments[0]))
-             .map((a) => a.dataset.id);""",
-        {"create": "Create", "upscale": "Upscale", "remove_bg": "Remove background", "edit": "Edit"}[action],
-    )
-    assert len(ids) > index, f"no {action} card in the gallery"
-    return f'#gallery-list article[data-id="{ids[index]}"]'
-
-
-def create_from_prompt(browser: Browser, prompt: str) -> str:
-    browser.click('#nav button[data-view="create"]')
-    browser.click('input[name="action"][value="create"]')
-    browser.type("#setting-prompt", prompt)
-    browser.wait_for("document.getElementById('create-price').textContent.includes('Costs 1 credit')",
-                     what="the price before sending")
-    browser.click('#create-form button[type="submit"]')
-    browser.wait_for("!document.getElementById('view-gallery').hidden", what="the gallery")
-    return card_of(browser, "create")
-
-
-def assert_clean(browser: Browser, allow: tuple[str, ...] = ()) -> None:
-    """No console error (but those `allow`ed), no CSP violation, no alert()."""
-    # The console is really watched: a probe error must come back, and only it.
-    browser.js("console.error('console-probe')")
-    logs = browser.logs()
-    assert any("console-probe" in entry["message"] for entry in logs), logs
-    problems = [e["message"] for e in logs if e["level"] == "SEVERE"
-                and "console-probe" not in e["message"] and not any(a in e["message"] for a in allow)]
-    problems += [f"CSP: {v}" for v in browser.js("return window.__csp")]
-    problems += [f"alert: {a}" for a in browser.js("return window.__alerts")]
-    assert problems == []
-
 
 def test_the_demo_user_creates_an_image_and_sees_it_arrive_without_reloading(browser: Browser, demo: Demo):
     browser.open(demo.url)
@@ -153,14 +122,6 @@ def test_phone_and_desktop_screenshots(browser: Browser, demo: Demo):
     assert_clean(browser)
 
 
-def telegram_launch(browser: Browser, served: Served, telegram_id: int, username: str) -> None:
-    init_data = served.init_data(telegram_id, username)
-    from urllib.parse import quote
-
-    fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop"
-    browser.open(f"{served.url}/#{fragment}", before=telegram_stub(init_data), size=PHONE)
-
-
 def test_a_telegram_mini_app_launch_signs_in_without_any_screen(browser: Browser, served: Served):
     telegram_launch(browser, served, 9001, "mini_ann")
     assert browser.js("return window.__tgReady") is True
@@ -226,13 +187,6 @@ def test_too_few_credits_lead_to_the_packs_not_to_an_error(browser: Browser, ser
     assert_clean(browser, allow=("status of 402",))
 
 
-def create_from_prompt_expecting(browser: Browser, prompt: str) -> None:
-    """Fill in and send the create form, whatever comes of it."""
-    browser.click('#nav button[data-view="create"]')
-    browser.type("#setting-prompt", prompt)
-    browser.click('#create-form button[type="submit"]')
-
-
 def test_admins_see_the_token_pool_and_grant_credits(browser: Browser, served: Served):
     token = served.sessions.issue(ADMIN_ID)
     browser.open(served.url, before=f"sessionStorage.setItem('base.session', {token!r});")
@@ -277,8 +231,6 @@ def test_the_demo_hands_its_session_to_its_own_page_only(demo: Demo):
 
 
 def test_a_browser_without_a_session_is_offered_an_email_link(browser: Browser, served: Served):
-    from conftest import SUPABASE_ANON_KEY
-
     browser.open(served.url, size=PHONE)
     assert browser.js("return !document.getElementById('view-signin').hidden") is True
     assert browser.js("return document.getElementById('nav').hidden") is True

@@ -12,12 +12,17 @@ import io
 import urllib.error
 import urllib.request
 import uuid
-from urllib.parse import quote
 
 import pytest
-from browser_support import PHONE, Browser, telegram_stub
-from conftest import Demo, Served
-from test_studio import LOADED_IMAGE, assert_clean, card_of, create_from_prompt
+from browser_servers import Demo, Served
+from browser_support import (
+    LOADED_IMAGE,
+    Browser,
+    assert_clean,
+    card_of,
+    create_from_prompt,
+    telegram_launch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -54,17 +59,11 @@ def skip_until_merged(status: int, endpoint: str, issue: int) -> None:
         pytest.skip(f"WAVE2-SKIP: {endpoint} answers 404 on this branch (issue {issue} not merged)")
 
 
-def launch(browser: Browser, served: Served, telegram_id: int, username: str, extra: str = "") -> None:
-    init_data = served.init_data(telegram_id, username)
-    fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop"
-    browser.open(f"{served.url}/#{fragment}", before=telegram_stub(init_data) + extra, size=PHONE)
-
-
 def test_a_result_arrives_over_the_event_stream_without_polling(browser: Browser, served: Served):
     token = served.sessions.issue(str(uuid.uuid4()))
     skip_until_merged(status_of("GET", f"{served.url}/api/generations/events", token),
                       "GET /api/generations/events", 13)
-    launch(browser, served, 9101, "sse_ann", FETCH_LOG)
+    telegram_launch(browser, served, 9101, "sse_ann", FETCH_LOG)
     served.simulator(processing_delay=4)  # polling would ask about it twice or more meanwhile
     try:
         browser.wait_for("window.__fetches.some((u) => u.includes('/api/generations/events'))",
@@ -94,7 +93,7 @@ def test_a_photo_from_the_device_is_uploaded_and_upscaled(browser: Browser, serv
     token = served.sessions.issue(str(uuid.uuid4()))
     skip_until_merged(status_of("POST", f"{served.url}/api/uploads", token, b"", "image/png"),
                       "POST /api/uploads", 15)
-    launch(browser, served, 9102, "upload_bob")
+    telegram_launch(browser, served, 9102, "upload_bob")
     browser.click('#nav button[data-view="create"]')
     browser.click('input[name="action"][value="upscale"]')
     browser.wait_for("document.getElementById('create-upload')", what="the upload button")
@@ -132,7 +131,7 @@ def test_a_pack_is_bought_with_stripe_checkout_in_a_browser(browser: Browser, de
 
 def test_a_pack_is_bought_with_telegram_stars_inside_the_mini_app(browser: Browser, served: Served):
     skip_until_merged(status_of("GET", f"{served.url}/api/credits/packs"), "GET /api/credits/packs", 14)
-    launch(browser, served, 9103, "stars_cat")
+    telegram_launch(browser, served, 9103, "stars_cat")
     browser.click('#nav button[data-view="credits"]')
     browser.wait_for("document.querySelector('#packs .pack button:not([disabled])')",
                      what="a pack priced in Stars")

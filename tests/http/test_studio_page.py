@@ -41,7 +41,7 @@ async def test_the_page_is_served_with_a_strict_policy(api: Api):
 
 async def test_the_page_has_no_inline_script_or_style(api: Api):
     html = (await api.client.get("/")).text
-    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.DOTALL)
     assert scripts and all(body.strip() == "" for body in scripts)
     assert re.findall(r"<script\b[^>]*>", html) == ['<script type="module" src="/studio/app.js">']
     assert "<style" not in html and not re.search(r"\son[a-z]+=", html) and " style=" not in html

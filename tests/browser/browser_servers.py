@@ -1,0 +1,98 @@
+"""What the browser tests run against, and the stand-ins beside them (shared with conftest)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+import attrs
+
+from adapters.auth import SessionTokens, sign_init_data
+from live_server import call
+
+BOT_TOKEN = "123456:studio-browser-tests-bot-token"
+ADMIN_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://base.local/studio-admin"))
+SUPABASE_SECRET = "studio-browser-tests-supabase-hs256-secret-0123456789"
+SUPABASE_ANON_KEY = "studio-browser-tests-public-anon-key"
+
+@attrs.frozen
+class Demo:
+    url: str  # the studio's address, as `base demo` prints it first
+
+
+class SupabaseStub:
+    """Supabase Auth's `POST /auth/v1/otp` (the magic link), recorded, on loopback."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, object]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _cors(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+                self.send_header("Access-Control-Allow-Headers", "apikey, authorization, content-type")
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+
+            def do_OPTIONS(self) -> None:
+                self.send_response(204)
+                self._cors()
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                stub.requests.append({"path": self.path, "apikey": self.headers.get("apikey"),
+                                      "body": json.loads(body or b"{}")})
+                self.send_response(200)
+                self._cors()
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@attrs.frozen
+class Served:
+    url: str
+    simulator_url: str
+    sessions: SessionTokens
+    supabase: SupabaseStub
+
+    def supabase_token(self, user_id: str, email: str) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
+                  "iss": f"{self.supabase.url}/auth/v1", "iat": now, "exp": now + 3600}
+        return jwt.encode(claims, SUPABASE_SECRET, algorithm="HS256")
+
+    def init_data(self, telegram_id: int, username: str, first_name: str = "Ann") -> str:
+        user = (f'{{"id":{telegram_id},"first_name":"{first_name}","username":"{username}",'
+                '"language_code":"en"}')
+        fields = {"auth_date": str(int(time.time())), "query_id": f"AAH{telegram_id}", "user": user}
+        return sign_init_data(fields, BOT_TOKEN)
+
+    def simulator(self, **settings: float) -> None:
+        status, _ = call("PATCH", f"{self.simulator_url}/_sim/settings", settings)
+        assert status == 200
+
+    def fault(self, body: dict[str, object]) -> None:
+        status, answer = call("POST", f"{self.simulator_url}/_sim/faults", body)
+        assert status in (200, 201), answer
