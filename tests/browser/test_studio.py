@@ -258,3 +258,101 @@ def test_the_magic_links_token_is_read_once_and_removed_from_the_address(browser
     browser.wait_for("document.body.dataset.ready === 'true'")
     assert browser.js("return document.getElementById('view-signin').hidden") is True
     assert_clean(browser)
+
+
+def test_every_control_is_labelled_and_creating_works_from_the_keyboard(browser: Browser, demo: Demo):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.open(demo.url)
+    for view in ("create", "gallery", "credits"):
+        browser.click(f'#nav button[data-view="{view}"]')
+        unlabelled = browser.js("""return [...document.querySelectorAll(
+            '#view-' + arguments[0] + ' input, #view-' + arguments[0] + ' select, #view-' + arguments[0] + ' textarea')]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                          && !c.closest('label'))
+            .map((c) => c.outerHTML.slice(0, 80));""", view)
+        assert unlabelled == [], view
+    browser.click('#nav button[data-view="create"]')
+    first = browser.driver.find_element("css selector", 'input[name="action"][value="create"]')
+    first.send_keys(Keys.ARROW_RIGHT)  # a radio group: arrows move the choice
+    assert browser.js("return document.querySelector('input[name=\"action\"]:checked').value") == "edit"
+    browser.driver.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
+    assert browser.js("return document.querySelector('input[name=\"action\"]:checked').value") == "create"
+    prompt = browser.driver.find_element("css selector", "#setting-prompt")
+    prompt.click()
+    prompt.send_keys("Typed and sent from the keyboard")
+    for _ in range(30):  # Tab on to the submit button, then Enter
+        browser.driver.switch_to.active_element.send_keys(Keys.TAB)
+        if browser.js("return document.activeElement.type === 'submit'"):
+            break
+    browser.driver.switch_to.active_element.send_keys(Keys.ENTER)
+    browser.wait_for("!document.getElementById('view-gallery').hidden", what="the gallery")
+    card = card_of(browser, "create")
+    assert browser.js("return document.querySelector(arguments[0] + ' .prompt').textContent", card) \
+        == "Typed and sent from the keyboard"
+    assert_clean(browser)
+
+
+def test_filters_full_size_view_and_download(browser: Browser, demo: Demo):
+    browser.open(demo.url)
+    card = create_from_prompt(browser, "A green door")
+    browser.wait_for(LOADED_IMAGE, card, what="a finished result")
+    browser.js("const s = document.getElementById('filter-action'); s.value = 'upscale';"
+               " s.dispatchEvent(new Event('change'));")
+    browser.wait_for("!document.querySelector(arguments[0])", card, what="the creates filtered out")
+    assert browser.js("return [...document.querySelectorAll('#gallery-list article')].every("
+                      "(a) => a.getAttribute('aria-label').startsWith('Upscale'))")
+    browser.js("const s = document.getElementById('filter-action'); s.value = 'create';"
+               " s.dispatchEvent(new Event('change'));")
+    browser.wait_for("document.querySelector(arguments[0])", card, what="the creates again")
+    assert browser.js("return [...document.querySelectorAll('#gallery-list article')].every("
+                      "(a) => a.getAttribute('aria-label').startsWith('Create'))")
+    browser.js("const s = document.getElementById('filter-action'); s.value = '';"
+               " s.dispatchEvent(new Event('change'));")
+    browser.js("const s = document.getElementById('filter-status'); s.value = 'failed';"
+               " s.dispatchEvent(new Event('change'));")
+    browser.wait_for("document.getElementById('gallery-list').textContent.includes('Nothing')",
+                     what="no failed ones in the demo")
+    browser.js("const s = document.getElementById('filter-status'); s.value = '';"
+               " s.dispatchEvent(new Event('change'));")
+    browser.wait_for("document.querySelector('#gallery-list .thumb')", what="the results again")
+    browser.click("#gallery-list .thumb")
+    assert browser.wait_for("document.getElementById('viewer').open", what="the full-size view")
+    src = browser.wait_for("document.getElementById('viewer-image').naturalWidth > 0"
+                           " && document.getElementById('viewer-image').src")
+    assert browser.js("return document.getElementById('viewer-download').href") == src
+    assert browser.js("return document.getElementById('viewer-download').hasAttribute('download')")
+    from selenium.webdriver.common.keys import Keys
+
+    browser.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    browser.wait_for("!document.getElementById('viewer').open", what="Escape to close it")
+    assert_clean(browser)
+
+
+def test_the_gallery_pages_through_the_history(browser: Browser, served: Served):
+    import time
+    import uuid
+
+    user = str(uuid.uuid4())
+    token = served.sessions.issue(user)
+    body = {"action": "create", "model_id": "flux-schnell", "prompt": "page filler"}
+    for batch in (7, 6):
+        for _ in range(batch):
+            status, answer = call("POST", f"{served.url}/api/generations/create", body, token=token)
+            assert status == 201, answer
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = call("GET", f"{served.url}/api/generations/list?status=completed&limit=50", token=token)[1]
+            if listed["total"] >= 7 if batch == 7 else listed["total"] == 13:
+                break
+            time.sleep(0.2)
+    browser.open(served.url, before=f"sessionStorage.setItem('base.session', {token!r});")
+    browser.click('#nav button[data-view="gallery"]')
+    assert browser.js("return document.querySelectorAll('#gallery-list article').length") == 12
+    assert "Page 1 of 2 · 13 in all" in browser.js("return document.querySelector('#view-gallery .pager').textContent")
+    browser.click_text("#view-gallery .pager", "Next page")
+    browser.wait_for("document.querySelectorAll('#gallery-list article').length === 1", what="page 2")
+    assert "Page 2 of 2" in browser.js("return document.querySelector('#view-gallery .pager').textContent")
+    browser.click_text("#view-gallery .pager", "Previous page")
+    browser.wait_for("document.querySelectorAll('#gallery-list article').length === 12", what="page 1 again")
+    assert_clean(browser)

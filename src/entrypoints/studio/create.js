@@ -89,19 +89,21 @@ export function initCreate(app) {
     return box;
   }
 
-  function render() {
+  // Re-rendered on every choice; `focus` names the control that keeps the keyboard focus.
+  function render(focus = null) {
     clear(container);
+    if (focus) queueMicrotask(() => { const el = container.querySelector(focus); if (el) el.focus(); });
     const model = modelsFor(state.action).find((m) => m.id === state.modelId) || modelsFor(state.action)[0];
     state.modelId = model ? model.id : null;
 
     const tabs = h("fieldset", { class: "actions" }, h("legend", { text: "What to do" }),
       actions.map((action) => h("label", { class: "choice" },
         h("input", { type: "radio", name: "action", value: action, checked: action === state.action,
-          onchange: () => { state.action = action; state.modelId = null; render(); } }),
+          onchange: () => { state.action = action; state.modelId = null; render(`input[name="action"][value="${action}"]`); } }),
         h("span", { text: ACTIONS[action] }))));
     const modelSelect = h("select", { id: "create-model", name: "model" },
       modelsFor(state.action).map((m) => h("option", { value: m.id, text: `${m.displayName} · ${credits(m.price)}`, selected: m.id === state.modelId })));
-    modelSelect.addEventListener("change", () => { state.modelId = modelSelect.value; render(); });
+    modelSelect.addEventListener("change", () => { state.modelId = modelSelect.value; render("#create-model"); });
     append(container, [tabs, h("div", { class: "stack" }, h("label", { for: "create-model", text: "Model" }), modelSelect)]);
     if (!model) {
       container.append(h("p", { text: "No model does this here." }));
