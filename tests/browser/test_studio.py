@@ -356,3 +356,18 @@ def test_the_gallery_pages_through_the_history(browser: Browser, served: Served)
     browser.click_text("#view-gallery .pager", "Previous page")
     browser.wait_for("document.querySelectorAll('#gallery-list article').length === 12", what="page 1 again")
     assert_clean(browser)
+
+
+def test_an_earlier_result_is_edited_with_a_prompt(browser: Browser, demo: Demo):
+    browser.open(demo.url)
+    source = create_from_prompt(browser, "A plain white teapot")
+    browser.wait_for(LOADED_IMAGE, source, what="the teapot")
+    browser.click_text(source, "Edit this")
+    browser.wait_for("document.querySelector('input[name=\"action\"]:checked').value === 'edit'")
+    assert browser.js("return document.getElementById('create-earlier').value") == \
+        browser.js("return document.querySelector(arguments[0] + ' img').src", source)
+    browser.type("#setting-prompt", "Paint it with blue flowers")
+    browser.click_text("#create-form", "Edit")
+    browser.wait_for("!document.getElementById('view-gallery').hidden", what="the gallery")
+    assert browser.wait_for(LOADED_IMAGE, card_of(browser, "edit"), what="the edited teapot") > 0
+    assert_clean(browser)

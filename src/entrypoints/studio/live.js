@@ -125,8 +125,18 @@ export class Live {
       else if (field === "data") data.push(value);
     }
     if (!data.length || (type !== "generation" && type !== "message")) return;
+    let payload;
     try {
-      this.deliver(JSON.parse(data.join("\n")));
-    } catch { /* not JSON: ignored */ }
+      payload = JSON.parse(data.join("\n"));
+    } catch {
+      return;  // not JSON: ignored
+    }
+    if (payload && payload.id && payload.status && payload.action) this.deliver(payload);
+    else if (payload && (payload.id || payload.generation_id)) {
+      // Only the id of what changed: read the generation itself.
+      const id = payload.id || payload.generation_id;
+      this.api.get(`/api/generations/${encodeURIComponent(id)}`, { quiet: [404] })
+        .then((g) => this.deliver(g), () => this.running.delete(id));
+    }
   }
 }
