@@ -21,6 +21,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from base_core.errors import Forbidden, NotFound
+from entrypoints.bootstrap import Services
 from entrypoints.http.dependencies import ServicesDep
 
 STUDIO_PACKAGE = "entrypoints.studio"
@@ -78,7 +79,7 @@ def content_security_policy(connect: Iterable[str | None] = (), images: Iterable
     ])
 
 
-def security_headers(services: Any) -> dict[str, str]:
+def security_headers(services: Services) -> dict[str, str]:
     settings = services.settings
     policy = content_security_policy(
         connect=[_origin(settings.supabase_url) if settings else None],
