@@ -96,3 +96,83 @@ class Served:
     def fault(self, body: dict[str, object]) -> None:
         status, answer = call("POST", f"{self.simulator_url}/_sim/faults", body)
         assert status in (200, 201), answer
+
+
+# What telegram-web-app.js leaves behind, enough for the studio: the WebApp object built
+# from the launch parameters in the URL fragment, as Telegram's own script does.
+TELEGRAM_SCRIPT_STAND_IN = b"""(function () {
+  var launch = new URLSearchParams(location.hash.slice(1));
+  window.Telegram = { WebApp: {
+    initData: launch.get('tgWebAppData') || '',
+    themeParams: JSON.parse(launch.get('tgWebAppThemeParams') || '{}'),
+    colorScheme: 'light', platform: launch.get('tgWebAppPlatform') || 'unknown',
+    ready: function () { window.__tgReady = true; },
+    expand: function () {},
+    openInvoice: function () {}
+  } };
+})();
+"""
+
+
+class TelegramOrgStandIn:
+    """`https://telegram.org/js/telegram-web-app.js` served on loopback with a self-signed
+    certificate; a browser started with `flags` resolves telegram.org to it."""
+
+    def __init__(self, workdir) -> None:
+        import ssl
+
+        cert, key = _self_signed("telegram.org", workdir)
+        self.requests: list[str] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                stand_in.requests.append(self.path)
+                found = self.path.split("?")[0] == "/js/telegram-web-app.js"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "text/javascript")
+                self.end_headers()
+                if found:
+                    self.wfile.write(TELEGRAM_SCRIPT_STAND_IN)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        port = self.server.server_address[1]
+        self.flags = (f"--host-resolver-rules=MAP telegram.org 127.0.0.1:{port}", "--ignore-certificate-errors")
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _self_signed(host: str, workdir) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = workdir / "cert.pem", workdir / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)

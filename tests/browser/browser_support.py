@@ -60,14 +60,14 @@ def require_browser() -> None:
 class Browser:
     """One Chromium; `open` loads a page with the watchers (and any stubs) in place."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_flags: tuple[str, ...] = ()) -> None:
         from selenium import webdriver
         from selenium.webdriver.chrome.options import Options
         from selenium.webdriver.chrome.service import Service
 
         options = Options()
         options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-        for flag in CHROMIUM_FLAGS:
+        for flag in (*CHROMIUM_FLAGS, *extra_flags):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))

@@ -377,3 +377,31 @@ def test_an_earlier_result_is_edited_with_a_prompt(browser: Browser, demo: Demo)
     browser.wait_for("!document.getElementById('view-gallery').hidden", what="the gallery")
     assert browser.wait_for(LOADED_IMAGE, card_of(browser, "edit"), what="the edited teapot") > 0
     assert_clean(browser)
+
+
+def test_inside_telegram_the_page_loads_telegrams_script_and_signs_in(served: Served, tmp_path):
+    """No stub this time: the page finds the launch parameters, loads telegram-web-app.js
+    from telegram.org (a stand-in on loopback) under its CSP, and signs in with it."""
+    import json
+
+    from browser_servers import TelegramOrgStandIn
+
+    init_data = served.init_data(9201, "script_fay")
+    theme = json.dumps({"bg_color": "#fffbe6", "text_color": "#222222", "button_color": "#f08c00"})
+    fragment = (f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=android"
+                f"&tgWebAppThemeParams={quote(theme, safe='')}")
+    with TelegramOrgStandIn(tmp_path) as telegram:
+        browser = Browser(extra_flags=telegram.flags)
+        try:
+            browser.open(f"{served.url}/#{fragment}", size=PHONE)
+            assert telegram.requests == ["/js/telegram-web-app.js"]
+            assert browser.js("return window.__tgReady") is True
+            assert browser.js("return document.getElementById('view-signin').hidden") is True
+            token = browser.js("return sessionStorage.getItem('base.session')")
+            assert call("GET", f"{served.url}/api/me", token=token)[1]["user"]["telegram_username"] == "script_fay"
+            assert browser.js("return document.documentElement.style.getPropertyValue('--tg-theme-bg-color')") \
+                == "#fffbe6"
+            browser.screenshot("telegram-theme-phone")
+            assert_clean(browser)
+        finally:
+            browser.quit()
