@@ -126,7 +126,7 @@ class TelegramOrgStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 stand_in.requests.append(self.path)
                 found = self.path.split("?")[0] == "/js/telegram-web-app.js"
                 self.send_response(200 if found else 404)
