@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -25,10 +26,12 @@ class Demo:
 
 
 class SupabaseStub:
-    """Supabase Auth's `POST /auth/v1/otp` (the magic link), recorded, on loopback."""
+    """Supabase Auth on loopback: `POST /auth/v1/otp` (the magic link) and
+    `POST /auth/v1/token?grant_type=refresh_token` (a new access token from `issue`), recorded."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, object]] = []
+        self.issue: Callable[[], str] | None = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,11 +49,15 @@ class SupabaseStub:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stub.requests.append({"path": self.path, "apikey": self.headers.get("apikey"),
                                       "body": json.loads(body or b"{}")})
+                answer: dict[str, object] = {}
+                if self.path.startswith("/auth/v1/token") and stub.issue is not None:
+                    answer = {"access_token": stub.issue(), "refresh_token": "refresh-2",
+                              "token_type": "bearer", "expires_in": 3600}
                 self.send_response(200)
                 self._cors()
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(json.dumps(answer).encode())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -75,12 +82,12 @@ class Served:
     sessions: SessionTokens
     supabase: SupabaseStub
 
-    def supabase_token(self, user_id: str, email: str) -> str:
+    def supabase_token(self, user_id: str, email: str, lifetime: int = 3600) -> str:
         import jwt
 
         now = int(time.time())
         claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
-                  "iss": f"{self.supabase.url}/auth/v1", "iat": now, "exp": now + 3600}
+                  "iss": f"{self.supabase.url}/auth/v1", "iat": now - 7200, "exp": now + lifetime}
         return jwt.encode(claims, SUPABASE_SECRET, algorithm="HS256")
 
     def init_data(self, telegram_id: int, username: str, first_name: str = "Ann") -> str:

@@ -405,3 +405,29 @@ def test_inside_telegram_the_page_loads_telegrams_script_and_signs_in(served: Se
             assert_clean(browser)
         finally:
             browser.quit()
+
+
+def test_an_expired_supabase_session_is_renewed_with_its_refresh_token(browser: Browser, served: Served):
+    import uuid
+
+    user = str(uuid.uuid4())
+    expired = served.supabase_token(user, "cy@example.com", lifetime=-3600)
+    served.supabase.issue = lambda: served.supabase_token(user, "cy@example.com")
+    try:
+        browser.open(f"{served.url}/#access_token={expired}&refresh_token=refresh-1&token_type=bearer"
+                     "&type=magiclink")
+        assert browser.js("return document.getElementById('view-signin').hidden") is True
+        refreshes = [r for r in served.supabase.requests if str(r["path"]).startswith("/auth/v1/token")]
+        assert refreshes and refreshes[-1]["body"] == {"refresh_token": "refresh-1"}
+        assert browser.js("return sessionStorage.getItem('base.session')") != expired
+        assert browser.js("return document.getElementById('balance').textContent") == "100 credits"
+    finally:
+        served.supabase.issue = None
+    assert_clean(browser, allow=("status of 401",))  # the expired token's one refusal
+
+
+def test_a_stale_token_in_the_tab_gives_way_to_the_demo_session(browser: Browser, demo: Demo):
+    browser.open(demo.url, before="sessionStorage.setItem('base.session', 'left.over.from-an-older-demo');")
+    assert browser.js("return document.getElementById('view-signin').hidden") is True
+    assert browser.js("return sessionStorage.getItem('base.session')") != "left.over.from-an-older-demo"
+    assert_clean(browser, allow=("status of 401",))

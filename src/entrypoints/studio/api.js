@@ -14,6 +14,7 @@ export class Api extends EventTarget {
   constructor() {
     super();
     this.token = null;
+    this.renew = null;  // async () => a new token or null: tried once on a 401
   }
 
   headers(extra = {}) {
@@ -22,7 +23,8 @@ export class Api extends EventTarget {
     return headers;
   }
 
-  async request(method, path, { body, headers = {}, quiet = [] } = {}) {
+  async request(method, path, options = {}) {
+    const { body, headers = {}, quiet = [], renewed = false } = options;
     const init = { method, headers: this.headers(headers), cache: "no-store" };
     if (body instanceof Blob || body instanceof FormData) init.body = body;
     else if (body !== undefined) {
@@ -43,6 +45,10 @@ export class Api extends EventTarget {
       } catch {
         data = { detail: text.slice(0, 200) };
       }
+    }
+    if (response.status === 401 && this.renew && !renewed && !quiet.includes(401)) {
+      // An expired session: sign in again behind the scenes, then try once more.
+      if (await this.renew()) return this.request(method, path, { ...options, renewed: true });
     }
     if (!response.ok) {
       const error = new ApiError(response.status, data);

@@ -1,6 +1,6 @@
 // The studio's entry point: read the server's config, sign in, then build the views.
 import { Api } from "./api.js";
-import { forget, renderSignIn, signIn } from "./auth.js";
+import { forget, renderSignIn, renew, signIn } from "./auth.js";
 import { credits, h, toast } from "./dom.js";
 import { Live } from "./live.js";
 import { initCreate } from "./create.js";
@@ -51,20 +51,19 @@ function onBalance(listener) {
 app.onBalance = onBalance;
 
 async function startSession() {
-  let session = await signIn(app.api, app.config);
+  const session = await signIn(app.api, app.config);
   if (!session) return false;
   app.api.token = session.token;
   app.webApp = session.webApp || null;
+  app.api.renew = async () => {
+    app.api.token = await renew(app.api, app.config, session);
+    return app.api.token;
+  };
   try {
     await refreshMe();
   } catch (error) {
-    if (error.status !== 401 || session.method !== "kept") throw error;
-    forget();  // a token kept from an earlier run that no longer verifies
-    app.api.token = null;
-    session = await signIn(app.api, app.config);
-    if (!session) return false;
-    app.api.token = session.token;
-    await refreshMe();
+    if (error.status !== 401) throw error;
+    return false;  // refused, and no way to a new token: the sign-in form
   }
   return true;
 }
@@ -97,7 +96,7 @@ async function boot() {
   app.api.addEventListener("payment-required", (event) => app.credits.needMore(event.detail));
   app.api.addEventListener("unauthorized", () => {
     forget();
-    toast("Your session ended; sign in again.", "error");
+    toast("Your session ended: reload the page to sign in again.", "error");
   });
   await app.gallery.load();
   app.credits.resumePurchase();

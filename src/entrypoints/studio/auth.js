@@ -9,6 +9,7 @@
 import { h, clear, toast } from "./dom.js";
 
 const KEY = "base.session";
+const REFRESH_KEY = "base.refresh";
 const TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js";
 
 export function insideTelegram() {
@@ -51,9 +52,17 @@ export function forget() {
   try { sessionStorage.removeItem(KEY); } catch { /* nothing kept */ }
 }
 
+function kept(key) {
+  try { return sessionStorage.getItem(key); } catch { return null; }
+}
+
 function fromFragment() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get("access_token");
+  const refresh = fragment.get("refresh_token");
+  if (token && refresh) {
+    try { sessionStorage.setItem(REFRESH_KEY, refresh); } catch { /* no refresh then */ }
+  }
   const error = fragment.get("error_description") || fragment.get("error");
   if (token || error) history.replaceState(null, "", location.pathname + location.search);
   if (error) toast(`Sign-in failed: ${error}`, "error");
@@ -77,15 +86,44 @@ export async function signIn(api, config) {
     remember(fragmentToken);
     return { token: fragmentToken, method: "supabase" };
   }
-  let kept = null;
-  try { kept = sessionStorage.getItem(KEY); } catch { /* none */ }
-  if (kept) return { token: kept, method: "kept" };
+  const token = kept(KEY);
+  if (token) return { token, method: "kept" };
   if (config.demo) {
     const demo = await api.get("/studio/demo-session");
     remember(demo.session_token);
     return { token: demo.session_token, method: "demo" };
   }
   return null;
+}
+
+// A new token when the one in use is refused (expired): Telegram's initData again, a
+// Supabase refresh, or the demo's session; null when the person must sign in again.
+export async function renew(api, config, session) {
+  let token = null;
+  try {
+    if (session.method === "telegram" && session.webApp) {
+      const signed = await api.post("/api/auth/telegram", { initData: session.webApp.initData }, { quiet: [401] });
+      token = signed.session_token;
+    } else if (config.supabase && kept(REFRESH_KEY)) {
+      const response = await fetch(`${config.supabase.url}/auth/v1/token?grant_type=refresh_token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", apikey: config.supabase.anon_key, Authorization: `Bearer ${config.supabase.anon_key}` },
+        body: JSON.stringify({ refresh_token: kept(REFRESH_KEY) }),
+      });
+      if (response.ok) {
+        const answer = await response.json();
+        token = answer.access_token || null;
+        if (answer.refresh_token) sessionStorage.setItem(REFRESH_KEY, answer.refresh_token);
+      }
+    } else if (config.demo) {
+      token = (await api.get("/studio/demo-session", { quiet: [401, 403] })).session_token;
+    }
+  } catch {
+    token = null;
+  }
+  if (token) remember(token);
+  else forget();
+  return token;
 }
 
 export function renderSignIn(config) {
