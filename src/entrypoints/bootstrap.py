@@ -103,6 +103,7 @@ class Services:
     ops: Operations | None = None
     links: OutputLinks | None = None  # URLs of stored objects, built from their keys
     max_upload_bytes: int = 10 * 1024 * 1024
+    settings: Settings | None = None  # what the studio page may show (never secrets)
 
 
 @attrs.frozen
@@ -377,6 +378,7 @@ async def open_services(
             ops=ops,
             links=links,
             max_upload_bytes=settings.max_upload_bytes,
+            settings=settings,
         )
 
 

@@ -74,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     public_url: _Url | None = None
     supabase_jwt_secret: _Secret | None = None
     supabase_url: _Url | None = None
+    # The project's public anon key, for the studio's email sign-in (not a secret).
+    supabase_anon_key: str | None = None
     telegram_bot_token: (
         Annotated[str, msgspec.Meta(pattern=r"^[0-9]+:[A-Za-z0-9_-]+$", description="a bot token, <digits>:<text>")]
         | None

@@ -45,7 +45,8 @@ async def test_first_seen_supabase_user_gets_initial_credits(api):
             "telegram_first_name": None,
             "email": "ann@example.com",
             "credits": 100,
-        }
+        },
+        "is_admin": False,
     }
 
 

@@ -120,7 +120,7 @@ def instructions(
     create = f'curl -s -X POST "$BASE/api/generations/create" {auth} {json_body} -d'
     sample = f"{base_url}{SAMPLE_PATH}"
     lines = [
-        "",
+        f"Studio: {base_url}/   (open it in a browser; signed in as the demo user)",
         f".base demo is running on {base_url} (Replicate simulator, SQLite). Ctrl-C stops it.",
         f"Demo user {user_id} (an administrator); paste these lines into a shell:",
         "",

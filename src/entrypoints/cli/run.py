@@ -151,6 +151,7 @@ def demo_instructions(base_url: str, token: str, log: Path | None = None, photo:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from entrypoints.http.asgi import create_app_for
+    from entrypoints.http.studio import demo_session_route
     from replicate_simulator import Simulator, SimulatorConfig
 
     from entrypoints.cli import demo_kit
@@ -182,8 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 **payments.settings,
             )
             token = asyncio.run(prepare_demo(settings))
-            app = create_app_for(settings)
-            app.register(demo_kit.sample_route())
+            app = create_app_for(settings, [demo_session_route(DEMO_USER_ID), demo_kit.sample_route()])
             photo = demo_kit.write_demo_photo(folder / "photo.png")
             print(demo_instructions(base_url, token, log, photo), flush=True)
             print("\n".join([*payments.instructions(), ""]), flush=True)

@@ -71,7 +71,8 @@ class AuthController(Controller):
         responses=problem_responses(401, 503),
     )
     async def me(self, caller: CallerDep, studio: StudioDep) -> Me:
-        return Me(user=user_out(await studio.user(caller.user_id)))
+        view = await studio.user(caller.user_id)
+        return Me(user=user_out(view), is_admin=studio.is_admin(caller.user_id))
 
 
 class AdminController(Controller):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
 from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
@@ -29,6 +29,7 @@ from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
 from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stamp_unrouted
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
+from entrypoints.http.studio import STUDIO_ROUTES
 from entrypoints.http.system import health, list_models, replicate_webhook
 from entrypoints.http.uploads import UploadController
 
@@ -95,11 +96,16 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> Litestar:
+def create_app(
+    services: Services | ServicesFactory,
+    *,
+    debug: bool = False,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
     """The API over ready `Services`, or over a factory the lifespan opens and closes.
 
     A factory is what `base serve` uses: each worker process builds its own services
-    inside its own event loop.
+    inside its own event loop. `extra_routes` are added by `base demo` only (its sign-in).
     """
 
     @contextlib.asynccontextmanager
@@ -129,6 +135,8 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
             AdminPurchasesController,
             *OPERATIONS_ROUTES,
             UploadController,
+            *STUDIO_ROUTES,
+            *extra_routes,
         ],
         dependencies=BASE_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from litestar import Litestar
+from litestar.types import ControllerRouterHandler
 
 from entrypoints.bootstrap import open_services
 from entrypoints.settings import Settings
@@ -17,10 +20,10 @@ def app() -> Litestar:
     return create_app_for(settings)
 
 
-def create_app_for(settings: Settings) -> Litestar:
+def create_app_for(settings: Settings, extra_routes: Sequence[ControllerRouterHandler] = ()) -> Litestar:
     from entrypoints.http.app import create_app
 
-    return create_app(lambda: open_services(settings))
+    return create_app(lambda: open_services(settings), extra_routes=extra_routes)
 
 
 __all__ = ["app", "create_app_for"]
