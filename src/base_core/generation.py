@@ -165,6 +165,9 @@ class Generation:
     outputs_kept_at: datetime | None = None  # when the copies were stored; None: not yet
     # The reconciler's lease: no process looks at the generation again before this time.
     next_check_at: datetime | None = None
+    # Counts the changes a user can see (each transition that records an event): what the
+    # live feed and its streams order a generation's states by.
+    version: int = 1
     # What happened to make this state, since it was read; not stored.
     events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
@@ -178,6 +181,7 @@ class Generation:
             model_id=fields["model_id"],
             action=Action(fields["action"]).value,
             cost=fields["cost"],
+            version=fields.get("version", 1),
         )
         return cls(**fields, events=(event,))
 
@@ -216,12 +220,12 @@ class Generation:
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
         event = GenerationSubmitted(
-            at=now, generation_id=self.id, user_id=self.user_id,
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
             prediction_id=prediction_id, token_id=token_id,
         )
         return replace(
             self, status=target, updated_at=now, prediction_id=prediction_id,
-            token_id=token_id, events=(*self.events, event),
+            token_id=token_id, version=self.version + 1, events=(*self.events, event),
         )
 
     def delete(self, now: datetime) -> Generation:
@@ -229,8 +233,13 @@ class Generation:
             raise NotFound("generation", self.id)
         if not self.is_terminal:
             raise IllegalTransition(self.status.value, "delete")
-        event = GenerationDeleted(at=now, generation_id=self.id, user_id=self.user_id)
-        return replace(self, deleted_at=now, updated_at=now, events=(*self.events, event))
+        event = GenerationDeleted(
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1
+        )
+        return replace(
+            self, deleted_at=now, updated_at=now, version=self.version + 1,
+            events=(*self.events, event),
+        )
 
     def outputs_kept(self, stored_urls: Sequence[str], now: datetime) -> Generation | None:
         """Point `output_urls` at stored copies of `source_urls`; None when nothing to do."""
@@ -238,10 +247,13 @@ class Generation:
             return None
         if len(stored_urls) != len(self.source_urls or ()):
             raise ValueError("one stored copy per output is needed")
-        event = OutputsKept(at=now, generation_id=self.id, user_id=self.user_id, outputs=len(stored_urls))
+        event = OutputsKept(
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
+            outputs=len(stored_urls),
+        )
         return replace(
             self, output_urls=tuple(stored_urls), outputs_kept_at=now, updated_at=now,
-            events=(*self.events, event),
+            version=self.version + 1, events=(*self.events, event),
         )
 
     def leased(self, until: datetime) -> Generation:
@@ -263,14 +275,14 @@ class Generation:
         target = next_status(self.status, trigger)
         if target is None or target is self.status:
             return None
-        changes: dict[str, Any] = {"status": target, "updated_at": now}
+        changes: dict[str, Any] = {"status": target, "updated_at": now, "version": self.version + 1}
         update = news if type(news) is PredictionUpdate else None
         prediction_id = self.prediction_id
         if prediction_id is None and update is not None:
             prediction_id = changes["prediction_id"] = update.prediction_id
         if not target.is_terminal:
             event: DomainEvent = GenerationSubmitted(
-                at=now, generation_id=self.id, user_id=self.user_id,
+                at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
                 prediction_id=prediction_id or "", token_id=self.token_id,
             )
             return replace(self, **changes, events=(*self.events, event))
@@ -295,7 +307,7 @@ class Generation:
         self, target: Status, changes: dict[str, Any], prediction_id: str | None, now: datetime
     ) -> GenerationEnded:
         common: dict[str, Any] = {
-            "at": now, "generation_id": self.id, "user_id": self.user_id,
+            "at": now, "generation_id": self.id, "user_id": self.user_id, "version": changes["version"],
             "model_id": self.model_id, "action": self.action.value,
             "prediction_id": prediction_id, "accepted_at": self.created_at,
         }
