@@ -43,6 +43,7 @@ from base_core.ports import (
     WebhookVerifier,
 )
 from entrypoints.event_log import logging_dispatcher
+from entrypoints.live import LiveHub
 from entrypoints.models_file import read_models_file
 from entrypoints.settings import Settings, SettingsError
 
@@ -65,6 +66,7 @@ class Services:
     sessions: SessionTokens
     telegram: TelegramInitDataVerifier | None = None
     ping: Ping = _always_up  # raises when the database does not answer
+    live: LiveHub | None = None  # the live feed's listener, streams and poll cache
 
 
 def load_registry(settings: Settings) -> ModelRegistry:
@@ -230,6 +232,7 @@ async def open_services(
             dispatcher=logging_dispatcher(),
             outputs=outputs,
         )
+        live = await stack.enter_async_context(open_live(settings, context))
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
@@ -242,7 +245,51 @@ async def open_services(
             sessions=sessions,
             telegram=telegram,
             ping=ping,
+            live=live,
         )
+
+
+@contextlib.asynccontextmanager
+async def open_live(settings: Settings, context: Context) -> AsyncIterator[LiveHub]:
+    """The live feed for this database, fed by the domain events after every commit.
+
+    PostgreSQL: LISTEN/NOTIFY, on a connection of its own and a small pool for NOTIFY.
+    Memory and SQLite: in this process; on SQLite the streams also re-read the file, since
+    other processes may write it.
+    """
+    from adapters.feed import LocalFeed
+    from base_core.events import GenerationEvent
+    from base_core.feed import ChangeFeed, publish_changes
+
+    def hub_on(feed: ChangeFeed, always_poll: bool = False) -> LiveHub:
+        return LiveHub(
+            feed,
+            max_streams_per_user=settings.live_streams_per_user,
+            poll_interval=settings.live_poll_seconds,
+            keepalive=settings.live_keepalive_seconds,
+            always_poll=always_poll,
+            cache=settings.live_cache,
+        )
+
+    if not settings.database_url.startswith("postgresql"):
+        local = LocalFeed()
+        hub = hub_on(local, always_poll=not settings.is_memory)
+        context.dispatcher.subscribe(publish_changes(local), GenerationEvent)
+        yield hub
+        return
+    from adapters.feed.postgres import PostgresFeed
+    from adapters.sql import SqlDatabase
+
+    db = SqlDatabase.from_url(settings.database_url, pool_size=2, max_overflow=4)
+    feed = PostgresFeed(db.engine, db.url, db.schema)
+    hub = hub_on(feed)
+    try:
+        await feed.start()
+        context.dispatcher.subscribe(publish_changes(feed), GenerationEvent)
+        yield hub
+    finally:
+        await feed.aclose()
+        await db.dispose()
 
 
 @contextlib.asynccontextmanager

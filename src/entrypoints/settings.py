@@ -75,6 +75,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     output_url: _Url | None = None
     # Lets the offline demo pass the simulator's loopback image URLs on to "Replicate".
     allow_private_image_urls: bool = False
+    # Live status: open event streams per user (429 beyond); how often streams re-read the
+    # database when the feed cannot tell them (SQLite, a PostgreSQL listener reconnecting);
+    # the keep-alive comment's period; the poll cache (turn it off when several processes
+    # serve one SQLite file: only PostgreSQL tells one process what another changed).
+    live_streams_per_user: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 8
+    live_poll_seconds: _Seconds = 1.0
+    live_keepalive_seconds: _Seconds = 15.0
+    live_cache: bool = True
 
     def __post_init__(self) -> None:
         path = self.models_file

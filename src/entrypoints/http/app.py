@@ -19,6 +19,7 @@ from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
+from entrypoints.http.live import LiveController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.system import health, list_models, replicate_webhook
@@ -102,6 +103,7 @@ def create_app(services: Services | ServicesFactory, *, debug: bool = False) -> 
         route_handlers=[
             list_models,
             GenerationController,
+            LiveController,
             replicate_webhook,
             AuthController,
             AdminController,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
+from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from base_core import Action, GenerationQuery, GenerationRequest, Status
 from base_core.generation import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from base_core.usecases.generations import MAX_IDEMPOTENCY_KEY
-from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, StudioDep, path_id
+from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, ServicesDep, StudioDep, path_id
+from entrypoints.http.live import read_generation
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,
@@ -19,7 +21,6 @@ from entrypoints.http.schemas import (
     GenerationList,
     GenerationOut,
     generation_list,
-    generation_out,
 )
 
 
@@ -80,8 +81,12 @@ class GenerationController(Controller):
         summary="One of the caller's generations",
         responses=problem_responses(401, 404),
     )
-    async def read(self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep) -> GenerationOut:
-        return generation_out(await studio.generation(caller.user_id, path_id("generation", generation_id)))
+    async def read(
+        self, generation_id: FromPath[str], caller: CallerDep, services: ServicesDep
+    ) -> Response[GenerationOut]:
+        # From the live feed's cache when it can be trusted (entrypoints/http/live.py).
+        body = await read_generation(services, caller.user_id, path_id("generation", generation_id))
+        return cast("Response[GenerationOut]", Response(body, media_type=MediaType.JSON))
 
     @delete(
         "/{generation_id:str}",

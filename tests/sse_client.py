@@ -1,0 +1,114 @@
+"""A small Server-Sent Events reader for tests: a thread reads the stream, events queue up.
+
+`EventStream(url, token)` opens the stream with the Bearer header (as a browser's `fetch`
+does) and parses `event:`/`id:`/`data:` lines and `:` comments; `next(timeout)` returns the
+next event (a comment is an event of kind "comment"), or raises TimeoutError; `ended`
+tells whether the server closed the stream. `close()` leaves like a browser tab closing.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from typing import Any
+
+import attrs
+import httpx
+
+
+@attrs.frozen
+class Event:
+    kind: str
+    id: str | None = None
+    data: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.data or "null")
+
+
+class StreamEnded(Exception):
+    pass
+
+
+class EventStream:
+    def __init__(self, url: str, token: str, headers: dict[str, str] | None = None) -> None:
+        self._events: queue.Queue[Event | None] = queue.Queue()
+        self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=None))
+        request_headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        request_headers.update(headers or {})
+        self._context = self._client.stream("GET", url, headers=request_headers)
+        self.response = self._context.__enter__()
+        self.status = self.response.status_code
+        self.ended = False
+        self._closing = False
+        if self.status != 200:
+            self.body = self.response.read()
+            self._finish()
+            return
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        kind, event_id, data = "message", None, []
+        try:
+            for line in self.response.iter_lines():
+                if line == "":
+                    if data or kind != "message" or event_id is not None:
+                        self._events.put(Event(kind, event_id, "\n".join(data) if data else None))
+                    kind, event_id, data = "message", None, []
+                elif line.startswith(":"):
+                    self._events.put(Event("comment", data=line[1:].strip()))
+                else:
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "event":
+                        kind = value
+                    elif field == "id":
+                        event_id = value
+                    elif field == "data":
+                        data.append(value)
+        except (httpx.HTTPError, OSError, ValueError):
+            pass
+        finally:
+            self.ended = True
+            self._events.put(None)
+
+    def next(self, timeout: float = 15.0, *, comments: bool = False) -> Event:
+        while True:
+            try:
+                event = self._events.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError("no event in time") from None
+            if event is None:
+                self._events.put(None)
+                raise StreamEnded()
+            if event.kind == "comment" and not comments:
+                continue
+            return event
+
+    def until_end(self, timeout: float = 30.0) -> list[Event]:
+        """Every event (not comments) until the server ends the stream."""
+        events = []
+        while True:
+            try:
+                events.append(self.next(timeout))
+            except StreamEnded:
+                return events
+
+    def close(self) -> None:
+        self._closing = True
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self._context.__exit__(None, None, None)
+        except Exception:
+            pass
+        self._client.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
