@@ -16,6 +16,7 @@ Open streams are counted per user (`max_streams_per_user`); `open` beyond that r
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
 
 from base_core.errors import DomainError, TooManyInFlight
@@ -35,7 +36,10 @@ class TooManyStreams(TooManyInFlight):
 
 
 class Subscription:
-    __slots__ = ("_hub", "_wake", "closed", "generation_id", "overflowed", "pending", "resync", "user_id")
+    __slots__ = (
+        "__weakref__", "_hub", "_wake", "closed", "generation_id", "overflowed", "pending",
+        "resync", "user_id",
+    )
 
     def __init__(self, hub: LiveHub, user_id: str, generation_id: str | None) -> None:
         self._hub = hub
@@ -109,8 +113,10 @@ class LiveHub:
         self.keepalive = keepalive
         self.always_poll = always_poll
         self.cache = PollCache(lambda: cache and feed.connected)
-        self._by_generation: dict[str, set[Subscription]] = {}
-        self._by_user: dict[str, set[Subscription]] = {}
+        # Weak: a subscription is kept alive by its stream; one whose stream is dropped
+        # before it started (its `finally` never runs) is collected and frees its place.
+        self._by_generation: dict[str, weakref.WeakSet[Subscription]] = {}
+        self._by_user: dict[str, weakref.WeakSet[Subscription]] = {}
         self._open: Counter[str] = Counter()
         feed.listen(self)
 
@@ -128,9 +134,9 @@ class LiveHub:
         self._open[user_id] += 1
         subscription = Subscription(self, user_id, generation_id)
         if generation_id is None:
-            self._by_user.setdefault(user_id, set()).add(subscription)
+            self._by_user.setdefault(user_id, weakref.WeakSet()).add(subscription)
         else:
-            self._by_generation.setdefault(generation_id, set()).add(subscription)
+            self._by_generation.setdefault(generation_id, weakref.WeakSet()).add(subscription)
         return subscription
 
     def _remove(self, subscription: Subscription) -> None:
