@@ -8,13 +8,17 @@ tells whether the server closed the stream. `close()` leaves like a browser tab 
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import queue
+import socket
 import threading
+import time
+import urllib.parse
 from typing import Any
 
 import attrs
-import httpx
 
 
 @attrs.frozen
@@ -34,25 +38,33 @@ class StreamEnded(Exception):
 class EventStream:
     def __init__(self, url: str, token: str, headers: dict[str, str] | None = None) -> None:
         self._events: queue.Queue[Event | None] = queue.Queue()
-        self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=None))
+        parts = urllib.parse.urlsplit(url)
+        self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         request_headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
         request_headers.update(headers or {})
-        self._context = self._client.stream("GET", url, headers=request_headers)
-        self.response = self._context.__enter__()
-        self.status = self.response.status_code
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._connection.request("GET", path, headers=request_headers)
+        self.response = self._connection.getresponse()
+        self.status = self.response.status
+        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
         self.ended = False
-        self._closing = False
+        self.body = b""
         if self.status != 200:
             self.body = self.response.read()
-            self._finish()
+            self.close()
             return
+        self._connection.sock.settimeout(None)  # the reader waits; close() unblocks it
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         kind, event_id, data = "message", None, []
         try:
-            for line in self.response.iter_lines():
+            while True:
+                raw = self.response.readline()
+                if not raw:
+                    break
+                line = raw.decode().rstrip("\r\n")
                 if line == "":
                     if data or kind != "message" or event_id is not None:
                         self._events.put(Event(kind, event_id, "\n".join(data) if data else None))
@@ -68,16 +80,17 @@ class EventStream:
                         event_id = value
                     elif field == "data":
                         data.append(value)
-        except (httpx.HTTPError, OSError, ValueError):
+        except Exception:  # closed under the reader (a client leaving), or a broken stream
             pass
         finally:
             self.ended = True
             self._events.put(None)
 
     def next(self, timeout: float = 15.0, *, comments: bool = False) -> Event:
+        deadline = time.monotonic() + timeout  # comments skipped do not extend it
         while True:
             try:
-                event = self._events.get(timeout=timeout)
+                event = self._events.get(timeout=max(deadline - time.monotonic(), 0.001))
             except queue.Empty:
                 raise TimeoutError("no event in time") from None
             if event is None:
@@ -97,15 +110,12 @@ class EventStream:
                 return events
 
     def close(self) -> None:
-        self._closing = True
-        self._finish()
-
-    def _finish(self) -> None:
-        try:
-            self._context.__exit__(None, None, None)
-        except Exception:
-            pass
-        self._client.close()
+        """Leave as a closing browser tab does: the connection goes away."""
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._connection.close()
 
     def __enter__(self) -> EventStream:
         return self

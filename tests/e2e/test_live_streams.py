@@ -98,7 +98,7 @@ def test_one_generation_streams_its_states_until_it_ends(live):
     generation_id = create(live, token)
     with live.stream(f"/api/generations/{generation_id}/events", token) as stream:
         assert stream.status == 200
-        assert stream.response.headers["content-type"].startswith("text/event-stream")
+        assert stream.headers["content-type"].startswith("text/event-stream")
         first = stream.next()
         events = [first, *stream.until_end()]
     status, polled = call("GET", f"{live.url}/api/generations/{generation_id}", token=token)
@@ -207,7 +207,7 @@ def test_the_per_user_cap_is_429_and_a_client_leaving_frees_its_place_at_once(li
         assert first.status == second.status == 200
         with live.stream("/api/generations/events", token) as third:
             assert third.status == 429
-            assert third.response.headers.get("retry-after")
+            assert third.headers.get("retry-after")
         # Another user is not held back by this one.
         with live.stream("/api/generations/events", live.token()) as theirs:
             assert theirs.status == 200
