@@ -162,6 +162,15 @@ async def _health_latency(port: int, samples: int = 200) -> list[float]:
 async def _idle(server: Server, streams: int, users: int, keepalive: float) -> dict[str, Any]:
     sessions = SessionTokens(SESSION_SECRET)
     tokens = [sessions.issue(seed.user_id(10_000 + n)) for n in range(users)]
+    # Warm-up: every user admitted, the pool grown, then closed; the baseline after it.
+    for start in range(0, users, 200):
+        warm = await asyncio.gather(*(
+            Sse.open(server.port, "/api/generations/events", tokens[n])
+            for n in range(start, min(start + 200, users))
+        ))
+        for stream in warm:
+            stream.close()
+    await asyncio.sleep(2)
     before = await _health_latency(server.port)
     rss_before = server.rss_kib()
     opened: list[Sse] = []

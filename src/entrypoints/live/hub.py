@@ -37,8 +37,8 @@ class TooManyStreams(TooManyInFlight):
 
 class Subscription:
     __slots__ = (
-        "__weakref__", "_hub", "_wake", "closed", "generation_id", "overflowed", "pending",
-        "resync", "user_id",
+        "__weakref__", "_hub", "_waiter", "_woken", "closed", "generation_id", "overflowed",
+        "pending", "resync", "user_id",
     )
 
     def __init__(self, hub: LiveHub, user_id: str, generation_id: str | None) -> None:
@@ -49,7 +49,16 @@ class Subscription:
         self.overflowed = False
         self.resync = False
         self.closed = False
-        self._wake = asyncio.Event()
+        # A future and a timer while waiting, nothing else: thousands of idle streams
+        # should cost little (no task per wait, as asyncio.wait_for would make).
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def offer(self, change: GenerationChange) -> None:
         pending = self.pending
@@ -58,21 +67,25 @@ class Subscription:
         else:
             if change.version > pending.get(change.generation_id, 0):
                 pending[change.generation_id] = change.version
-        self._wake.set()
+        self._wake()
 
     def wake_for_resync(self) -> None:
         self.resync = True
-        self._wake.set()
+        self._wake()
 
     async def wait(self, timeout: float) -> bool:
         """True when woken by a change or a resync, False after `timeout` seconds."""
-        if not self._wake.is_set():
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                return False
-        self._wake.clear()
-        return True
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        woken, self._woken = self._woken, False
+        return woken
 
     def take(self) -> dict[str, int]:
         pending, self.pending = self.pending, {}
@@ -90,6 +103,11 @@ class Subscription:
     def __del__(self) -> None:  # a stream whose body never started still frees its place
         if not self.closed:
             self.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class LiveHub:
