@@ -135,7 +135,10 @@ def build_verifiers(
     telegram = (
         TelegramInitDataVerifier(settings.telegram_bot_token) if settings.telegram_bot_token else None
     )
-    return BearerVerifier(session=sessions, supabase=supabase), telegram
+    from adapters.auth.remembered import RememberedTokens
+
+    # A polling client sends the same token every time: verified once, remembered briefly.
+    return RememberedTokens(BearerVerifier(session=sessions, supabase=supabase)), telegram
 
 
 @attrs.frozen

@@ -38,6 +38,7 @@ from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import generation_out
 from entrypoints.live import CachedView, LiveHub, Subscription
 
+EVENT_STREAM = "text/event-stream"
 EVENT = "generation"
 DELETED = "deleted"
 OVERFLOW = "overflow"
@@ -256,6 +257,7 @@ class LiveController(Controller):
         "fell too far behind; a `: keep-alive` comment on silence. Open until the client "
         "leaves; at most BASE_LIVE_STREAMS_PER_USER streams per user (429 beyond).",
         responses=problem_responses(400, 401, 429, 503),
+        media_type=EVENT_STREAM,
     )
     async def all_events(
         self,
@@ -276,7 +278,8 @@ class LiveController(Controller):
         description="First the generation as `GET /api/generations/{id}` returns it, then "
         "its state after each change (`event: generation`, `id:` its version); the stream "
         "ends after the terminal state, or with `event: deleted`. `Last-Event-ID` resumes.",
-        responses=problem_responses(401, 404, 429, 503),
+        responses=problem_responses(400, 401, 404, 429, 503),
+        media_type=EVENT_STREAM,
     )
     async def generation_events(
         self,
