@@ -73,7 +73,7 @@ class EventStream:
                     self._events.put(Event("comment", data=line[1:].strip()))
                 else:
                     field, _, value = line.partition(":")
-                    value = value[1:] if value.startswith(" ") else value
+                    value = value.removeprefix(" ")
                     if field == "event":
                         kind = value
                     elif field == "id":

@@ -5,7 +5,6 @@ leaving. The same server's polls answer what the streams say."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import subprocess
 import time
@@ -16,10 +15,10 @@ import attrs
 import httpx
 import pytest
 from e2e_helpers import BASE, call, child_env, free_port, stop, wait_until_healthy
-from sse_client import EventStream, StreamEnded
 
 from adapters.auth import SessionTokens
 from replicate_simulator import Simulator, SimulatorConfig
+from sse_client import EventStream
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import tempfile
 import time
 import uuid
@@ -24,12 +23,10 @@ from money_load import fresh_database, servers, simulator_process
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from live_server import call, free_port  # noqa: E402
-from sse_client import EventStream  # noqa: E402
-
-from adapters.auth import SessionTokens  # noqa: E402
-from adapters.feed.postgres import APPLICATION_NAME  # noqa: E402
+from adapters.auth import SessionTokens
+from adapters.feed.postgres import APPLICATION_NAME
+from live_server import call, free_port
+from sse_client import EventStream
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

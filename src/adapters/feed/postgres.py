@@ -158,14 +158,14 @@ class PostgresFeed:
                 connection = await asyncpg.connect(
                     self._dsn, server_settings={"application_name": APPLICATION_NAME}
                 )
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as error:
                 log.warning("feed listener cannot connect (%s); retrying in %.2fs", type(error).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
                 continue
             lost = asyncio.Event()
             try:
-                connection.add_termination_listener(lambda _: lost.set())
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 await connection.add_listener(self._channel, self._received)
                 if not first:
                     self.reconnects += 1
@@ -174,7 +174,7 @@ class PostgresFeed:
                 self._set_connected(True)
                 self._listening.set()
                 await self._watch(connection, lost)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             finally:
                 self._set_connected(False)
