@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="delivery,idle,polls")
     parser.add_argument("--deliveries", type=int, default=300)
     parser.add_argument("--streams", type=int, default=10_000)
-    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=None, help="default: streams // 10")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--databases", default="postgres,sqlite")
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             results["delivery"] = delivery(workdir, args.deliveries)
             print(json.dumps({"delivery": results["delivery"]}), flush=True)
         if "idle" in only:
-            results["idle"] = idle_streams(workdir, args.streams, args.users)
+            results["idle"] = idle_streams(workdir, args.streams, args.users or max(1, args.streams // 10))
             print(json.dumps({"idle": results["idle"]}), flush=True)
         if "polls" in only:
             for database in [d for d in args.databases.split(",") if d]:
