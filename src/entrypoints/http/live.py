@@ -19,10 +19,11 @@ ends or whose client goes away frees its place under the per-user cap at once.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, HeaderParameter
@@ -38,6 +39,7 @@ from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import generation_out
 from entrypoints.live import CachedView, LiveHub, Subscription
 
+T = TypeVar("T")
 EVENT_STREAM = "text/event-stream"
 EVENT = "generation"
 DELETED = "deleted"
@@ -107,6 +109,20 @@ def _resume_after(raw: str | None) -> int:
     return int(raw.strip())
 
 
+async def _read(reading: Coroutine[Any, Any, T]) -> T:
+    """A stream's database read, finished even when the client leaves in the middle of it:
+    a unit of work cut off by the cancellation could leave its connection (on SQLite, the
+    write lock) in a state the next user waits on. The stream itself still ends at once."""
+    task = asyncio.ensure_future(reading)
+    task.add_done_callback(_retrieved)  # nobody may be left to look at its outcome
+    return await asyncio.shield(task)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _hub(services: Services) -> LiveHub:
     if services.live is None:
         raise InfrastructureError("live status is not running in this process")
@@ -153,7 +169,7 @@ async def _follow_one(
             if woke or resync or poll_due or ended_at is not None:
                 poll_at = now + live.poll_interval
                 try:
-                    generation = await studio.find_generation(user_id, generation_id)
+                    generation = await _read(studio.find_generation(user_id, generation_id))
                     retry = False
                 except InfrastructureError:  # the database is away: read again shortly
                     retry = True
@@ -211,14 +227,14 @@ async def _follow_user(
                 if resync or (live.must_poll and time.monotonic() >= poll_at):
                     poll_at = time.monotonic() + live.poll_interval
                     started = clock.now()
-                    found = await _changed_since(studio, user_id, cursor)
+                    found = await _read(_changed_since(studio, user_id, cursor))
                     cursor = started - SKEW
                 elif not live.must_poll:
                     cursor = max(cursor, clock.now() - LOOKBACK)
                 for generation_id, version in heard.items():
                     if version <= sent.get(generation_id, 0):
                         continue
-                    generation = await studio.find_generation(user_id, generation_id)
+                    generation = await _read(studio.find_generation(user_id, generation_id))
                     if generation is not None:
                         found.append(generation)
             except InfrastructureError:
