@@ -22,7 +22,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--large-databases", default="postgres,sqlite")
     parser.add_argument("--lifecycles", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
-    parser.add_argument("--only", default="core,overhead,flat,memory")
+    parser.add_argument("--only", default="core,overhead,flat,memory",
+                        help="also: live (bench/live.py's figures, printed as JSON)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     return parser.parse_args(argv)
 
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             url = asyncio.run(memory.prepare(workdir))
             memory_result = memory.run(url, first, second, workdir)
 
+    if "live" in only:  # the live status figures; RESULTS.md keeps them in its notes
+        from bench import live
+
+        live.main(["--streams", "500" if quick else "10000", "--deliveries", "20" if quick else "300",
+                   "--seconds", str(seconds), "--rounds", str(rounds), "--databases", ",".join(databases)])
     text = report.table(core_result, comparisons, flats, memory_result)
     print(text)
     if not args.no_write:

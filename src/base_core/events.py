@@ -8,7 +8,7 @@ dispatches nothing. Logging, metrics and the live feed subscribe to the dispatch
 Events are small frozen values in the product's words: ids, amounts, states, times. They
 never carry secrets or user input (no prompts, no tokens' secrets).
 
-    GenerationEvent        generation_id, user_id, at
+    GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
     ├── GenerationSubmitted    Replicate took it (processing)
     ├── GenerationCompleted / GenerationFailed / GenerationCanceled   the three endings
@@ -57,6 +57,10 @@ class DomainEvent:
 class GenerationEvent(DomainEvent):
     generation_id: str
     user_id: str
+    # The generation's version after this change (`Generation.version`); 0 when the event
+    # changed nothing stored (OutputsNotKept). Left out of equality: two events telling
+    # the same thing are equal whichever version they were numbered with.
+    version: int = attrs.field(default=0, eq=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -169,6 +169,9 @@ class Generation:
     # the upload taken as input, if any.
     output_keys: tuple[str, ...] | None = attrs.field(default=None, converter=freeze_urls)
     input_upload_id: str | None = None
+    # Counts the changes a user can see (each transition that records an event): what the
+    # live feed and its streams order a generation's states by.
+    version: int = 1
     # What happened to make this state, since it was read; not stored.
     events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
@@ -182,6 +185,7 @@ class Generation:
             model_id=fields["model_id"],
             action=Action(fields["action"]).value,
             cost=fields["cost"],
+            version=fields.get("version", 1),
         )
         return cls(**fields, events=(event,))
 
@@ -220,12 +224,12 @@ class Generation:
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
         event = GenerationSubmitted(
-            at=now, generation_id=self.id, user_id=self.user_id,
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
             prediction_id=prediction_id, token_id=token_id,
         )
         return replace(
             self, status=target, updated_at=now, prediction_id=prediction_id,
-            token_id=token_id, events=(*self.events, event),
+            token_id=token_id, version=self.version + 1, events=(*self.events, event),
         )
 
     def delete(self, now: datetime) -> Generation:
@@ -233,8 +237,13 @@ class Generation:
             raise NotFound("generation", self.id)
         if not self.is_terminal:
             raise IllegalTransition(self.status.value, "delete")
-        event = GenerationDeleted(at=now, generation_id=self.id, user_id=self.user_id)
-        return replace(self, deleted_at=now, updated_at=now, events=(*self.events, event))
+        event = GenerationDeleted(
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1
+        )
+        return replace(
+            self, deleted_at=now, updated_at=now, version=self.version + 1,
+            events=(*self.events, event),
+        )
 
     def outputs_kept(self, stored_keys: Sequence[str], now: datetime) -> Generation | None:
         """Record the store's keys of the copies of `source_urls`; None when nothing to do.
@@ -245,10 +254,13 @@ class Generation:
             return None
         if len(stored_keys) != len(self.source_urls or ()):
             raise ValueError("one stored copy per output is needed")
-        event = OutputsKept(at=now, generation_id=self.id, user_id=self.user_id, outputs=len(stored_keys))
+        event = OutputsKept(
+            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
+            outputs=len(stored_keys),
+        )
         return replace(
             self, output_keys=tuple(stored_keys), outputs_kept_at=now, updated_at=now,
-            events=(*self.events, event),
+            version=self.version + 1, events=(*self.events, event),
         )
 
     @property
@@ -275,14 +287,14 @@ class Generation:
         target = next_status(self.status, trigger)
         if target is None or target is self.status:
             return None
-        changes: dict[str, Any] = {"status": target, "updated_at": now}
+        changes: dict[str, Any] = {"status": target, "updated_at": now, "version": self.version + 1}
         update = news if type(news) is PredictionUpdate else None
         prediction_id = self.prediction_id
         if prediction_id is None and update is not None:
             prediction_id = changes["prediction_id"] = update.prediction_id
         if not target.is_terminal:
             event: DomainEvent = GenerationSubmitted(
-                at=now, generation_id=self.id, user_id=self.user_id,
+                at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
                 prediction_id=prediction_id or "", token_id=self.token_id,
             )
             return replace(self, **changes, events=(*self.events, event))
@@ -307,7 +319,7 @@ class Generation:
         self, target: Status, changes: dict[str, Any], prediction_id: str | None, now: datetime
     ) -> GenerationEnded:
         common: dict[str, Any] = {
-            "at": now, "generation_id": self.id, "user_id": self.user_id,
+            "at": now, "generation_id": self.id, "user_id": self.user_id, "version": changes["version"],
             "model_id": self.model_id, "action": self.action.value,
             "prediction_id": prediction_id, "accepted_at": self.created_at,
         }

@@ -99,6 +99,10 @@ class GenerationRepository(Protocol):
     async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
         """Pending or processing generations with no change since `cutoff`, oldest first."""
         ...
+    async def changed_since(self, user_id: str, since: datetime, limit: int) -> list[Generation]:
+        """A user's generations (deleted ones too) changed at or after `since`, the
+        oldest change first: what a live stream reads while no feed tells it what changed."""
+        ...
     async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
         """Lease the generations `query` wants until `query.lease_until`, oldest first.
 

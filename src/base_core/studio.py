@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from base_core.background import Poller
@@ -85,6 +86,15 @@ class Studio:
 
     async def generation(self, user_id: str, generation_id: str) -> Generation:
         return await generations.get_generation(self.context, user_id, generation_id)
+
+    async def find_generation(self, user_id: str, generation_id: str) -> Generation | None:
+        """The user's generation even when deleted (what a live stream reports), else None."""
+        return await generations.find_generation(self.context, user_id, generation_id)
+
+    async def generations_changed_since(
+        self, user_id: str, since: datetime, limit: int = 500
+    ) -> list[Generation]:
+        return await generations.changed_since(self.context, user_id, since, limit)
 
     async def generations(self, query: GenerationQuery) -> GenerationPage:
         return await generations.list_generations(self.context, query)

@@ -59,6 +59,7 @@ from entrypoints.metrics import (
     TokenLabels,
     counting_duplicates,
 )
+from entrypoints.live import LiveHub
 from entrypoints.models_file import read_models_file
 from entrypoints.packs_file import read_packs_file
 from entrypoints.settings import Settings, SettingsError
@@ -104,6 +105,7 @@ class Services:
     links: OutputLinks | None = None  # URLs of stored objects, built from their keys
     max_upload_bytes: int = 10 * 1024 * 1024
     settings: Settings | None = None  # what the studio page may show (never secrets)
+    live: LiveHub | None = None  # the live feed's listener, streams and poll cache
 
 
 @attrs.frozen
@@ -213,10 +215,13 @@ def build_verifiers(
     telegram = (
         TelegramInitDataVerifier(settings.telegram_bot_token) if settings.telegram_bot_token else None
     )
+    from adapters.auth.remembered import RememberedTokens
     from entrypoints.features import SUPABASE
 
     missing = SUPABASE.not_configured() if supabase is None else None
-    return BearerVerifier(session=sessions, supabase=supabase, supabase_missing=missing), telegram
+    # A polling client sends the same token every time: verified once, remembered briefly.
+    verifier = BearerVerifier(session=sessions, supabase=supabase, supabase_missing=missing)
+    return RememberedTokens(verifier), telegram
 
 
 @attrs.frozen
@@ -355,6 +360,7 @@ async def open_services(
             payments=gateways,
             links=links,
         )
+        live = await stack.enter_async_context(open_live(settings, context))
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)
@@ -379,7 +385,51 @@ async def open_services(
             links=links,
             max_upload_bytes=settings.max_upload_bytes,
             settings=settings,
+            live=live,
         )
+
+
+@contextlib.asynccontextmanager
+async def open_live(settings: Settings, context: Context) -> AsyncIterator[LiveHub]:
+    """The live feed for this database, fed by the domain events after every commit.
+
+    PostgreSQL: LISTEN/NOTIFY, on a connection of its own and a small pool for NOTIFY.
+    Memory and SQLite: in this process; on SQLite the streams also re-read the file, since
+    other processes may write it.
+    """
+    from adapters.feed import LocalFeed
+    from base_core.events import GenerationEvent
+    from base_core.feed import ChangeFeed, publish_changes
+
+    def hub_on(feed: ChangeFeed, always_poll: bool = False) -> LiveHub:
+        return LiveHub(
+            feed,
+            max_streams_per_user=settings.live_streams_per_user,
+            poll_interval=settings.live_poll_seconds,
+            keepalive=settings.live_keepalive_seconds,
+            always_poll=always_poll,
+            cache=settings.live_cache,
+        )
+
+    if not settings.database_url.startswith("postgresql"):
+        local = LocalFeed()
+        hub = hub_on(local, always_poll=not settings.is_memory)
+        context.dispatcher.subscribe(publish_changes(local), GenerationEvent)
+        yield hub
+        return
+    from adapters.feed.postgres import PostgresFeed
+    from adapters.sql import SqlDatabase
+
+    db = SqlDatabase.from_url(settings.database_url, pool_size=2, max_overflow=4)
+    feed = PostgresFeed(db.engine, db.url, db.schema)
+    hub = hub_on(feed)
+    try:
+        await feed.start()
+        context.dispatcher.subscribe(publish_changes(feed), GenerationEvent)
+        yield hub
+    finally:
+        await feed.aclose()
+        await db.dispose()
 
 
 @contextlib.asynccontextmanager

@@ -113,6 +113,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     # Link a private bucket's objects with URLs signed for this long instead.
     output_presign_seconds: Annotated[float, msgspec.Meta(gt=0, le=604_800)] | None = None
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1, le=100 * 1024 * 1024)] = 10 * 1024 * 1024
+    # Live status: open event streams per user (429 beyond); how often streams re-read the
+    # database when the feed cannot tell them (SQLite, a PostgreSQL listener reconnecting);
+    # the keep-alive comment's period; the poll cache (turn it off when several processes
+    # serve one SQLite file: only PostgreSQL tells one process what another changed).
+    live_streams_per_user: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 8
+    live_poll_seconds: _Seconds = 1.0
+    live_keepalive_seconds: _Seconds = 15.0
+    live_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.metrics_bind is not None and not 0 < int(self.metrics_bind.rsplit(":", 1)[1]) < 65536:

@@ -16,7 +16,7 @@ from adapters.sql.migrations import current_async, downgrade_async, upgrade_asyn
 from adapters.sql.schema import metadata
 
 # The newest revision; every migration test runs the whole chain up to it.
-HEAD = "0007_purchases"
+HEAD = "0008_generation_version"
 
 TABLES = {
     "users", "credit_accounts", "ledger_entries", "credit_holds", "generations",

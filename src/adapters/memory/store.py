@@ -216,6 +216,14 @@ class MemoryGenerationRepository(_Repository):
         stale = [g for g in self._store.generations.lookup("in_flight", True) if g.updated_at < cutoff]
         return sorted(stale, key=lambda g: (g.updated_at, g.id))[:limit]
 
+    async def changed_since(self, user_id: str, since: datetime, limit: int) -> list[Generation]:
+        # A scan: in one process the feed is always connected, so this is rarely asked.
+        changed = [
+            g for g in self._store.generations.rows.values()
+            if g.user_id == user_id and g.updated_at >= since
+        ]
+        return sorted(changed, key=lambda g: (g.updated_at, g.id))[:limit]
+
     async def claim_for_check(self, query: CheckQuery) -> list[Generation]:
         # The unit of work holds the store's lock: nothing else can claim meanwhile.
         table = self._store.generations

@@ -36,6 +36,12 @@ COUNT_IN_FLIGHT = (
     .select_from(g)
     .where(g.c.user_id == sa.bindparam("user_id"), IN_FLIGHT)
 )
+CHANGED_SINCE = (
+    sa.select(g)
+    .where(g.c.user_id == sa.bindparam("user_id"), g.c.updated_at >= sa.bindparam("since"))
+    .order_by(g.c.updated_at, g.c.id)
+    .limit(sa.bindparam("limit"))
+)
 SAVE = RowUpdate(g)
 
 
@@ -123,6 +129,12 @@ class SqlGenerationRepository:
             .where(IN_FLIGHT, g.c.updated_at < cutoff)
             .order_by(g.c.updated_at, g.c.id)
             .limit(limit)
+        )
+        return [generation_from_row(row) for row in result.mappings()]
+
+    async def changed_since(self, user_id: str, since: datetime, limit: int) -> list[Generation]:
+        result = await self._session.execute(
+            CHANGED_SINCE, {"user_id": user_id, "since": since, "limit": limit}
         )
         return [generation_from_row(row) for row in result.mappings()]
 

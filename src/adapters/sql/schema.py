@@ -125,6 +125,8 @@ generations = sa.Table(
     # 0006: the output store's keys of the copies; the upload taken as input.
     sa.Column("output_keys", json_column_type(), nullable=True),
     sa.Column("input_upload_id", sa.String, nullable=True),
+    # 0008: counts the changes a user can see; the live feed orders states by it.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint(
         "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
         name="status_known",
@@ -133,6 +135,8 @@ generations = sa.Table(
     sa.UniqueConstraint("user_id", "idempotency_key"),
     # The history page: one user's visible generations, newest first, optionally by
     # action or status.
+    # 0008: what changed for one user since a moment (the live streams' fallback read).
+    sa.Index("ix_generations_user_updated", "user_id", "updated_at", "id"),
     sa.Index(
         "ix_generations_user_newest",
         "user_id", sa.text("created_at DESC"), sa.text("id DESC"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from base_core.errors import (
@@ -364,6 +365,22 @@ async def get_generation(ctx: Context, user_id: str, generation_id: str) -> Gene
         raise NotFound("generation", generation_id)
     generation.ensure_visible_to(user_id)
     return generation
+
+
+async def find_generation(ctx: Context, user_id: str, generation_id: str) -> Generation | None:
+    """One of the user's generations, deleted ones too (a live stream tells of the
+    deletion); None when there is none or it is another user's."""
+    async with ctx.work() as uow:
+        generation = await uow.generations.get(generation_id)
+    return generation if generation is not None and generation.user_id == user_id else None
+
+
+async def changed_since(
+    ctx: Context, user_id: str, since: datetime, limit: int
+) -> list[Generation]:
+    """The user's generations changed at or after `since` (deleted ones too), oldest first."""
+    async with ctx.work() as uow:
+        return await uow.generations.changed_since(user_id, since, limit)
 
 
 async def list_generations(ctx: Context, query: GenerationQuery) -> GenerationPage:

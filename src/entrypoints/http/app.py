@@ -27,6 +27,7 @@ from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
 from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
 from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stamp_unrouted
+from entrypoints.http.live import LiveController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.studio import STUDIO_ROUTES
@@ -122,6 +123,7 @@ def create_app(
         route_handlers=[
             list_models,
             GenerationController,
+            LiveController,
             replicate_webhook,
             AuthController,
             AdminController,

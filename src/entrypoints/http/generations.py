@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, cast
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from base_core import Action, GenerationQuery, GenerationRequest, Status
@@ -15,9 +16,11 @@ from entrypoints.http.dependencies import (
     SECURITY,
     CallerDep,
     KeyLinksDep,
+    ServicesDep,
     StudioDep,
     path_id,
 )
+from entrypoints.http.live import read_generation
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,
@@ -26,7 +29,6 @@ from entrypoints.http.schemas import (
     GenerationList,
     GenerationOut,
     generation_list,
-    generation_out,
 )
 
 
@@ -93,10 +95,21 @@ class GenerationController(Controller):
         responses=problem_responses(400, 401, 404, 503),
     )
     async def read(
-        self, generation_id: FromPath[str], caller: CallerDep, studio: StudioDep, key_links: KeyLinksDep
-    ) -> GenerationOut:
-        generation = await studio.generation(caller.user_id, path_id("generation", generation_id))
-        return generation_out(generation, key_links)
+        self,
+        generation_id: FromPath[str],
+        caller: CallerDep,
+        services: ServicesDep,
+        key_links: KeyLinksDep,
+        request: Request[Any, Any, Any],
+    ) -> Response[GenerationOut]:
+        # From the live feed's cache when it can be trusted (entrypoints/http/live.py); a
+        # cached body is reused for the same public base only, never for signed URLs.
+        presigned = services.links is not None and services.links.presign_seconds is not None
+        base = None if presigned else str(request.base_url)
+        body = await read_generation(
+            services, caller.user_id, path_id("generation", generation_id), key_links, base
+        )
+        return cast("Response[GenerationOut]", Response(body, media_type=MediaType.JSON))
 
     @delete(
         "/{generation_id:str}",

@@ -1,0 +1,7 @@
+"""Live status: the feed's listener in this process (`LiveHub`), the poll cache it keeps
+fresh, and what the event streams wait on."""
+
+from entrypoints.live.cache import CachedView, PollCache
+from entrypoints.live.hub import LiveHub, Subscription, TooManyStreams
+
+__all__ = ["CachedView", "LiveHub", "PollCache", "Subscription", "TooManyStreams"]

@@ -1,0 +1,190 @@
+"""The feed's listener in one process: who is waiting for which changes.
+
+Each open event stream holds a `Subscription`: to one generation, or to every generation
+of one user. A change wakes the subscriptions it concerns; they read what they need.
+A subscription's pending changes are bounded (`queue_size` distinct generations): a
+reader that falls that far behind is marked `overflowed`, and its stream ends with a final
+event saying so instead of silently losing changes. While the feed is not connected (and
+always on SQLite, where other processes may write the same file), streams read the
+database every `poll_interval` seconds (`must_poll`); when the feed comes back, every
+subscription is told to read once more (`resync`) for what was missed.
+
+Open streams are counted per user (`max_streams_per_user`); `open` beyond that raises
+`TooManyStreams` (429), and closing a subscription frees its place at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import Counter
+
+from base_core.errors import DomainError, TooManyInFlight
+from base_core.feed import ChangeFeed, GenerationChange
+from entrypoints.live.cache import PollCache
+
+DEFAULT_QUEUE_SIZE = 256
+
+
+class TooManyStreams(TooManyInFlight):
+    """A 429 with Retry-After, as a user at their in-flight cap gets."""
+
+    def __init__(self, limit: int, retry_after: float = 5.0) -> None:
+        DomainError.__init__(self, f"at most {limit} event streams may be open at once")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class Subscription:
+    __slots__ = (
+        "__weakref__", "_hub", "_waiter", "_woken", "closed", "generation_id", "overflowed",
+        "pending", "resync", "user_id",
+    )
+
+    def __init__(self, hub: LiveHub, user_id: str, generation_id: str | None) -> None:
+        self._hub = hub
+        self.user_id = user_id
+        self.generation_id = generation_id
+        self.pending: dict[str, int] = {}  # generation id → newest version heard of
+        self.overflowed = False
+        self.resync = False
+        self.closed = False
+        # A future and a timer while waiting, nothing else: thousands of idle streams
+        # should cost little (no task per wait, as asyncio.wait_for would make).
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def offer(self, change: GenerationChange) -> None:
+        pending = self.pending
+        if change.generation_id not in pending and len(pending) >= self._hub.queue_size:
+            self.overflowed = True
+        else:
+            if change.version > pending.get(change.generation_id, 0):
+                pending[change.generation_id] = change.version
+        self._wake()
+
+    def wake_for_resync(self) -> None:
+        self.resync = True
+        self._wake()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken by a change or a resync, False after `timeout` seconds."""
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        woken, self._woken = self._woken, False
+        return woken
+
+    def take(self) -> dict[str, int]:
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def take_resync(self) -> bool:
+        resync, self.resync = self.resync, False
+        return resync
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._hub._remove(self)
+
+    def __del__(self) -> None:  # a stream whose body never started still frees its place
+        if not self.closed:
+            self.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class LiveHub:
+    """A FeedListener: routes the feed's changes to subscriptions and the poll cache."""
+
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        *,
+        max_streams_per_user: int = 8,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        poll_interval: float = 1.0,
+        keepalive: float = 15.0,
+        always_poll: bool = False,
+        cache: bool = True,
+    ) -> None:
+        self.feed = feed
+        self.max_streams_per_user = max_streams_per_user
+        self.queue_size = queue_size
+        self.poll_interval = poll_interval
+        self.keepalive = keepalive
+        self.always_poll = always_poll
+        self.cache = PollCache(lambda: cache and feed.connected)
+        # Weak: a subscription is kept alive by its stream; one whose stream is dropped
+        # before it started (its `finally` never runs) is collected and frees its place.
+        self._by_generation: dict[str, weakref.WeakSet[Subscription]] = {}
+        self._by_user: dict[str, weakref.WeakSet[Subscription]] = {}
+        self._open: Counter[str] = Counter()
+        feed.listen(self)
+
+    @property
+    def must_poll(self) -> bool:
+        return self.always_poll or not self.feed.connected
+
+    @property
+    def open_streams(self) -> int:
+        return sum(self._open.values())
+
+    def open(self, user_id: str, generation_id: str | None = None) -> Subscription:
+        if self._open[user_id] >= self.max_streams_per_user:
+            raise TooManyStreams(self.max_streams_per_user)
+        self._open[user_id] += 1
+        subscription = Subscription(self, user_id, generation_id)
+        if generation_id is None:
+            self._by_user.setdefault(user_id, weakref.WeakSet()).add(subscription)
+        else:
+            self._by_generation.setdefault(generation_id, weakref.WeakSet()).add(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        user_id = subscription.user_id
+        self._open[user_id] -= 1
+        if self._open[user_id] <= 0:
+            del self._open[user_id]
+        key, index = (
+            (user_id, self._by_user)
+            if subscription.generation_id is None
+            else (subscription.generation_id, self._by_generation)
+        )
+        subscribers = index.get(key)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del index[key]
+
+    # FeedListener
+
+    def changed(self, change: GenerationChange) -> None:
+        self.cache.invalidate(change.generation_id)
+        # Copies: a subscription dropped by the garbage collector may close meanwhile.
+        for subscription in tuple(self._by_generation.get(change.generation_id, ())):
+            subscription.offer(change)
+        for subscription in tuple(self._by_user.get(change.user_id, ())):
+            subscription.offer(change)
+
+    def connection_changed(self, connected: bool) -> None:
+        self.cache.reset()
+        for subscriptions in (*self._by_generation.values(), *self._by_user.values()):
+            for subscription in tuple(subscriptions):
+                subscription.wake_for_resync()
