@@ -209,7 +209,7 @@ def assert_clean(browser: Browser, allow: tuple[str, ...] = ()) -> None:
                 and "console-probe" not in e["message"] and not any(a in e["message"] for a in allow)]
     problems += [f"CSP: {v}" for v in browser.js("return window.__csp")]
     problems += [f"alert: {a}" for a in browser.js("return window.__alerts")]
-    assert problems == []
+    assert problems == [], problems
 
 
 def telegram_launch(browser: Browser, served: Any, telegram_id: int, username: str, extra: str = "") -> None:

@@ -21,6 +21,7 @@ from browser_support import Browser, require_browser
 
 from adapters.auth import SessionTokens
 from live_server import BASE, child_env, free_port, stop, wait_until_healthy
+from payment_simulator import PaymentSimulator
 from replicate_simulator import Simulator, SimulatorConfig
 
 
@@ -65,7 +66,9 @@ def served(tmp_path_factory) -> Iterator[Served]:
     session_secret = secrets.token_urlsafe(48)
     port = free_port()
     log_path = workdir / "serve.log"
-    with simulator.running_in_thread() as running, open(log_path, "w") as log, SupabaseStub() as supabase:
+    payments = PaymentSimulator(bot_token=BOT_TOKEN)  # Telegram's Bot API, for Stars
+    with simulator.running_in_thread() as running, open(log_path, "w") as log, SupabaseStub() as supabase, \
+            payments.running_in_thread() as paying:
         env = child_env(
             BASE_SUPABASE_URL=supabase.url,
             BASE_SUPABASE_JWT_SECRET=SUPABASE_SECRET,
@@ -75,6 +78,8 @@ def served(tmp_path_factory) -> Iterator[Served]:
             BASE_REPLICATE_BASE_URL=running.base_url,
             BASE_SESSION_SECRET=session_secret,
             BASE_TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+            BASE_TELEGRAM_API_URL=paying.base_url,
+            BASE_TELEGRAM_WEBHOOK_SECRET=secrets.token_urlsafe(24),
             BASE_ADMIN_USER_IDS=ADMIN_ID,
             BASE_ALLOW_PRIVATE_IMAGE_URLS="true",
             BASE_RECONCILE_AFTER_SECONDS="2",

@@ -199,12 +199,12 @@ def test_admins_see_the_token_pool_and_grant_credits(browser: Browser, served: S
                      what="the token deactivated")
     browser.click_text(row, "Activate")
     browser.wait_for("document.querySelector(arguments[0]).textContent.includes('Deactivate')", row)
-    browser.type("#admin-token", "r8_added_in_the_studio_0003")
+    browser.type("#admin-token", "r8_addedInTheStudio000000000000000000003")
     browser.type("#admin-label", "from the studio")
     browser.click_text("#view-admin", "Add token")
     browser.wait_for("document.querySelectorAll('#admin-tokens tbody tr').length === 3", what="the new token")
     table = browser.js("return document.getElementById('admin-tokens').textContent")
-    assert "from the studio" in table and "r8_added_in_the_studio_0003" not in table  # shown masked
+    assert "from the studio" in table and "r8_addedInTheStudio000000000000000000003" not in table  # shown masked
     browser.type("#grant-user", ADMIN_ID)
     browser.type("#grant-amount", "25")
     browser.type("#grant-reason", "studio test")

@@ -70,8 +70,9 @@ class StripeCheckout:
             }],
             "client_reference_id": purchase.id,
             "metadata": {"purchase_id": purchase.id, "pack_id": pack.id},
-            "success_url": f"{self._public_url}/purchases/{purchase.id}?status=success",
-            "cancel_url": f"{self._public_url}/purchases/{purchase.id}?status=cancel",
+            # Back to the studio, which waits for the purchase the address names.
+            "success_url": f"{self._public_url}/?purchase_id={purchase.id}&status=success",
+            "cancel_url": f"{self._public_url}/?purchase_id={purchase.id}&status=cancel",
         }
         try:
             session = await self._client.v1.checkout.sessions.create_async(

@@ -30,6 +30,7 @@ from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stam
 from entrypoints.http.live import LiveController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
+from entrypoints.http.stopping import streams_end_on_stop
 from entrypoints.http.studio import STUDIO_ROUTES
 from entrypoints.http.system import health, list_models, replicate_webhook
 from entrypoints.http.uploads import UploadController
@@ -117,7 +118,8 @@ def create_app(
             return
         async with services() as built:
             app.state.services = built
-            yield
+            with streams_end_on_stop():
+                yield
 
     app = Litestar(
         route_handlers=[

@@ -13,6 +13,10 @@ only those of one action or status; deletions always), open until the client lea
 reader so slow that more than the hub's queue size of changed generations wait for it is
 told `event: overflow` and its stream ends: nothing is dropped silently.
 
+When the process begins a graceful stop, every stream ends at once with `event: closing`
+(the client opens it again, and another process answers), so the stop need not wait for
+streams that would never end by themselves.
+
 Both send a `: keep-alive` comment after `keepalive` seconds of silence; a stream that
 ends or whose client goes away frees its place under the per-user cap at once.
 """
@@ -44,6 +48,7 @@ EVENT_STREAM = "text/event-stream"
 EVENT = "generation"
 DELETED = "deleted"
 OVERFLOW = "overflow"
+CLOSING = "closing"
 KEEPALIVE = ServerSentEventMessage(data=None, comment="keep-alive")
 # How long a completed stream waits for its outputs to be copied before it ends anyway.
 OUTPUT_GRACE = 30.0
@@ -112,6 +117,11 @@ def _overflow(limit: int) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=encode_json({"detail": detail}).decode(), event=OVERFLOW)
 
 
+def _closing() -> ServerSentEventMessage:
+    detail = "this server is stopping; open the stream again (another process will answer)"
+    return ServerSentEventMessage(data=encode_json({"detail": detail}).decode(), event=CLOSING)
+
+
 def _resume_after(raw: str | None) -> int:
     """The version named by Last-Event-ID; anything else resumes from nothing."""
     if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 18:
@@ -173,6 +183,9 @@ async def _follow_one(
             if retry:
                 deadline = min(deadline, poll_at)
             woke = await subscription.wait(max(deadline - time.monotonic(), 0.0))
+            if subscription.stopping:
+                yield _closing()
+                return
             subscription.take()
             resync = subscription.take_resync()
             now = time.monotonic()
@@ -229,6 +242,9 @@ async def _follow_user(
         while True:
             deadline = min(keepalive_at, poll_at) if live.must_poll else keepalive_at
             await subscription.wait(max(deadline - time.monotonic(), 0.0))
+            if subscription.stopping:
+                yield _closing()
+                return
             if subscription.overflowed:
                 yield _overflow(live.queue_size)
                 return

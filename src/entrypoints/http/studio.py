@@ -83,7 +83,8 @@ def security_headers(services: Services) -> dict[str, str]:
     settings = services.settings
     policy = content_security_policy(
         connect=[_origin(settings.supabase_url) if settings else None],
-        images=[_origin(settings.outputs_base_url) if settings else None],
+        # Results sit at Replicate until copied: its own origin too (a local simulator's is http).
+        images=[_origin(settings.outputs_base_url), _origin(settings.replicate_base_url)] if settings else [],
     )
     return {
         "Content-Security-Policy": policy,

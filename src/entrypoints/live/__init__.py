@@ -2,6 +2,6 @@
 fresh, and what the event streams wait on."""
 
 from entrypoints.live.cache import CachedView, PollCache
-from entrypoints.live.hub import LiveHub, Subscription, TooManyStreams
+from entrypoints.live.hub import LiveHub, Subscription, TooManyStreams, stop_all_streams
 
-__all__ = ["CachedView", "LiveHub", "PollCache", "Subscription", "TooManyStreams"]
+__all__ = ["CachedView", "LiveHub", "PollCache", "Subscription", "TooManyStreams", "stop_all_streams"]

@@ -19,7 +19,7 @@ import asyncio
 import weakref
 from collections import Counter
 
-from base_core.errors import DomainError, TooManyInFlight
+from base_core.errors import DomainError, InfrastructureError, TooManyInFlight
 from base_core.feed import ChangeFeed, GenerationChange
 from entrypoints.live.cache import PollCache
 
@@ -38,7 +38,7 @@ class TooManyStreams(TooManyInFlight):
 class Subscription:
     __slots__ = (
         "__weakref__", "_hub", "_waiter", "_woken", "closed", "generation_id", "overflowed",
-        "pending", "resync", "user_id",
+        "pending", "resync", "stopping", "user_id",
     )
 
     def __init__(self, hub: LiveHub, user_id: str, generation_id: str | None) -> None:
@@ -49,6 +49,7 @@ class Subscription:
         self.overflowed = False
         self.resync = False
         self.closed = False
+        self.stopping = False  # the process is stopping: end the stream now
         # A future and a timer while waiting, nothing else: thousands of idle streams
         # should cost little (no task per wait, as asyncio.wait_for would make).
         self._woken = False
@@ -67,6 +68,10 @@ class Subscription:
         else:
             if change.version > pending.get(change.generation_id, 0):
                 pending[change.generation_id] = change.version
+        self._wake()
+
+    def stop(self) -> None:
+        self.stopping = True
         self._wake()
 
     def wake_for_resync(self) -> None:
@@ -136,7 +141,9 @@ class LiveHub:
         self._by_generation: dict[str, weakref.WeakSet[Subscription]] = {}
         self._by_user: dict[str, weakref.WeakSet[Subscription]] = {}
         self._open: Counter[str] = Counter()
+        self.stopping = False
         feed.listen(self)
+        _HUBS.add(self)
 
     @property
     def must_poll(self) -> bool:
@@ -147,6 +154,8 @@ class LiveHub:
         return sum(self._open.values())
 
     def open(self, user_id: str, generation_id: str | None = None) -> Subscription:
+        if self.stopping:
+            raise InfrastructureError("this process is stopping: open the stream again")
         if self._open[user_id] >= self.max_streams_per_user:
             raise TooManyStreams(self.max_streams_per_user)
         self._open[user_id] += 1
@@ -173,6 +182,14 @@ class LiveHub:
             if not subscribers:
                 del index[key]
 
+    def stop_streams(self) -> None:
+        """The process is stopping: every open stream ends (its client reconnects to
+        another process), so a graceful shutdown does not wait on streams that never end."""
+        self.stopping = True
+        for subscriptions in (*self._by_generation.values(), *self._by_user.values()):
+            for subscription in tuple(subscriptions):
+                subscription.stop()
+
     # FeedListener
 
     def changed(self, change: GenerationChange) -> None:
@@ -188,3 +205,13 @@ class LiveHub:
         for subscriptions in (*self._by_generation.values(), *self._by_user.values()):
             for subscription in tuple(subscriptions):
                 subscription.wake_for_resync()
+
+
+# The hubs of this process, for `stop_all_streams` when the server begins to shut down.
+_HUBS: weakref.WeakSet[LiveHub] = weakref.WeakSet()
+
+
+def stop_all_streams() -> None:
+    """End every event stream of this process (call it on the event loop's thread)."""
+    for hub in tuple(_HUBS):
+        hub.stop_streams()

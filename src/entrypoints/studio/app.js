@@ -93,6 +93,10 @@ async function boot() {
   if (app.me.is_admin) app.admin = initAdmin(app);
   app.live = new Live(app.api, app.config.features.events, (generation) => app.gallery.update(generation));
   app.live.start();
+  // A page left behind (or kept in the back-forward cache) must not hold its stream open:
+  // browsers allow only a few connections per host. Coming back reloads it.
+  window.addEventListener("pagehide", () => app.live.stop());
+  window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
   app.api.addEventListener("payment-required", (event) => app.credits.needMore(event.detail));
   app.api.addEventListener("unauthorized", () => {
     forget();

@@ -162,7 +162,7 @@ export function initCredits(app) {
       params.delete("purchase_id");
       params.delete("purchase");
       const rest = params.toString();
-      history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
+      window.history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : ""));
       watchPayment(id);
     },
   };

@@ -1,17 +1,9 @@
-"""The studio's flows over endpoints other branches are adding: live status over SSE
-(issue 13), uploads (issue 15) and buying a pack (issue 14).
-
-Each test asks the server first and skips while the endpoint it needs answers 404.
-WAVE2-SKIP: once those branches are merged, delete `skip_until_merged` and its calls
-(grep for WAVE2-SKIP) so a missing endpoint fails instead of skipping.
-"""
+"""The studio's flows over live status (SSE), uploads and buying a pack (Stripe Checkout
+in a browser, Telegram Stars inside the Mini App)."""
 
 from __future__ import annotations
 
 import io
-import urllib.error
-import urllib.request
-import uuid
 
 import pytest
 from browser_servers import Demo, Served
@@ -37,32 +29,8 @@ window.fetch = (input, init) => {
 """
 
 
-def status_of(method: str, url: str, token: str | None = None, body: bytes | None = None,
-              content_type: str = "application/json") -> int:
-    request = urllib.request.Request(url, data=body, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if body is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except TimeoutError:
-        return 200  # an event stream that stays open is there
-
-
-def skip_until_merged(status: int, endpoint: str, issue: int) -> None:
-    """WAVE2-SKIP: remove with the calls below once issue `issue` is merged."""
-    if status == 404:
-        pytest.skip(f"WAVE2-SKIP: {endpoint} answers 404 on this branch (issue {issue} not merged)")
-
 
 def test_a_result_arrives_over_the_event_stream_without_polling(browser: Browser, served: Served):
-    token = served.sessions.issue(str(uuid.uuid4()))
-    skip_until_merged(status_of("GET", f"{served.url}/api/generations/events", token),
-                      "GET /api/generations/events", 13)
     telegram_launch(browser, served, 9101, "sse_ann", FETCH_LOG)
     served.simulator(processing_delay=4)  # polling would ask about it twice or more meanwhile
     try:
@@ -90,9 +58,6 @@ def png_file(tmp_path) -> str:
 
 
 def test_a_photo_from_the_device_is_uploaded_and_upscaled(browser: Browser, served: Served, tmp_path):
-    token = served.sessions.issue(str(uuid.uuid4()))
-    skip_until_merged(status_of("POST", f"{served.url}/api/uploads", token, b"", "image/png"),
-                      "POST /api/uploads", 15)
     telegram_launch(browser, served, 9102, "upload_bob")
     browser.click('#nav button[data-view="create"]')
     browser.click('input[name="action"][value="upscale"]')
@@ -108,7 +73,6 @@ def test_a_photo_from_the_device_is_uploaded_and_upscaled(browser: Browser, serv
 
 
 def test_a_pack_is_bought_with_stripe_checkout_in_a_browser(browser: Browser, demo: Demo):
-    skip_until_merged(status_of("GET", f"{demo.url}api/credits/packs"), "GET /api/credits/packs", 14)
     browser.open(demo.url)
     before = browser.js("return document.getElementById('balance').textContent")
     browser.click('#nav button[data-view="credits"]')
@@ -120,6 +84,10 @@ def test_a_pack_is_bought_with_stripe_checkout_in_a_browser(browser: Browser, de
                      ".some((b) => /pay/i.test(b.textContent || b.value))", what="a pay button")
     browser.js("[...document.querySelectorAll('button, input[type=submit]')]"
                ".find((b) => /pay/i.test(b.textContent || b.value)).click()")
+    # The simulator's "paid" page links back, as Stripe's success_url redirect would.
+    browser.wait_for("[...document.querySelectorAll('a')].some((a) => /back to the studio/i.test(a.textContent))",
+                     what="the link back to the studio")
+    browser.js("[...document.querySelectorAll('a')].find((a) => /back to the studio/i.test(a.textContent)).click()")
     browser.wait_for("location.href.startsWith(arguments[0]) && document.body"
                      " && document.body.dataset.ready === 'true'", demo.url, what="the way back to the studio")
     browser.wait_for("document.getElementById('balance').textContent !== arguments[0]", before,
@@ -130,7 +98,6 @@ def test_a_pack_is_bought_with_stripe_checkout_in_a_browser(browser: Browser, de
 
 
 def test_a_pack_is_bought_with_telegram_stars_inside_the_mini_app(browser: Browser, served: Served):
-    skip_until_merged(status_of("GET", f"{served.url}/api/credits/packs"), "GET /api/credits/packs", 14)
     telegram_launch(browser, served, 9103, "stars_cat")
     browser.click('#nav button[data-view="credits"]')
     browser.wait_for("document.querySelector('#packs .pack button:not([disabled])')",
