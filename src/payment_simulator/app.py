@@ -5,7 +5,8 @@
     POST /_sim/telegram/pre-checkout          {"payload", "amount", "user_id"?}: the bot's answer
     POST /_sim/telegram/update                any update, sent to the webhook as is
     GET  /_sim/telegram/invoice/<slug>        the invoice (what the link opens)
-    POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id>, POST /v1/refunds   Stripe
+    POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id>, POST /v1/refunds,
+    GET /v1/balance                           Stripe
     GET  /_sim/stripe/pay/<id>                the Checkout page: a button that pays
     POST /_sim/stripe/pay/<id>                pay {"amount_total"?, "delayed"?}
     POST /_sim/stripe/expire/<id>             expire the session
@@ -111,6 +112,8 @@ class PaymentSimulatorApp:
             return 200, self.stripe.session(path.rsplit("/", 1)[-1]), js
         if method == "POST" and path == "/v1/refunds":
             return 200, await self.stripe.create_refund(form, key), js
+        if method == "GET" and path == "/v1/balance":
+            return 200, self.stripe.balance(), js
         raise StripeApiError(404, f"Unrecognized request URL ({method}: {path})")
 
     async def _stripe_sim(self, method: str, rest: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, str]:

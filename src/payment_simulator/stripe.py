@@ -126,6 +126,11 @@ class StripeApi:
             self.state.idempotent[idempotency_key] = session
         return session
 
+    def balance(self) -> dict[str, Any]:
+        """`GET /v1/balance`: what a key may always read (a cheap authenticated call)."""
+        return {"object": "balance", "livemode": False,
+                "available": [{"amount": 0, "currency": "usd"}], "pending": [{"amount": 0, "currency": "usd"}]}
+
     def session(self, session_id: str) -> dict[str, Any]:
         session = self.state.sessions.get(str(session_id))
         if session is None:

@@ -16,6 +16,7 @@ from ops_helpers import run_base
 
 from adapters.sql.migrations import upgrade
 from live_server import child_env
+from payment_simulator import DEFAULT_BOT_TOKEN, DEFAULT_STRIPE_KEY, DEFAULT_STRIPE_WEBHOOK_SECRET, PaymentSimulator
 from replicate_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,12 @@ def supabase() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def payments() -> Iterator[str]:
+    with PaymentSimulator().running_in_thread() as running:
+        yield running.base_url
+
+
 def _rows(stdout: str) -> dict[str, tuple[str, str]]:
     lines = stdout.splitlines()
     assert lines[0].split() == ["check", "result", "detail"], stdout
@@ -70,12 +77,18 @@ def _rows(stdout: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-def test_a_healthy_deployment_passes_every_check(tmp_path: Path, simulator: Simulator, supabase: str) -> None:
+def test_a_healthy_deployment_passes_every_check(
+    tmp_path: Path, simulator: Simulator, supabase: str, payments: str
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'base.db'}"
     upgrade(url)
     env = child_env(
         BASE_DATABASE_URL=url, BASE_REPLICATE_TOKENS=GOOD, BASE_REPLICATE_BASE_URL=simulator.base_url,
         BASE_SUPABASE_URL=supabase, BASE_OUTPUT_DIR=str(tmp_path / "outputs"),
+        BASE_TELEGRAM_BOT_TOKEN=DEFAULT_BOT_TOKEN, BASE_TELEGRAM_API_URL=payments,
+        BASE_TELEGRAM_WEBHOOK_SECRET="check-webhook-secret",
+        BASE_STRIPE_SECRET_KEY=DEFAULT_STRIPE_KEY, BASE_STRIPE_WEBHOOK_SECRET=DEFAULT_STRIPE_WEBHOOK_SECRET,
+        BASE_STRIPE_API_URL=payments,
     )
     result = run_base(["check"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -84,16 +97,24 @@ def test_a_healthy_deployment_passes_every_check(tmp_path: Path, simulator: Simu
     assert rows[f"replicate token #1 of BASE_REPLICATE_TOKENS (r8_…{GOOD[-4:]})"][0] == "ok"
     assert rows["supabase jwks"] == ("ok", f"1 signing key(s) at {supabase}/auth/v1/.well-known/jwks.json")
     assert rows["output store"][0] == "ok"
-    assert GOOD not in result.stdout + result.stderr
+    assert not list((tmp_path / "outputs").rglob("*.png"))  # the probe is gone
+    assert rows["telegram bot"] == ("ok", "@base_sim_bot (Stars on)")
+    assert rows["stripe"] == ("ok", "the key works (test)")
+    shown = result.stdout + result.stderr
+    assert GOOD not in shown and DEFAULT_BOT_TOKEN not in shown and DEFAULT_STRIPE_KEY not in shown
 
 
-def test_it_reports_which_tokens_work_and_what_else_is_wrong(tmp_path: Path, simulator: Simulator, supabase: str) -> None:
+def test_it_reports_which_tokens_work_and_what_else_is_wrong(
+    tmp_path: Path, simulator: Simulator, supabase: str, payments: str
+) -> None:
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the output directory should be")
     env = child_env(
         BASE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'base.db'}",
         BASE_REPLICATE_TOKENS=f"{GOOD},{BAD}", BASE_REPLICATE_BASE_URL=simulator.base_url,
         BASE_SUPABASE_URL=f"{supabase}/nowhere", BASE_OUTPUT_DIR=str(blocked),
+        BASE_TELEGRAM_BOT_TOKEN="999:not-the-bots-token", BASE_TELEGRAM_API_URL=payments,
+        BASE_STRIPE_SECRET_KEY="sk_test_not_the_key", BASE_STRIPE_API_URL=payments,
     )
     upgrade(env["BASE_DATABASE_URL"])
     result = run_base(["check"], env, tmp_path)
@@ -104,7 +125,10 @@ def test_it_reports_which_tokens_work_and_what_else_is_wrong(tmp_path: Path, sim
     assert bad[0] == "FAIL" and "rejected" in bad[1]
     assert rows["supabase jwks"][0] == "FAIL"
     assert rows["output store"][0] == "FAIL"
-    assert BAD not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert rows["telegram bot"][0] == "FAIL" and rows["stripe"][0] == "FAIL"
+    shown = result.stdout + result.stderr
+    assert BAD not in shown and "not-the-bots-token" not in shown and "sk_test_not_the_key" not in shown
+    assert "Traceback" not in result.stderr
 
 
 def test_a_newer_schema_and_a_bad_setting_fail_their_rows(tmp_path: Path) -> None:

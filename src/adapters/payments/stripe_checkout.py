@@ -53,6 +53,14 @@ class StripeCheckout:
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
+    async def mode(self) -> str:
+        """A cheap authenticated call (the balance): "live" or "test", for `base check`."""
+        try:
+            balance = await self._client.v1.balance.retrieve_async()
+        except stripe.StripeError as error:
+            raise PaymentProviderError("stripe", _described(error)) from None
+        return "live" if balance.livemode else "test"
+
     @property
     def provider(self) -> Provider:
         return Provider.STRIPE

@@ -1,7 +1,8 @@
 """`base check`: every start-up check, plus what the service reaches, as a table.
 
 Settings, the database and its schema, each Replicate token (a cheap authenticated call,
-`GET /v1/account`), Supabase's JWKS, the output store. Each row is `ok`, `FAIL` or `skip`
+`GET /v1/account`), Supabase's JWKS, the output store (a probe object written, read back
+and deleted), the payment providers (Telegram's `getMe`, Stripe's balance). Each row is `ok`, `FAIL` or `skip`
 (not configured); the exit status is 1 when any row failed. Nothing is changed anywhere:
 the database is not migrated and no token is added to the pool.
 """
@@ -162,18 +163,67 @@ async def check_supabase(settings: Settings) -> list[Row]:
 
 
 async def check_output_store(settings: Settings) -> list[Row]:
-    directory = settings.output_dir
+    """Write, read back and delete a probe object in the store BASE_OUTPUT_STORE names."""
+    import uuid
+
+    from base_core.errors import BaseError
+    from entrypoints.bootstrap import build_output_store
+
+    store = build_output_store(settings.output_store_url, settings)
+    probe = f"uploads/{uuid.uuid4().hex}.png"  # a key the store accepts; removed at once
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".base-check-"):
-            pass
-    except OSError as error:
-        return [Row("output store", FAIL, f"{directory} is not writable: {error.strerror}")]
-    return [Row("output store", OK, f"{directory} is writable; served at {settings.outputs_base_url}/outputs")]
+        await store.put(probe, b"base check probe", "image/png")
+        found = await store.exists(probe)
+        await store.delete([probe])
+    except BaseError as error:
+        return [Row("output store", FAIL, f"{store.describe}: {error.message}")]
+    finally:
+        await store.aclose()
+    if not found:
+        return [Row("output store", FAIL, f"{store.describe}: a written object could not be read back")]
+    return [Row("output store", OK, f"{store.describe} is writable; served at {settings.outputs_base_url}/outputs")]
 
 
-# Payment providers add their check here when they are configured.
-CHECKS: list[Check] = [check_database, check_replicate, check_supabase, check_output_store]
+async def check_payments(settings: Settings) -> list[Row]:
+    """The bot's token (`getMe`) and Stripe's secret key (the balance), where configured."""
+    from base_core.errors import BaseError
+
+    rows: list[Row] = []
+    if settings.telegram_bot_token:
+        from adapters.payments import TelegramStars
+
+        bot = TelegramStars(settings.telegram_bot_token, settings.telegram_api_url, timeout=CHECK_TIMEOUT_SECONDS)
+        try:
+            me = await bot.call("getMe", {})
+            stars = "Stars on" if settings.sells_with_telegram else "Stars off: BASE_TELEGRAM_WEBHOOK_SECRET not set"
+            rows.append(Row("telegram bot", OK, f"@{me.get('username')} ({stars})"))
+        except BaseError as error:
+            rows.append(Row("telegram bot", FAIL, error.message))
+        finally:
+            await bot.aclose()
+    else:
+        rows.append(Row("telegram bot", SKIP, "BASE_TELEGRAM_BOT_TOKEN not set"))
+    if settings.stripe_secret_key:
+        from adapters.payments import StripeCheckout
+
+        stripe = StripeCheckout(
+            settings.stripe_secret_key, settings.stripe_webhook_secret, settings.outputs_base_url,
+            settings.stripe_api_url, timeout=CHECK_TIMEOUT_SECONDS,
+        )
+        try:
+            mode = await stripe.mode()
+            hook = "" if settings.stripe_webhook_secret else "; BASE_STRIPE_WEBHOOK_SECRET not set: no payments"
+            rows.append(Row("stripe", OK, f"the key works ({mode}){hook}"))
+        except BaseError as error:
+            rows.append(Row("stripe", FAIL, error.message))
+        finally:
+            await stripe.aclose()
+    else:
+        rows.append(Row("stripe", SKIP, "BASE_STRIPE_SECRET_KEY not set"))
+    return rows
+
+
+CHECKS: list[Check] = [check_database, check_replicate, check_supabase, check_output_store, check_payments]
 
 
 def render(rows: list[Row]) -> str:
