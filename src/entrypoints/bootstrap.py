@@ -361,6 +361,7 @@ async def open_services(
             links=links,
         )
         live = await stack.enter_async_context(open_live(settings, context))
+        metrics.watch_streams(lambda: live.open_streams)
         studio = Studio(context)
         if settings.replicate_tokens:
             await studio.ensure_tokens(settings.replicate_tokens)

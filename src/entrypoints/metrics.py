@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -138,8 +138,15 @@ class Metrics:
             f"{PREFIX}_output_copies", "Copies of results into the output store, by outcome",
             ["outcome"], registry=r,
         )
+        self.live_streams = Gauge(
+            f"{PREFIX}_live_streams", "Event streams open on this process (live status)", registry=r,
+        )
         self.vitals = VitalsCollector(vitals)
         r.register(self.vitals)
+
+    def watch_streams(self, open_streams: Callable[[], int]) -> None:
+        """The live feed's subscribers of this process, read on each scrape."""
+        self.live_streams.set_function(open_streams)
 
     # -- the domain events -----------------------------------------------------------------
 

@@ -108,3 +108,12 @@ def test_reconciler_rounds_are_counted_with_what_they_did() -> None:
     assert value(m, "base_reconciler_actions_total", action="asked") == 2
     assert value(m, "base_reconciler_actions_total", action="holds_resolved") == 1
     assert value(m, "base_reconciler_problems_total") == 1
+
+
+def test_the_open_event_streams_are_read_on_each_scrape() -> None:
+    metrics = Metrics()
+    open_streams = [3]
+    metrics.watch_streams(lambda: open_streams[0])
+    assert value(samples(generate_latest(metrics.registry).decode()), "base_live_streams") == 3
+    open_streams[0] = 0
+    assert value(samples(generate_latest(metrics.registry).decode()), "base_live_streams") == 0
