@@ -163,10 +163,13 @@ def _params(headers: dict[str, str], body: bytes) -> dict[str, Any]:
     return dict(parse_qsl(body.decode(), keep_blank_values=True))
 
 
+_NO_ICON = "<link rel='icon' href='data:,'>"  # a browser asks for no /favicon.ico
+
+
 def _checkout_page(session: dict[str, Any]) -> bytes:
     amount = f"{session['amount_total'] / 100:.2f} {session['currency'].upper()}"
     return (
-        "<!doctype html><title>Simulated Stripe Checkout</title>"
+        f"<!doctype html>{_NO_ICON}<title>Simulated Stripe Checkout</title>"
         f"<h1>Pay {amount}</h1><p>Simulated Checkout Session {session['id']} ({session['status']}).</p>"
         f"<form method=post action='/_sim/stripe/pay/{session['id']}'><button>Pay</button></form>"
     ).encode()
@@ -174,6 +177,6 @@ def _checkout_page(session: dict[str, Any]) -> bytes:
 
 def _paid_page(session: dict[str, Any]) -> bytes:
     return (
-        "<!doctype html><title>Paid</title><h1>Paid</h1>"
+        f"<!doctype html>{_NO_ICON}<title>Paid</title><h1>Paid</h1>"
         f"<p><a href='{session['success_url']}'>Back to the studio</a></p>"
     ).encode()

@@ -92,8 +92,8 @@ def test_a_pack_is_bought_with_stripe_checkout_in_a_browser(browser: Browser, de
                      " && document.body.dataset.ready === 'true'", demo.url, what="the way back to the studio")
     browser.wait_for("document.getElementById('balance').textContent !== arguments[0]", before,
                      what="the credits to land")
-    history = browser.js("return document.getElementById('credit-history').textContent")
-    assert "Bought" in history
+    browser.wait_for("document.getElementById('credit-history').textContent.includes('Bought')",
+                     what="the purchase in the credit history")
     assert_clean(browser)
 
 
