@@ -9,10 +9,10 @@ from typing import Any
 from base_core.background import Poller
 from base_core.generation import Generation, GenerationPage, GenerationQuery, PredictionUpdate
 from base_core.ledger import LedgerEntry
-from base_core.ports import StoredObject
-from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.packs import CreditPack
+from base_core.ports import StoredObject
 from base_core.purchases import Provider, Purchase, PurchaseQuery
+from base_core.registry import Action, GenerationRequest, ModelSpec
 from base_core.tokens import ReplicateToken, TokenStats
 from base_core.uploads import Upload, UploadedImage
 from base_core.usecases import accounts, files, generations, purchases, reconcile, tokens, vitals

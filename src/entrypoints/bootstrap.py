@@ -15,7 +15,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -41,7 +40,6 @@ from base_core import (
 from base_core.background import Poller
 from base_core.errors import InvalidRegistry
 from base_core.packs import PackCatalogue, builtin_packs
-from base_core.purchases import Provider
 from base_core.ports import (
     Clock,
     IdFactory,
@@ -51,7 +49,9 @@ from base_core.ports import (
     UnitOfWorkFactory,
     WebhookVerifier,
 )
+from base_core.purchases import Provider
 from entrypoints.event_log import logging_dispatcher
+from entrypoints.live import LiveHub
 from entrypoints.metrics import (
     MeasuredInference,
     MeasuredWebhooks,
@@ -59,7 +59,6 @@ from entrypoints.metrics import (
     TokenLabels,
     counting_duplicates,
 )
-from entrypoints.live import LiveHub
 from entrypoints.models_file import read_models_file
 from entrypoints.packs_file import read_packs_file
 from entrypoints.settings import Settings, SettingsError

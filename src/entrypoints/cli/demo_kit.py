@@ -166,9 +166,9 @@ def instructions(
 __all__ = [
     "DEMO_BOT_TOKEN",
     "DEMO_SUPABASE_SECRET",
-    "demo_supabase_token",
     "SAMPLE_PATH",
     "demo_init_data",
+    "demo_supabase_token",
     "instructions",
     "log_to_file",
     "sample_image",

@@ -16,7 +16,12 @@ import attrs
 
 from adapters.payments.stripe_checkout import WEBHOOK_PATH as STRIPE_WEBHOOK_PATH
 from adapters.payments.telegram_stars import WEBHOOK_PATH as TELEGRAM_WEBHOOK_PATH
-from payment_simulator import DEFAULT_BOT_TOKEN, DEFAULT_STRIPE_KEY, DEFAULT_STRIPE_WEBHOOK_SECRET, PaymentSimulator
+from payment_simulator import (
+    DEFAULT_BOT_TOKEN,
+    DEFAULT_STRIPE_KEY,
+    DEFAULT_STRIPE_WEBHOOK_SECRET,
+    PaymentSimulator,
+)
 
 DEMO_TELEGRAM_WEBHOOK_SECRET = "demo-telegram-webhook-secret"
 

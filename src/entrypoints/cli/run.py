@@ -150,11 +150,10 @@ def demo_instructions(base_url: str, token: str, log: Path | None = None, photo:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from entrypoints.cli import demo_kit
     from entrypoints.http.asgi import create_app_for
     from entrypoints.http.studio import demo_session_route
     from replicate_simulator import Simulator, SimulatorConfig
-
-    from entrypoints.cli import demo_kit
 
     configure_logging()
     folder = Path(args.dir).resolve()

@@ -25,9 +25,9 @@ from entrypoints.http.credits import (
 )
 from entrypoints.http.dependencies import BASE_DEPENDENCIES
 from entrypoints.http.generations import GenerationController
+from entrypoints.http.live import LiveController
 from entrypoints.http.openapi import polish, swagger_assets, swagger_plugin
 from entrypoints.http.operations import OPERATIONS_ROUTES, request_context, stamp_unrouted
-from entrypoints.http.live import LiveController
 from entrypoints.http.outputs import stored_output
 from entrypoints.http.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from entrypoints.http.stopping import streams_end_on_stop

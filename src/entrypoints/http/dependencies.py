@@ -13,8 +13,8 @@ from litestar.handlers.base import BaseRouteHandler
 from base_core import Identity, Studio
 from base_core.errors import Forbidden, NotFound, Unauthenticated
 from entrypoints.bootstrap import Services
-from entrypoints.logs import bind_user
 from entrypoints.http.schemas import KeyLinks
+from entrypoints.logs import bind_user
 
 BEARER = "bearer"
 

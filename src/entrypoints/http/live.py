@@ -38,7 +38,14 @@ from litestar.serialization import encode_json
 from base_core import Action, Generation, Status, Studio
 from base_core.errors import InfrastructureError, NotFound
 from entrypoints.bootstrap import Services
-from entrypoints.http.dependencies import CALLER, SECURITY, CallerDep, KeyLinksDep, ServicesDep, path_id
+from entrypoints.http.dependencies import (
+    CALLER,
+    SECURITY,
+    CallerDep,
+    KeyLinksDep,
+    ServicesDep,
+    path_id,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import KeyLinks, generation_out
 from entrypoints.live import CachedView, LiveHub, Subscription
