@@ -8,7 +8,7 @@ type CreateBody = paths["/api/generations/create"]["post"]["requestBody"]["conte
 type Created = paths["/api/generations/create"]["post"]["responses"][201]["content"]["application/json"];
 type NoCredits = paths["/api/generations/create"]["post"]["responses"][402]["content"]["application/problem+json"];
 type Missing = paths["/api/generations/{generation_id}"]["get"]["responses"][404]["content"]["application/problem+json"];
-type Output = paths["/outputs/{generation_id}/{name}"]["get"]["responses"][200]["content"];
+type Output = paths["/outputs/{key}"]["get"]["responses"][200]["content"];
 type ListQuery = NonNullable<paths["/api/generations/list"]["get"]["parameters"]["query"]>;
 type Telegram = paths["/api/auth/telegram"]["post"];
 
