@@ -6,7 +6,6 @@ leaving. The same server's polls answer what the streams say."""
 from __future__ import annotations
 
 import secrets
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,9 +13,10 @@ from collections.abc import Iterator
 import attrs
 import httpx
 import pytest
-from e2e_helpers import BASE, call, child_env, free_port, stop, wait_until_healthy
+from e2e_helpers import call
 
 from adapters.auth import SessionTokens
+from live_server import serving
 from replicate_simulator import Simulator, SimulatorConfig
 from sse_client import EventStream
 
@@ -49,29 +49,21 @@ def live(tmp_path_factory) -> Iterator[Live]:
     workdir = tmp_path_factory.mktemp("live")
     simulator = Simulator(SimulatorConfig(accept_any_token=True, starting_delay=0.3, processing_delay=0.6))
     secret = secrets.token_urlsafe(48)
-    port = free_port()
-    log_path = workdir / "serve.log"
-    with simulator.running_in_thread() as running, open(log_path, "w") as log:
-        env = child_env(
-            BASE_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'live.db'}",
-            BASE_REPLICATE_TOKENS="r8_live_first_token_0001",
-            BASE_REPLICATE_BASE_URL=running.base_url,
-            BASE_SESSION_SECRET=secret,
-            BASE_ALLOW_PRIVATE_IMAGE_URLS="true",
-            BASE_RECONCILE_AFTER_SECONDS="2",
-            BASE_LIVE_STREAMS_PER_USER="2",
-            BASE_LIVE_KEEPALIVE_SECONDS="0.3",
-            BASE_LIVE_POLL_SECONDS="0.2",
-            BASE_OUTPUT_DIR=str(workdir / "outputs"),
-        )
-        process = subprocess.Popen([str(BASE), "serve", "--port", str(port)], cwd=workdir, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, process)
+    with simulator.running_in_thread() as running:
+        env = {
+            "BASE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'live.db'}",
+            "BASE_REPLICATE_TOKENS": "r8_live_first_token_0001",
+            "BASE_REPLICATE_BASE_URL": running.base_url,
+            "BASE_SESSION_SECRET": secret,
+            "BASE_ALLOW_PRIVATE_IMAGE_URLS": "true",
+            "BASE_RECONCILE_AFTER_SECONDS": "2",
+            "BASE_LIVE_STREAMS_PER_USER": "2",
+            "BASE_LIVE_KEEPALIVE_SECONDS": "0.3",
+            "BASE_LIVE_POLL_SECONDS": "0.2",
+            "BASE_OUTPUT_DIR": str(workdir / "outputs"),
+        }
+        with serving(workdir, env) as (url, _log):  # stopped, and its exit checked, afterwards
             yield Live(url, running.base_url, SessionTokens(secret))
-        finally:
-            assert stop(process) == 0, log_path.read_text()
 
 
 def create(live: Live, token: str) -> str:
