@@ -120,6 +120,8 @@ def _scenario(url: str, log_path: Path, sessions: SessionTokens, simulator: Simu
             status, _, generation = request("GET", f"{url}/api/generations/{gid}", token=user)
             if status != 200 or generation["status"] not in TERMINAL or generation["output_urls"] == []:
                 return False
+            if not all("/outputs/" in u for u in generation["output_urls"]):
+                return False  # completed, its results not yet copied into the store
         return True
 
     wait_for(all_done, 60, "the four generations to complete")
