@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from base_core.errors import InvalidRegistry, InvalidRequest
+from base_core.text import is_line
 
 MAX_TITLE_LENGTH = 32  # Telegram's limit on an invoice title
 MAX_CREDITS = 1_000_000_000
@@ -92,8 +93,8 @@ def _pack(path: str, item: Any, problems: list[str]) -> CreditPack | None:
     pack_id, title, credits = item.get("id"), item.get("title"), item.get("credits")
     if not isinstance(pack_id, str) or not PACK_ID.match(pack_id):
         problems.append(f"{path}.id: expected 1-64 of a-z, 0-9, _ and -, starting with a letter or digit")
-    if not isinstance(title, str) or not 1 <= len(title) <= MAX_TITLE_LENGTH or not title.isprintable():
-        problems.append(f"{path}.title: expected 1-{MAX_TITLE_LENGTH} printable characters")
+    if not isinstance(title, str) or not 1 <= len(title) <= MAX_TITLE_LENGTH or not is_line(title):
+        problems.append(f"{path}.title: expected 1-{MAX_TITLE_LENGTH} characters without control characters")
     if not _whole(credits, MAX_CREDITS):
         problems.append(f"{path}.credits: expected a whole number from 1 to {MAX_CREDITS}")
     stars, amount, currency = item.get("stars"), item.get("amount"), item.get("currency")

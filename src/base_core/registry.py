@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
@@ -22,6 +21,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from base_core.converter import converter, problems
 from base_core.errors import InvalidRegistry, InvalidRequest, UnknownModel
 from base_core.image_urls import UrlPolicy
+from base_core.text import is_text
 
 
 class Action(StrEnum):
@@ -113,7 +113,7 @@ class SettingSpec:
             raise InvalidRequest(field, "must not be empty")
         if self.max is not None and len(value) > self.max:
             raise InvalidRequest(field, f"must be at most {int(self.max)} characters")
-        if _FORBIDDEN_CONTROL.search(value):
+        if not is_text(value):
             raise InvalidRequest(field, "must not contain control characters")
         return value
 
@@ -123,10 +123,6 @@ class SettingSpec:
         if self.max is not None and value > self.max:
             raise InvalidRequest(field, f"must be at most {_fmt(self.max)}")
         return value
-
-
-# C0 controls except newline, carriage return and tab; DEL and the C1 controls.
-_FORBIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _fmt(number: float) -> str:

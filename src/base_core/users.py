@@ -8,6 +8,7 @@ import attrs
 
 from base_core.events import DomainEvent, UserRegistered
 from base_core.frozen import replace
+from base_core.text import strip_forbidden
 
 
 @attrs.frozen(slots=False)
@@ -43,7 +44,7 @@ def clean_name(value: str | None) -> str | None:
     escape sequences would reach operators' terminals), at most MAX_NAME_LENGTH long."""
     if value is None:
         return None
-    cleaned = "".join(ch for ch in str(value) if ch.isprintable())[:MAX_NAME_LENGTH]
+    cleaned = strip_forbidden(str(value))[:MAX_NAME_LENGTH]
     return cleaned or None
 
 

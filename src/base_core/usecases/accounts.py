@@ -7,6 +7,7 @@ import attrs
 from base_core.errors import Conflict, InvalidRequest, NotFound
 from base_core.ledger import CreditAccount, EntryKind, LedgerEntry, check_replay
 from base_core.ports import UnitOfWork
+from base_core.text import is_line
 from base_core.usecases.context import Context
 from base_core.users import TelegramProfile, User
 
@@ -113,13 +114,13 @@ async def adjust_credits(
         raise InvalidRequest("amount", f"must be at most {MAX_ADJUSTMENT} in size")
     if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
         raise InvalidRequest("reason", f"must be a string of at most {MAX_REASON_LENGTH} characters")
-    if not reason.isprintable():
+    if not is_line(reason):
         raise InvalidRequest("reason", "must not contain control characters")
     if (
         not isinstance(user_id, str)
         or not user_id
         or len(user_id) > MAX_USER_ID_LENGTH
-        or not user_id.isprintable()
+        or not is_line(user_id)
     ):
         raise InvalidRequest("user_id", "is not a user id")
     kind = EntryKind.GRANT if amount > 0 else EntryKind.ADJUST

@@ -29,6 +29,7 @@ from base_core.ledger import (
 )
 from base_core.ports import PaymentGateway, UnitOfWork
 from base_core.purchases import Provider, Purchase, PurchaseQuery, PurchaseStatus
+from base_core.text import is_line
 from base_core.usecases.context import Context
 
 MAX_HISTORY_LIMIT = 100
@@ -352,7 +353,7 @@ def _should_have_credited(purchase: Purchase) -> int:
 
 
 def _is_ref(value: str) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_REF_LENGTH and value.isprintable()
+    return isinstance(value, str) and 0 < len(value) <= MAX_REF_LENGTH and is_line(value)
 
 
 __all__ = [

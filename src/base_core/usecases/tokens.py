@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from base_core.errors import Conflict, InvalidRequest, NotFound
+from base_core.text import is_line, is_word
 from base_core.tokens import (
     REPLICATE_TOKEN_SHAPE,
     ReplicateToken,
@@ -24,11 +25,11 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
     secret = secret.strip() if isinstance(secret, str) else secret
     if not isinstance(secret, str) or not secret or len(secret) > MAX_SECRET_LENGTH:
         raise InvalidRequest("token", f"must be a non-empty string of at most {MAX_SECRET_LENGTH} characters")
-    if any(ch.isspace() or not ch.isprintable() for ch in secret):
+    if not is_word(secret):
         raise InvalidRequest("token", "must not contain spaces or control characters")
     if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH):
         raise InvalidRequest("label", f"must be a string of at most {MAX_LABEL_LENGTH} characters")
-    if label is not None and not label.isprintable():
+    if label is not None and not is_line(label):
         # NUL is refused by PostgreSQL, escape sequences would reach operators' terminals.
         raise InvalidRequest("label", "must not contain control characters")
     try:
