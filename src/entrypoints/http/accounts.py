@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from base_core import TelegramProfile
@@ -17,6 +17,7 @@ from entrypoints.http.dependencies import (
     ServicesDep,
     StudioDep,
     admins_only,
+    exactly,
     path_id,
 )
 from entrypoints.http.problems import problem_responses
@@ -54,7 +55,10 @@ class AuthController(Controller):
             },
         ),
     )
-    async def telegram(self, data: JSONBody[TelegramSignInIn], services: ServicesDep) -> SignedIn:
+    async def telegram(
+        self, data: JSONBody[TelegramSignInIn], request: Request[Any, Any, Any], services: ServicesDep
+    ) -> SignedIn:
+        data = await exactly(request, data)
         if services.telegram is None:
             raise TELEGRAM.not_configured()
         user = services.telegram.verify(data.init_data)
@@ -97,7 +101,8 @@ class AdminController(Controller):
         "digits) is refused with a 400 unless `force` is true.",
         responses=problem_responses(400, 401, 403, 413, 503),
     )
-    async def add_token(self, data: JSONBody[TokenIn], studio: StudioDep) -> TokenOut:
+    async def add_token(self, data: JSONBody[TokenIn], request: Request[Any, Any, Any], studio: StudioDep) -> TokenOut:
+        data = await exactly(request, data)
         check_replicate_shape(data.token, data.force)
         return token_out(await studio.add_token(data.token, data.label))
 
@@ -107,8 +112,10 @@ class AdminController(Controller):
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def set_active(
-        self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], studio: StudioDep
+        self, token_id: FromPath[str], data: JSONBody[TokenPatchIn], request: Request[Any, Any, Any],
+        studio: StudioDep,
     ) -> TokenOut:
+        data = await exactly(request, data)
         return token_out(await studio.set_token_active(path_id("token", token_id), data.is_active))
 
     @post(
@@ -122,11 +129,13 @@ class AdminController(Controller):
     async def credits(
         self,
         data: JSONBody[CreditsIn],
+        request: Request[Any, Any, Any],
         studio: StudioDep,
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
         ] = None,
     ) -> CreditsOut:
+        data = await exactly(request, data)
         key = f"admin:{idempotency_key}" if idempotency_key else None
         balance = await studio.adjust_credits(data.user_id, data.amount, data.reason, key)
         return CreditsOut(user_id=data.user_id, credits=balance)

@@ -25,7 +25,7 @@ class PackList(msgspec.Struct):
     packs: list[PackOut]
 
 
-class PurchaseIn(msgspec.Struct, forbid_unknown_fields=True):
+class PurchaseIn(msgspec.Struct):
     pack_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     provider: Literal["telegram", "stripe"]
 

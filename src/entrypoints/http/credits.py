@@ -35,11 +35,11 @@ from entrypoints.http.dependencies import (
     ServicesDep,
     StudioDep,
     admins_only,
+    exactly,
     path_id,
 )
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import WebhookAck
-from entrypoints.http.system import _RawJsonBody
 
 MAX_ADMIN_LIMIT = 200
 
@@ -65,8 +65,10 @@ class CreditsController(Controller):
         responses=problem_responses(400, 401, 413, 503),
     )
     async def purchase(
-        self, data: JSONBody[PurchaseIn], caller: CallerDep, studio: StudioDep, services: ServicesDep
+        self, data: JSONBody[PurchaseIn], request: Request[Any, Any, Any], caller: CallerDep,
+        studio: StudioDep, services: ServicesDep,
     ) -> PurchaseStarted:
+        data = await exactly(request, data)
         provider = Provider(data.provider)
         payments = services.payments
         sold = payments is not None and (
@@ -99,8 +101,13 @@ class CreditsController(Controller):
     summary="Telegram's bot updates (payments in Stars)",
     description="Read only with the X-Telegram-Bot-Api-Secret-Token set by `base telegram "
     "set-webhook`. Updates other than pre-checkout queries and payments are acknowledged.",
-    operation_class=_RawJsonBody,
-    responses=problem_responses(400, 401, 413, 503),
+    responses=problem_responses(
+        400, 401, 413, 503,
+        described={
+            400: "The body is not JSON",
+            401: "The X-Telegram-Bot-Api-Secret-Token header is missing or does not match",
+        },
+    ),
 )
 async def telegram_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
     payments = services.payments
@@ -130,8 +137,10 @@ async def telegram_webhook(request: Request[Any, Any, Any], services: ServicesDe
     summary="Stripe's signed events (Checkout Sessions, refunds)",
     description="Verified with the Stripe-Signature header (5-minute tolerance); unknown "
     "event types are acknowledged and ignored.",
-    operation_class=_RawJsonBody,
-    responses=problem_responses(400, 413, 503),
+    responses=problem_responses(
+        400, 401, 413, 503,
+        described={401: "The Stripe-Signature header is missing, too old, or does not verify"},
+    ),
 )
 async def stripe_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
     stripe = services.payments.stripe if services.payments else None

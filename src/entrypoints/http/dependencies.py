@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -11,7 +12,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from base_core import Identity, Studio
-from base_core.errors import Forbidden, NotFound, Unauthenticated
+from base_core.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from base_core.text import is_line
 from entrypoints.bootstrap import Services
 from entrypoints.http.schemas import KeyLinks
 from entrypoints.logs import bind_user
@@ -64,6 +66,7 @@ async def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
 
 
 MAX_ID_LENGTH = 200
+BodyT = TypeVar("BodyT", bound=msgspec.Struct)
 
 
 def path_id(what: str, raw: str) -> str:
@@ -72,7 +75,7 @@ def path_id(what: str, raw: str) -> str:
     Anything else is a 404 without asking the database (PostgreSQL refuses a NUL in a
     query parameter, which would otherwise surface as a 503).
     """
-    if not raw or len(raw) > MAX_ID_LENGTH or not raw.isprintable():
+    if not raw or len(raw) > MAX_ID_LENGTH or not is_line(raw):
         raise NotFound(what, raw[:64])
     return raw
 
@@ -96,3 +99,29 @@ BASE_DEPENDENCIES = {
 }
 CALLER = {"caller": Provide(provide_caller)}
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]
+
+
+async def exactly(request: Request[Any, Any, Any], data: BodyT) -> BodyT:
+    """The body `data` was read from, converted again to its type, strictly.
+
+    Litestar converts every parameter in msgspec's lax mode (query strings have no types),
+    bodies included, so `"force": 0` would pass as false and `"amount": "5"` as 5. JSON has
+    types, and the document promises them: the body is converted here from the JSON
+    Litestar already parsed and kept, and a mismatch is a 400 naming the field. A number
+    with no fraction (`2.0`) is an integer, as JSON Schema counts them.
+    """
+    try:
+        return msgspec.convert(_integral(await request.json()), type(data), strict=True)
+    except msgspec.ValidationError as error:
+        reason, _, where = str(error).partition(" - at `$.")
+        raise InvalidRequest(where.split("`", 1)[0] if where else "body", reason) from None
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value

@@ -18,6 +18,7 @@ from entrypoints.http.dependencies import (
     KeyLinksDep,
     ServicesDep,
     StudioDep,
+    exactly,
     path_id,
 )
 from entrypoints.http.live import read_generation
@@ -53,20 +54,22 @@ class GenerationController(Controller):
     async def create(
         self,
         data: JSONBody[CreateGenerationIn],
+        request: Request[Any, Any, Any],
         caller: CallerDep,
         studio: StudioDep,
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
         ] = None,
     ) -> CreatedGeneration:
-        request = GenerationRequest(
+        data = await exactly(request, data)
+        asked = GenerationRequest(
             action=data.action,
             model_id=data.model_id,
             prompt=data.prompt,
             input_image_url=data.input_image_url,
             settings=data.settings or {},
         )
-        generation = await studio.create_generation(caller.user_id, request, idempotency_key)
+        generation = await studio.create_generation(caller.user_id, asked, idempotency_key)
         return CreatedGeneration(
             id=generation.id, prediction_id=generation.prediction_id, status=generation.status
         )

@@ -15,6 +15,7 @@ import msgspec
 
 from base_core import Action, Generation, GenerationPage, ModelSpec, SettingSpec, Status, UserView
 from base_core.registry import SettingType
+from base_core.text import LINE_PATTERN, WORD_PATTERN
 from base_core.tokens import ReplicateToken, TokenStat, TokenStats
 from base_core.usecases.accounts import MAX_ADJUSTMENT, MAX_REASON_LENGTH, MAX_USER_ID_LENGTH
 from base_core.usecases.tokens import MAX_LABEL_LENGTH, MAX_SECRET_LENGTH
@@ -222,8 +223,8 @@ def user_out(view: UserView) -> UserOut:
 
 
 class TokenIn(msgspec.Struct):
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SECRET_LENGTH)]
-    label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SECRET_LENGTH, pattern=WORD_PATTERN)]
+    label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH, pattern=LINE_PATTERN)] | None = None
     # Add a secret that does not look like a Replicate token (`r8_` and 37 letters or digits).
     force: bool = False
 
@@ -272,9 +273,9 @@ class TokenStatsOut(msgspec.Struct):
 
 
 class CreditsIn(msgspec.Struct):
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_USER_ID_LENGTH)]
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_USER_ID_LENGTH, pattern=LINE_PATTERN)]
     amount: Annotated[int, msgspec.Meta(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
-    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON_LENGTH)] = ""
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON_LENGTH, pattern=LINE_PATTERN)] = ""
 
 
 class CreditsOut(msgspec.Struct):
