@@ -106,6 +106,8 @@ def test_the_seed_flow_through_the_generated_client(server: str, client_package:
     read = api(pkg, "generations.api_generations_generation_id_read")
     CreateGenerationIn = model(pkg, "CreateGenerationIn")
     Settings = model(pkg, "CreateGenerationInSettingsType0")
+    # The document lists this deployment's models, so the client has them as an enum.
+    ModelId = model(pkg, "CreateGenerationInModelId")
 
     def run(body: Any) -> Any:
         created = create.sync(client=user, body=body)
@@ -119,17 +121,17 @@ def test_the_seed_flow_through_the_generated_client(server: str, client_package:
         raise AssertionError(f"{created.id} never finished")
 
     first = run(CreateGenerationIn(
-        action=Action.CREATE, model_id="flux-schnell", prompt="A beautiful sunset over mountains",
+        action=Action.CREATE, model_id=ModelId("flux-schnell"), prompt="A beautiful sunset over mountains",
         settings=Settings.from_dict({"aspect_ratio": "16:9", "num_outputs": 1}),
     ))
     assert first.status == Status.COMPLETED and len(first.output_urls) == 1
     image = first.output_urls[0]
     bodies = {
-        Action.EDIT: CreateGenerationIn(action=Action.EDIT, model_id="nano-banana-edit",
+        Action.EDIT: CreateGenerationIn(action=Action.EDIT, model_id=ModelId("nano-banana-edit"),
                                         prompt="Make it a watercolor painting", input_image_url=image),
-        Action.UPSCALE: CreateGenerationIn(action=Action.UPSCALE, model_id="real-esrgan", input_image_url=image,
+        Action.UPSCALE: CreateGenerationIn(action=Action.UPSCALE, model_id=ModelId("real-esrgan"), input_image_url=image,
                                            settings=Settings.from_dict({"scale": 2})),
-        Action.REMOVE_BG: CreateGenerationIn(action=Action.REMOVE_BG, model_id="birefnet", input_image_url=image),
+        Action.REMOVE_BG: CreateGenerationIn(action=Action.REMOVE_BG, model_id=ModelId("birefnet"), input_image_url=image),
     }
     done = {action: run(body) for action, body in bodies.items()}
     assert {g.status for g in done.values()} == {Status.COMPLETED}, done

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import stripe
 
-from base_core.errors import InvalidRequest, PaymentProviderError
+from base_core.errors import InvalidRequest, PaymentProviderError, Unauthenticated
 from base_core.packs import CreditPack
 from base_core.ports import Checkout
 from base_core.purchases import Provider, Purchase
@@ -107,13 +107,14 @@ class StripeCheckout:
         return refund.status == "succeeded"
 
     def read_event(self, body: bytes, signature: str | None) -> StripeEvent:
-        """Verify and read a webhook; a bad, missing or stale signature is InvalidRequest."""
+        """Verify and read a webhook; a bad, missing or stale signature is Unauthenticated
+        (a 401, like the other webhooks' signatures and secrets)."""
         if not self._webhook_secret:
             raise InvalidRequest("Stripe-Signature", "Stripe webhooks are not configured")
         try:
             event = self._client.construct_event(body, signature, self._webhook_secret, TOLERANCE_SECONDS)
         except (stripe.SignatureVerificationError, ValueError):
-            raise InvalidRequest("Stripe-Signature", "the signature does not verify") from None
+            raise Unauthenticated("the Stripe-Signature does not verify") from None
         plain = event.to_dict()
         data = plain.get("data")
         obj = data.get("object") if isinstance(data, dict) else None

@@ -14,6 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
+from base_core import ModelRegistry
+from base_core.packs import PackCatalogue
 from entrypoints.bootstrap import Services
 from entrypoints.http.accounts import AdminController, AuthController
 from entrypoints.http.credits import (
@@ -103,11 +105,15 @@ def create_app(
     *,
     debug: bool = False,
     extra_routes: Sequence[ControllerRouterHandler] = (),
+    registry: ModelRegistry | None = None,
+    packs: PackCatalogue | None = None,
 ) -> Litestar:
     """The API over ready `Services`, or over a factory the lifespan opens and closes.
 
     A factory is what `base serve` uses: each worker process builds its own services
     inside its own event loop. `extra_routes` are added by `base demo` only (its sign-in).
+    The document states the create and purchase rules of `registry` and `packs` (the
+    built-in ones unless given): the ones the services answer with.
     """
 
     @contextlib.asynccontextmanager
@@ -156,7 +162,7 @@ def create_app(
     )
     # Litestar builds the document lazily and rebuilds it when a documented route is
     # registered later (`app.register`): such a route must be followed by polish() again.
-    polish(app.openapi_schema)
+    polish(app.openapi_schema, registry, packs)
     return app
 
 

@@ -21,9 +21,13 @@ def app() -> Litestar:
 
 
 def create_app_for(settings: Settings, extra_routes: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+    from entrypoints.bootstrap import load_packs, load_registry
     from entrypoints.http.app import create_app
 
-    return create_app(lambda: open_services(settings), extra_routes=extra_routes)
+    return create_app(
+        lambda: open_services(settings), extra_routes=extra_routes,
+        registry=load_registry(settings), packs=load_packs(settings),
+    )
 
 
 __all__ = ["app", "create_app_for"]

@@ -1,10 +1,10 @@
 """What Litestar cannot infer about the API, written onto its OpenAPI document.
 
-`polish(openapi)` runs once on the document Litestar generated from the handlers: the
-headers that come with some errors (`Retry-After`, `WWW-Authenticate`), stored outputs
-as image bytes rather than JSON, and request examples taken from the seed's own client
-code. `WEBHOOK_BODY` describes Replicate's prediction object, which the webhook handler
-reads raw (to check its signature) and Litestar therefore cannot see.
+`polish(openapi, registry, packs)` runs once on the document Litestar generated from the
+handlers: the headers that come with some errors (`Retry-After`, `WWW-Authenticate`),
+stored outputs as image bytes rather than JSON, request examples taken from the seed's own
+client code, the webhooks' bodies and signature headers (webhook_schemas; the handlers read
+them raw), and the body rules that come from the catalogue (body_rules).
 """
 
 from __future__ import annotations
@@ -18,51 +18,16 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     Operation,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
-from adapters.replicate.statuses import TRIGGERS
-from adapters.replicate.webhooks import WEBHOOK_PATH
 from adapters.storage.naming import MEDIA_TYPES
-
-_NULLABLE_STRING = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)])
-_TIME = Schema(
-    one_of=[Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME), Schema(type=OpenAPIType.NULL)]
-)
-
-WEBHOOK_BODY = Schema(
-    type=OpenAPIType.OBJECT,
-    title="ReplicatePrediction",
-    description="Replicate's prediction object, as its webhooks send it",
-    required=["id", "status"],
-    properties={
-        "id": Schema(type=OpenAPIType.STRING, description="the prediction id"),
-        "status": Schema(type=OpenAPIType.STRING, enum=sorted(TRIGGERS)),
-        "model": Schema(type=OpenAPIType.STRING),
-        "version": _NULLABLE_STRING,
-        "input": Schema(type=OpenAPIType.OBJECT),
-        "output": Schema(description="a URL, a list of URLs, or null until it succeeded"),
-        "error": Schema(description="why it failed (a string), or null"),
-        "logs": _NULLABLE_STRING,
-        "metrics": Schema(type=OpenAPIType.OBJECT),
-        "created_at": _TIME,
-        "started_at": _TIME,
-        "completed_at": _TIME,
-        "urls": Schema(type=OpenAPIType.OBJECT),
-    },
-    additional_properties=True,
-    examples=[{
-        "id": "gm3qorzdhgbfurvjtvhg6dckhu",
-        "model": "black-forest-labs/flux-schnell",
-        "status": "succeeded",
-        "input": {"prompt": "A beautiful sunset over mountains"},
-        "output": ["https://replicate.delivery/xezq/example/out-0.webp"],
-        "error": None,
-        "created_at": "2025-01-01T12:00:00.000Z",
-        "completed_at": "2025-01-01T12:00:02.000Z",
-    }],
-)
+from base_core import ModelRegistry, builtin_registry
+from base_core.packs import PackCatalogue, builtin_packs
+from entrypoints.http.body_rules import create_rules, purchase_rules, token_rules
+from entrypoints.http.webhook_schemas import WEBHOOKS
 
 # The seed's client code, one body per action (the image URLs are the demo's sample).
 SAMPLE_IMAGE = "http://127.0.0.1:8000/demo/sample.png"
@@ -131,12 +96,17 @@ def _operations(openapi: OpenAPI) -> list[tuple[str, str, Operation]]:
     return found
 
 
-def polish(openapi: OpenAPI) -> OpenAPI:
-    """Add to `openapi` (in place) what the handlers' signatures cannot say."""
-    # The webhook's body as a named component, so generated clients get a tidy model name.
+def polish(
+    openapi: OpenAPI, registry: ModelRegistry | None = None, packs: PackCatalogue | None = None
+) -> OpenAPI:
+    """Add to `openapi` (in place) what the handlers' signatures cannot say; the body rules
+    come from the `registry` and `packs` the service answers with (the built-in ones)."""
+    # The webhooks' bodies as named components, so generated clients get tidy model names.
     schemas = openapi.components.schemas if openapi.components.schemas is not None else {}
-    schemas[WEBHOOK_BODY.title or "ReplicatePrediction"] = WEBHOOK_BODY
+    for webhook in WEBHOOKS.values():
+        schemas[webhook.schema.title or ""] = webhook.schema
     openapi.components.schemas = dict(sorted(schemas.items()))
+    _body_rules(schemas, registry or builtin_registry(), packs or builtin_packs())
     credits = schemas.get("CreditsIn")
     if credits is not None and credits.properties and "amount" in credits.properties:
         amount = credits.properties["amount"]
@@ -168,11 +138,16 @@ def polish(openapi: OpenAPI) -> OpenAPI:
                 response.content = {
                     media: OpenAPIMediaType(schema=_IMAGE) for media in sorted(set(MEDIA_TYPES.values()))
                 }
-        if path == WEBHOOK_PATH and operation.request_body is not None:
-            body = operation.request_body
-            if not isinstance(body, Reference):
-                for media in body.content.values():
-                    media.schema = Reference(ref=f"#/components/schemas/{WEBHOOK_BODY.title}")
+        hook = WEBHOOKS.get(path)
+        if hook is not None:
+            operation.request_body = RequestBody(
+                required=True,
+                description=hook.description,
+                content={"application/json": OpenAPIMediaType(
+                    schema=Reference(ref=f"#/components/schemas/{hook.schema.title}")
+                )},
+            )
+            operation.parameters = [*hook.headers]
         if path == "/api/generations/create" and method == "post" and operation.request_body is not None:
             body = operation.request_body
             if not isinstance(body, Reference):
@@ -184,7 +159,18 @@ def polish(openapi: OpenAPI) -> OpenAPI:
     return openapi
 
 
-__all__ = ["CREATE_EXAMPLES", "SAMPLE_IMAGE", "WEBHOOK_BODY", "polish"]
+def _body_rules(schemas: dict[str, Any], registry: ModelRegistry, packs: PackCatalogue) -> None:
+    for name, write in (
+        ("CreateGenerationIn", lambda body: create_rules(body, registry)),
+        ("PurchaseIn", lambda body: purchase_rules(body, packs)),
+        ("TokenIn", token_rules),
+    ):
+        body = schemas.get(name)
+        if isinstance(body, Schema):
+            write(body)
+
+
+__all__ = ["CREATE_EXAMPLES", "SAMPLE_IMAGE", "polish"]
 
 
 # Swagger UI from the installed swagger-ui-py package, so /schema/swagger works offline.

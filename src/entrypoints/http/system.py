@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromQuery
 
 from adapters.replicate.webhooks import WEBHOOK_PATH
 from base_core import Action
 from entrypoints.http.dependencies import ServicesDep, StudioDep
-from entrypoints.http.openapi import WEBHOOK_BODY
 from entrypoints.http.problems import PROBLEM_JSON, problem, problem_responses
 from entrypoints.http.schemas import Health, ModelList, Problem, WebhookAck, model_out
 
@@ -27,26 +24,12 @@ async def list_models(studio: StudioDep, action: FromQuery[Action | None] = None
     return ModelList(models=[model_out(m) for m in studio.models(action)])
 
 
-@dataclass
-class _RawJsonBody(Operation):
-    """Documents the webhook's body, which the handler reads raw to check its signature."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            description="Replicate's prediction object, signed with the Standard Webhooks "
-            "headers webhook-id, webhook-timestamp and webhook-signature",
-            content={"application/json": OpenAPIMediaType(schema=WEBHOOK_BODY)},
-        )
-
-
 @post(
     WEBHOOK_PATH,
     status_code=200,
     tags=["webhooks"],
     summary="Replicate's signed prediction webhook",
     description="Duplicates, late and out-of-order deliveries are harmless.",
-    operation_class=_RawJsonBody,
     responses=problem_responses(
         400, 401, 413, 503,
         described={

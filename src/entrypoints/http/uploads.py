@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.openapi.spec import (
+    Encoding,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIType,
@@ -58,7 +59,9 @@ class UploadOperation(Operation):
     def __post_init__(self) -> None:
         content = {media: OpenAPIMediaType(schema=_BINARY) for media in UPLOAD_TYPES}
         content["multipart/form-data"] = OpenAPIMediaType(
-            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], properties={"file": _BINARY})
+            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], properties={"file": _BINARY}),
+            # The file part names its type; without it (text/plain) it is refused with a 415.
+            encoding={"file": Encoding(content_type=", ".join(UPLOAD_TYPES))},
         )
         self.request_body = RequestBody(content=content, required=True, description="a PNG, JPEG or WebP image")
 
