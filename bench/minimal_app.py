@@ -68,7 +68,7 @@ ENV: Env
 
 
 def caller(request: Request[Any, Any, Any]) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    _scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
         claims = jwt.decode(
             token, ENV.session_secret, algorithms=["HS256"], audience="base-session", issuer="base"
