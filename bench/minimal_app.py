@@ -7,7 +7,10 @@ repositories, no units of work. `/bare` is a JSON endpoint with no work at all.
 
     python -m bench.minimal_app --port P    (BENCH_DATABASE_URL, BENCH_SIMULATOR_URL,
                                             BENCH_SESSION_SECRET, BENCH_WEBHOOK_SECRET,
-                                            BENCH_TOKEN)
+                                            BENCH_TOKEN, BENCH_TELEGRAM_SECRET,
+                                            BENCH_STRIPE_SECRET)
+
+The payment webhooks' handlers are in bench/minimal_payments.py.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from litestar.exceptions import HTTPException
 from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
+from bench import minimal_payments
 
 PRICES = {"flux-schnell": (1, "black-forest-labs/flux-schnell")}
 COLUMNS = (
@@ -259,6 +263,7 @@ async def _settle(c: Any, data: dict[str, Any], now: datetime) -> None:
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     global ENV
     ENV = Env()
+    app.state.env = ENV  # for the handlers of the other modules
     try:
         yield
     finally:
@@ -268,7 +273,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app() -> Litestar:
     return Litestar(
-        route_handlers=[bare, listing, read, create, webhook], lifespan=[lifespan],
+        route_handlers=[bare, listing, read, create, webhook, *minimal_payments.ROUTES],
+        lifespan=[lifespan],
         logging_config=None, openapi_config=None,
     )
 

@@ -14,10 +14,12 @@ from typing import Any
 
 import attrs
 
+from bench import payments, seed
 from bench import requests as rq
-from bench import seed
 from bench.servers import (
     SESSION_SECRET,
+    STRIPE_WEBHOOK_SECRET,
+    TELEGRAM_WEBHOOK_SECRET,
     WEBHOOK_SECRET,
     Load,
     Server,
@@ -28,6 +30,7 @@ from bench.servers import (
 )
 
 EXISTING_TARGET = 0.85  # create, get by id, list and the Replicate webhook against the minimal
+PAYMENT_TARGET = 0.80  # Telegram's successful_payment and Stripe's checkout.session.completed
 
 
 @attrs.frozen
@@ -35,7 +38,7 @@ class Sizes:
     load: Load
     rounds: int = 2
     history: int = 2000
-    waiting: int = 30000  # webhooks need a fresh prediction each
+    waiting: int = 30000  # webhooks need a fresh prediction (or purchase) each
 
 
 @attrs.frozen
@@ -82,7 +85,8 @@ def _compare(
 
 
 async def prepare(database: str, sizes: Sizes, workdir: Path) -> tuple[seed.Plan, dict[str, str]]:
-    plan = seed.Plan(users=50, history=sizes.history, history_users=50, waiting=sizes.waiting)
+    plan = seed.Plan(users=50, history=sizes.history, history_users=50, waiting=sizes.waiting,
+                     purchases=sizes.waiting)
     urls = {}
     for side in ("base", "minimal"):
         urls[side] = await seed.fresh_database(database, f"bench_{side}_{database}", workdir)
@@ -101,6 +105,8 @@ def run(database: str, sizes: Sizes, plan: seed.Plan, urls: dict[str, str], work
     reads = lambda r: rq.reads(callers, plan)
     lists = lambda r: rq.lists(callers, plan.users)
     bare = lambda r: rq.bare()
+    stars = lambda r: payments.telegram(TELEGRAM_WEBHOOK_SECRET, r * per_round, per_round)
+    stripe = lambda r: payments.stripe(STRIPE_WEBHOOK_SECRET, r * per_round, per_round)
     results = []
     with simulator(workdir) as sim, \
             base_serve(urls["base"], sim.url, plan.tokens, workdir) as base, \
@@ -110,6 +116,10 @@ def run(database: str, sizes: Sizes, plan: seed.Plan, urls: dict[str, str], work
                                  ("webhook", webhooks)):
             results.append(_compare(sizes.rounds, database, scenario, EXISTING_TARGET, "minimal", **both,
                                     base_requests=build, reference_requests=build))
+        for scenario, build in (("Telegram successful_payment", stars),
+                                ("Stripe checkout.session.completed", stripe)):
+            results.append(_compare(sizes.rounds, database, scenario, PAYMENT_TARGET, "minimal",
+                                    **both, base_requests=build, reference_requests=build))
         results.append(_compare(sizes.rounds, database, "get by id", 0.40, "bare JSON", **both,
                                 base_requests=reads, reference_requests=bare))
     return results

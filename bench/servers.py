@@ -186,6 +186,8 @@ def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], 
         "BENCH_SESSION_SECRET": SESSION_SECRET,
         "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "BENCH_TOKEN": tokens[0],
+        "BENCH_TELEGRAM_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "BENCH_STRIPE_SECRET": STRIPE_WEBHOOK_SECRET,
     }
     return running("minimal", [PYTHON, "-m", "bench.minimal_app"], env, "/bare", workdir)
 
