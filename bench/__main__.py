@@ -1,5 +1,7 @@
-"""`python -m bench [--quick]`: every benchmark in one run; the table goes to stdout and to
-bench/RESULTS.md. Sizes are options so a slow machine can run a smaller full set."""
+"""`python -m bench [--quick] [--check]`: every benchmark in one run; the table goes to
+stdout and (a full run) to bench/RESULTS.md. Sizes are options so a slow machine can run a
+smaller full set. `--quick --check` compares a quick run's ratios with the committed table
+(bench/check.py) and exits 1 when one fell by more than 15 points."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from bench import core, flat, memory, overhead, report
+from bench import check, core, flat, memory, overhead, report
 from bench.servers import Load
 
 
@@ -25,6 +27,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="core,overhead,flat,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--write", action="store_true",
+                        help="write RESULTS.md even with --quick (which prints only by default)")
+    parser.add_argument("--check", action="store_true",
+                        help="compare the ratios with the committed RESULTS.md; exit 1 when one "
+                             "fell by more than --points (never writes)")
+    parser.add_argument("--points", type=float, default=15.0, help="--check: the drop that fails")
     return parser.parse_args(argv)
 
 
@@ -73,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                    "--seconds", str(seconds), "--rounds", str(rounds), "--databases", ",".join(databases)])
     text = report.table(core_result, comparisons, flats, memory_result)
     print(text)
-    if not args.no_write:
+    if args.check:
+        committed = report.RESULTS.read_text() if report.RESULTS.exists() else ""
+        lines, held = check.summary(check.ratios(committed), check.ratios(text), args.points)
+        print(lines)
+        return 0 if held else 1
+    if not args.no_write and (args.write or not quick):
         report.write(text, settings, "\n")
         print(f"written to {report.RESULTS}")
     return 0
