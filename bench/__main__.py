@@ -24,7 +24,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--large-databases", default="postgres,sqlite")
     parser.add_argument("--lifecycles", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
-    parser.add_argument("--only", default="core,overhead,flat,memory",
+    parser.add_argument("--only", default="core,overhead,upload,flat,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--write", action="store_true",
@@ -57,12 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         core_result = core.run(lifecycles) if "core" in only else None
         comparisons = []
+        sizes = overhead.Sizes(load=load, rounds=rounds, history=500 if quick else 2000,
+                               waiting=2000 if quick else 30000)
         if "overhead" in only:
-            sizes = overhead.Sizes(load=load, rounds=rounds, history=500 if quick else 2000,
-                                   waiting=2000 if quick else 30000)
             for database in databases:
                 plan, urls = asyncio.run(overhead.prepare(database, sizes, workdir))
                 comparisons += overhead.run(database, sizes, plan, urls, workdir)
+        if "upload" in only:
+            from bench import uploads
+
+            for database in databases:
+                comparisons += uploads.run(database, sizes, workdir)
         flats = []
         if "flat" in only:
             for database in [d for d in args.large_databases.split(",") if d in databases]:

@@ -10,7 +10,8 @@ repositories, no units of work. `/bare` is a JSON endpoint with no work at all.
                                             BENCH_TOKEN, BENCH_TELEGRAM_SECRET,
                                             BENCH_STRIPE_SECRET)
 
-The payment webhooks' handlers are in bench/minimal_payments.py.
+The payment webhooks' handlers are in bench/minimal_payments.py, the upload's in
+bench/minimal_uploads.py (BENCH_S3_* for its bucket).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
 import sqlalchemy as sa
 import uvicorn
 from litestar import Litestar, Request, get, post
@@ -36,7 +36,8 @@ from litestar.exceptions import HTTPException
 from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
-from bench import minimal_payments
+from bench import minimal_payments, minimal_uploads
+from bench.minimal_auth import caller
 
 PRICES = {"flux-schnell": (1, "black-forest-labs/flux-schnell")}
 COLUMNS = (
@@ -69,17 +70,6 @@ class Env:
 
 
 ENV: Env
-
-
-def caller(request: Request[Any, Any, Any]) -> str:
-    _scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        claims = jwt.decode(
-            token, ENV.session_secret, algorithms=["HS256"], audience="base-session", issuer="base"
-        )
-    except jwt.PyJWTError:
-        raise HTTPException(status_code=401) from None
-    return str(claims["sub"])
 
 
 def _iso(value: Any) -> str | None:
@@ -273,7 +263,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app() -> Litestar:
     return Litestar(
-        route_handlers=[bare, listing, read, create, webhook, *minimal_payments.ROUTES],
+        route_handlers=[bare, listing, read, create, webhook, *minimal_payments.ROUTES,
+                        *minimal_uploads.ROUTES],
         lifespan=[lifespan],
         logging_config=None, openapi_config=None,
     )

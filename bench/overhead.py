@@ -48,7 +48,8 @@ class Comparison:
     base: dict[str, Any]
     reference: dict[str, Any]
     reference_name: str
-    target: float
+    target: float | None  # None: a limit to compare with, not a target
+    side: str = ".base"  # what `base` measured (the minimal handler against a limit)
 
     @property
     def ratio(self) -> float:
@@ -56,17 +57,23 @@ class Comparison:
 
     @property
     def met(self) -> bool:
-        return self.ratio >= self.target
+        return self.target is None or self.ratio >= self.target
+
+    @property
+    def name(self) -> str:
+        subject = "" if self.side == ".base" else f"{self.side} "
+        return f"{self.database}: {subject}{self.scenario} vs {self.reference_name}"
 
 
-def _best(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def best(reports: list[dict[str, Any]]) -> dict[str, Any]:
     return max(reports, key=lambda r: r["rps"])
 
 
-def _check(report: dict[str, Any], what: str) -> None:
+def checked(report: dict[str, Any], what: str) -> dict[str, Any]:
     bad = {k: v for k, v in report["statuses"].items() if not k.startswith("2")}
     if bad or report["errors"] or not report["requests"]:
         raise RuntimeError(f"{what}: unexpected answers {report}")
+    return report
 
 
 def _compare(
@@ -79,9 +86,9 @@ def _compare(
     for r in range(rounds):
         theirs.append(drive(reference, reference_requests(r), load))
         ours.append(drive(base, base_requests(r), load))
-        _check(theirs[-1], f"{reference_name} {scenario}")
-        _check(ours[-1], f".base {scenario}")
-    return Comparison(database, scenario, _best(ours), _best(theirs), reference_name, target)
+        checked(theirs[-1], f"{reference_name} {scenario}")
+        checked(ours[-1], f".base {scenario}")
+    return Comparison(database, scenario, best(ours), best(theirs), reference_name, target)
 
 
 async def prepare(database: str, sizes: Sizes, workdir: Path) -> tuple[seed.Plan, dict[str, str]]:

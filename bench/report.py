@@ -33,6 +33,12 @@ def _ok(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def _target(c: Comparison) -> tuple[str, str]:
+    if c.target is None:
+        return "(the limit)", ""
+    return f"≥ {c.target:.0%}", _ok(c.met)
+
+
 def _ms(report: dict[str, object]) -> str:
     return f"{float(report['p50_ms']):.1f} / {float(report['p99_ms']):.1f}"  # type: ignore[arg-type]
 
@@ -41,10 +47,11 @@ def table(core: CoreResult | None, comparisons: list[Comparison], flats: list[Fl
           memory: MemoryResult | None) -> str:
     rows = ["| benchmark | .base | reference | ratio | target | |", "|---|---|---|---|---|---|"]
     for c in comparisons:
+        target, verdict = _target(c)
         rows.append(
-            f"| {c.database}: {c.scenario} vs {c.reference_name} | {c.base['rps']:.0f} req/s, "
+            f"| {c.name} | {c.base['rps']:.0f} req/s, "
             f"p50/p99 {_ms(c.base)} ms | {c.reference['rps']:.0f} req/s, p50/p99 "
-            f"{_ms(c.reference)} ms | {c.ratio:.0%} | ≥ {c.target:.0%} | {_ok(c.met)} |"
+            f"{_ms(c.reference)} ms | {c.ratio:.0%} | {target} | {verdict} |"
         )
     for f in flats:
         rows.append(

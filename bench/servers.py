@@ -178,8 +178,8 @@ def base_serve(database_url: str, simulator_url: str, tokens: tuple[str, ...], w
     return serving("base", base_env(database_url, simulator_url, tokens, workdir, **extra), workdir)
 
 
-def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path
-                ) -> contextlib.AbstractContextManager[Server]:
+def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path,
+                **extra: str) -> contextlib.AbstractContextManager[Server]:
     env = {
         "BENCH_DATABASE_URL": database_url,
         "BENCH_SIMULATOR_URL": simulator_url,
@@ -188,6 +188,7 @@ def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], 
         "BENCH_TOKEN": tokens[0],
         "BENCH_TELEGRAM_SECRET": TELEGRAM_WEBHOOK_SECRET,
         "BENCH_STRIPE_SECRET": STRIPE_WEBHOOK_SECRET,
+        **extra,
     }
     return running("minimal", [PYTHON, "-m", "bench.minimal_app"], env, "/bare", workdir)
 
