@@ -24,7 +24,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--large-databases", default="postgres,sqlite")
     parser.add_argument("--lifecycles", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
-    parser.add_argument("--only", default="core,overhead,upload,flat,memory",
+    parser.add_argument("--subscribers", type=int, default=1000, help="fan-out: streams")
+    parser.add_argument("--only", default="core,overhead,upload,fanout,flat,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--write", action="store_true",
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
 
             for database in databases:
                 comparisons += uploads.run(database, sizes, workdir)
+        fanouts = []
+        if "fanout" in only:
+            from bench import fanout
+
+            for database in databases:
+                fanouts.append(fanout.run(database, args.subscribers, rounds, workdir))
         flats = []
         if "flat" in only:
             for database in [d for d in args.large_databases.split(",") if d in databases]:
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
         live.main(["--streams", "500" if quick else "10000", "--deliveries", "20" if quick else "300",
                    "--seconds", str(seconds), "--rounds", str(rounds), "--databases", ",".join(databases)])
-    text = report.table(core_result, comparisons, flats, memory_result)
+    text = report.table(core_result, comparisons, fanouts, flats, memory_result)
     print(text)
     if args.check:
         committed = report.RESULTS.read_text() if report.RESULTS.exists() else ""

@@ -78,7 +78,8 @@ class Sse:
         self.writer.close()
 
 
-async def _post(port: int, request: bytes) -> int:
+async def post(port: int, request: bytes) -> int:
+    """Send one request on a new connection; its status."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -101,7 +102,7 @@ async def _deliveries(a: Server, b: Server, plan: seed.Plan, count: int) -> list
             assert json.loads(data)["status"] == "processing", data
             request = rq.webhooks(WEBHOOK_SECRET, m, 1)[0]
             started = time.perf_counter()
-            status = await _post(a.port, request)
+            status = await post(a.port, request)
             _kind, data = await asyncio.wait_for(stream.event(), 10)
             latencies.append(time.perf_counter() - started)
             assert status == 200 and json.loads(data)["status"] == "failed", (status, data)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.core import CoreResult
+from bench.fanout import FanoutResult
 from bench.flat import FlatResult
 from bench.memory import MemoryResult
 from bench.overhead import Comparison
@@ -43,8 +44,8 @@ def _ms(report: dict[str, object]) -> str:
     return f"{float(report['p50_ms']):.1f} / {float(report['p99_ms']):.1f}"  # type: ignore[arg-type]
 
 
-def table(core: CoreResult | None, comparisons: list[Comparison], flats: list[FlatResult],
-          memory: MemoryResult | None) -> str:
+def table(core: CoreResult | None, comparisons: list[Comparison], fanouts: list[FanoutResult],
+          flats: list[FlatResult], memory: MemoryResult | None) -> str:
     rows = ["| benchmark | .base | reference | ratio | target | |", "|---|---|---|---|---|---|"]
     for c in comparisons:
         target, verdict = _target(c)
@@ -52,6 +53,13 @@ def table(core: CoreResult | None, comparisons: list[Comparison], flats: list[Fl
             f"| {c.name} | {c.base['rps']:.0f} req/s, "
             f"p50/p99 {_ms(c.base)} ms | {c.reference['rps']:.0f} req/s, p50/p99 "
             f"{_ms(c.reference)} ms | {c.ratio:.0%} | {target} | {verdict} |"
+        )
+    for o in fanouts:
+        rows.append(
+            f"| {o.database}: SSE fan-out of one change to {o.subscribers:,} streams vs a write loop "
+            f"| last delivery {o.base['last_ms']:.1f} ms (first {o.base['first_ms']:.1f}, webhook "
+            f"answered {o.base['answered_ms']:.1f}) | last delivery {o.reference['last_ms']:.1f} ms "
+            f"| {o.ratio:.0%} | (none) | |"
         )
     for f in flats:
         rows.append(
