@@ -10,7 +10,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from bench import check, core, flat, memory, overhead, report
+from bench import check, core, memory, overhead, report, scale
 from bench.servers import Load
 
 
@@ -20,12 +20,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--seconds", type=float, default=None, help="per measurement")
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--large", type=int, default=None, help="rows in the large database")
+    parser.add_argument("--large", type=int, default=None, help="rows in the largest database")
+    parser.add_argument("--scale-sizes", default=None,
+                        help="scale: the table sizes, e.g. 1000,100000 (default 1k, 100k, --large)")
     parser.add_argument("--large-databases", default="postgres,sqlite")
+    parser.add_argument("--streams", default=None, help="RSS at these open streams (100,1000,10000)")
     parser.add_argument("--lifecycles", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
     parser.add_argument("--subscribers", type=int, default=1000, help="fan-out: streams")
-    parser.add_argument("--only", default="core,overhead,upload,fanout,flat,memory",
+    parser.add_argument("--only", default="core,overhead,upload,fanout,scale,streams,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--write", action="store_true",
@@ -42,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     seconds = args.seconds or (1.0 if quick else 5.0)
     rounds = args.rounds or (1 if quick else 2)
-    large = args.large or (3000 if quick else 1_000_000)
+    large = args.large or (10_000 if quick else 1_000_000)
+    sizes_scale = (tuple(sorted({int(n) for n in args.scale_sizes.split(",")})) if args.scale_sizes
+                   else scale.sizes_up_to(large, quick))
+    counts = tuple(int(n) for n in (args.streams or ("100,1000,2000" if quick else "100,1000,10000")).split(","))
     lifecycles = args.lifecycles or (300 if quick else 20_000)
     second = args.requests or (2_000 if quick else 100_000)
     first = second // 10
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(","))
     databases = [d for d in args.databases.split(",") if d]
     settings = (f"{seconds:g} s per measurement after a warm-up, best of {rounds} alternating "
-                f"rounds, 16 keep-alive connections; large table {large:,} rows; "
+                f"rounds, 16 keep-alive connections; tables of {', '.join(f'{n:,}' for n in sizes_scale)} "
+                f"rows; {', '.join(f'{n:,}' for n in counts)} open streams; "
                 f"{lifecycles:,} lifecycles; memory after {first:,} and {second:,} requests")
     print(f"bench: {settings}", flush=True)
 
@@ -76,11 +83,16 @@ def main(argv: list[str] | None = None) -> int:
             for database in databases:
                 fanouts.append(fanout.run(database, args.subscribers, rounds, workdir))
         flats = []
-        if "flat" in only:
+        if "scale" in only or "flat" in only:
             for database in [d for d in args.large_databases.split(",") if d in databases]:
-                urls = asyncio.run(flat.prepare(database, 1000, large, workdir))
-                flats.append(flat.run(database, 1000, large, urls, Load(seconds, load.warmup, 4),
-                                      rounds, workdir))
+                urls = scale.prepared(database, sizes_scale, workdir)
+                flats.append(scale.run(database, sizes_scale, urls, Load(seconds, load.warmup, 4),
+                                       rounds, workdir))
+        streams = None
+        if "streams" in only:
+            from bench import streams as open_streams
+
+            streams = open_streams.run(counts, workdir)
         memory_result = None
         if "memory" in only:
             url = asyncio.run(memory.prepare(workdir))
@@ -91,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
         live.main(["--streams", "500" if quick else "10000", "--deliveries", "20" if quick else "300",
                    "--seconds", str(seconds), "--rounds", str(rounds), "--databases", ",".join(databases)])
-    text = report.table(core_result, comparisons, fanouts, flats, memory_result)
+    text = report.table(core_result, comparisons, fanouts, flats, memory_result, streams)
     print(text)
     if args.check:
         committed = report.RESULTS.read_text() if report.RESULTS.exists() else ""
