@@ -1,7 +1,8 @@
 """RSS of one `base serve` (PostgreSQL, feed connected) with 100, 1,000 and 10,000 idle
 SSE streams open: gallery streams (`GET /api/generations/events`), 10 per user, opened
 from one asyncio client and kept open as the count grows; RSS read from /proc 2 s after
-each step, against the baseline taken after every user was admitted once."""
+each step, against the baseline taken after every user was admitted once (by a history
+request, so no stream was open before the baseline)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.auth import SessionTokens
+from bench import requests as rq
 from bench import seed
-from bench.live import Sse
+from bench.live import Sse, post
 from bench.servers import SESSION_SECRET, Server, base_serve, simulator
 
 PATH = "/api/generations/events"
@@ -33,8 +35,14 @@ async def _grow(server: Server, counts: tuple[int, ...]) -> dict[str, Any]:
     sessions = SessionTokens(SESSION_SECRET)
     users = max(1, counts[-1] // PER_USER)
     tokens = [sessions.issue(seed.user_id(20_000 + n)) for n in range(users)]
-    for stream in await _open(server, tokens, 0, users):  # every user admitted once
-        stream.close()
+    for start in range(0, users, 50):  # every user admitted once, without opening a stream
+        statuses = await asyncio.gather(*(
+            post(server.port, rq.raw("GET", "/api/generations/list?limit=1",
+                                     {"Authorization": f"Bearer {tokens[n]}"}))
+            for n in range(start, min(start + 50, users))
+        ))
+        if set(statuses) != {200}:
+            raise RuntimeError(f"admitting the stream users: {statuses}")
     await asyncio.sleep(2)
     before = server.rss_kib()
     opened: list[Sse] = []
