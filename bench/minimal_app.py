@@ -3,7 +3,9 @@
 Each handler verifies the bearer token (or the webhook signature) and runs the same SQL
 .base runs, as raw statements on the same engine settings (the adapter's own
 `create_engine`: pool, pragmas, BEGIN IMMEDIATE on SQLite). No domain objects, no
-repositories, no units of work. `/bare` is a JSON endpoint with no work at all.
+repositories, no units of work. A transaction that changes a generation announces it as
+the live feed must on PostgreSQL (a `pg_notify` in that transaction); on SQLite the feed
+is in-process and costs the minimal nothing. `/bare` is a JSON endpoint with no work at all.
 
     python -m bench.minimal_app --port P    (BENCH_DATABASE_URL, BENCH_SIMULATOR_URL,
                                             BENCH_SESSION_SECRET, BENCH_WEBHOOK_SECRET,
@@ -39,6 +41,7 @@ from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_
 from bench import minimal_payments, minimal_uploads
 from bench.minimal_auth import caller
 
+NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 PRICES = {"flux-schnell": (1, "black-forest-labs/flux-schnell")}
 COLUMNS = (
     "id, user_id, action, model_id, model_name, prompt, input_image_url, settings, status, "
@@ -64,6 +67,13 @@ class Env:
         if moment is None or not self.sqlite:
             return moment
         return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+    async def announce(self, c: Any, generation_id: str, user_id: str) -> None:
+        """Tell the other processes the generation changed: on PostgreSQL a NOTIFY inside the
+        changing transaction (sent by the commit); on SQLite the feed is in-process only."""
+        if not self.sqlite:
+            payload = json.dumps({"g": generation_id, "u": user_id}, separators=(",", ":"))
+            await c.execute(NOTIFY, {"channel": "bench_generations", "payload": payload})
 
     def lock(self) -> str:
         return "" if self.sqlite else " FOR UPDATE"
@@ -175,6 +185,7 @@ async def create(request: Request[Any, Any, Any]) -> dict[str, Any]:
         await c.execute(sa.text(
             "UPDATE replicate_tokens SET request_count = request_count + 1, last_used_at = :now "
             "WHERE id = :t"), {"now": ENV.ts(now), "t": token_id})
+        await ENV.announce(c, generation_id, user_id)
         await c.commit()
     answer = await ENV.http.post(
         f"{ENV.simulator}/v1/models/{model}/predictions", json={"input": replicate_input},
@@ -184,9 +195,10 @@ async def create(request: Request[Any, Any, Any]) -> dict[str, Any]:
     async with ENV.engine.connect() as c:
         await c.execute(sa.text(
             "UPDATE generations SET prediction_id = :pid, token_id = :t, status = 'processing', "
-            "updated_at = :now WHERE id = :id"),
+            "updated_at = :now, version = version + 1 WHERE id = :id"),
             {"pid": prediction["id"], "t": token_id, "now": ENV.ts(datetime.now(UTC)),
              "id": generation_id})
+        await ENV.announce(c, generation_id, user_id)
         await c.commit()
     return {"id": generation_id, "prediction_id": prediction["id"], "status": "processing"}
 
@@ -245,8 +257,9 @@ async def _settle(c: Any, data: dict[str, Any], now: datetime) -> None:
         {"a": hold.amount, "u": row.user_id})
     await c.execute(sa.text(
         "UPDATE generations SET status = 'failed', error_message = :e, completed_at = :now, "
-        "updated_at = :now WHERE id = :id"),
+        "updated_at = :now, version = version + 1 WHERE id = :id"),
         {"e": data.get("error"), "now": ENV.ts(now), "id": row.id})
+    await ENV.announce(c, row.id, row.user_id)
 
 
 @contextlib.asynccontextmanager
