@@ -27,32 +27,16 @@ from adapters.auth import SessionTokens
 from bench import requests as rq
 from bench import seed
 from bench.servers import (
-    BASE,
     SESSION_SECRET,
     WEBHOOK_SECRET,
     Load,
     Server,
+    base_env,
     drive,
     minimal_app,
-    running,
+    serving,
     simulator,
 )
-
-
-def base_env(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path,
-             **extra: str) -> dict[str, str]:
-    env = {
-        "BASE_DATABASE_URL": database_url,
-        "BASE_REPLICATE_TOKENS": ",".join(tokens),
-        "BASE_REPLICATE_BASE_URL": simulator_url,
-        "BASE_REPLICATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "BASE_SESSION_SECRET": SESSION_SECRET,
-        "BASE_RECONCILE_AFTER_SECONDS": "86000",
-        "BASE_PUBLIC_URL": "http://127.0.0.1:9",
-        "BASE_OUTPUT_DIR": str(workdir / "outputs"),
-    }
-    env.update(extra)
-    return env
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -94,7 +78,8 @@ class Sse:
         self.writer.close()
 
 
-async def _post(port: int, request: bytes) -> int:
+async def post(port: int, request: bytes) -> int:
+    """Send one request on a new connection; its status."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -113,12 +98,12 @@ async def _deliveries(a: Server, b: Server, plan: seed.Plan, count: int) -> list
         token = sessions.issue(seed.user_id(m % plan.users))
         stream = await Sse.open(b.port, f"/api/generations/{seed.generation_id(m)}/events", token)
         try:
-            kind, data = await stream.event()
+            _, data = await stream.event()
             assert json.loads(data)["status"] == "processing", data
             request = rq.webhooks(WEBHOOK_SECRET, m, 1)[0]
             started = time.perf_counter()
-            status = await _post(a.port, request)
-            kind, data = await asyncio.wait_for(stream.event(), 10)
+            status = await post(a.port, request)
+            _kind, data = await asyncio.wait_for(stream.event(), 10)
             latencies.append(time.perf_counter() - started)
             assert status == 200 and json.loads(data)["status"] == "failed", (status, data)
         finally:
@@ -131,8 +116,8 @@ def delivery(workdir: Path, count: int) -> dict[str, Any]:
     url = asyncio.run(seed.fresh_database("postgres", "bench_live_delivery", workdir))
     asyncio.run(seed.load(url, plan))
     with simulator(workdir) as sim, \
-            running("live-a", [BASE, "serve"], base_env(url, sim.url, plan.tokens, workdir), "/health", workdir) as a, \
-            running("live-b", [BASE, "serve"], base_env(url, sim.url, plan.tokens, workdir), "/health", workdir) as b:
+            serving("live-a", base_env(url, sim.url, plan.tokens, workdir), workdir) as a, \
+            serving("live-b", base_env(url, sim.url, plan.tokens, workdir), workdir) as b:
         latencies = asyncio.run(_deliveries(a, b, plan, count))
     ms = [x * 1000 for x in latencies]
     return {"deliveries": len(ms), "p50_ms": round(percentile(ms, 0.5), 1),
@@ -202,8 +187,7 @@ def idle_streams(workdir: Path, streams: int, users: int, keepalive: float = 5.0
     extra = {"BASE_LIVE_STREAMS_PER_USER": str(max(1, streams // users + 1)),
              "BASE_LIVE_KEEPALIVE_SECONDS": str(keepalive)}
     with simulator(workdir) as sim, \
-            running("live-idle", [BASE, "serve"], base_env(url, sim.url, ("r8_bench_token_0001",), workdir, **extra),
-                    "/health", workdir) as server:
+            serving("live-idle", base_env(url, sim.url, ("r8_bench_token_0001",), workdir, **extra), workdir) as server:
         report = asyncio.run(_idle(server, streams, users, keepalive))
     report["keepalive_s"] = keepalive
     return report
@@ -214,10 +198,8 @@ def _poll_servers(database: str, workdir: Path, plan: seed.Plan) -> Iterator[tup
     url = asyncio.run(seed.fresh_database(database, f"bench_live_polls_{database}", workdir))
     asyncio.run(seed.load(url, plan))
     with simulator(workdir) as sim, \
-            running(f"polls-cache-{database}", [BASE, "serve"], base_env(url, sim.url, plan.tokens, workdir),
-                    "/health", workdir) as cached, \
-            running(f"polls-nocache-{database}", [BASE, "serve"],
-                    base_env(url, sim.url, plan.tokens, workdir, BASE_LIVE_CACHE="off"), "/health", workdir) as uncached, \
+            serving(f"polls-cache-{database}", base_env(url, sim.url, plan.tokens, workdir), workdir) as cached, \
+            serving(f"polls-nocache-{database}", base_env(url, sim.url, plan.tokens, workdir, BASE_LIVE_CACHE="off"), workdir) as uncached, \
             minimal_app(url, sim.url, plan.tokens, workdir) as minimal:
         yield cached, uncached, minimal
 

@@ -82,6 +82,12 @@ def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50 and p99 in milliseconds of latencies in seconds."""
+    ordered = sorted(latencies)
+    return {"p50_ms": _percentile(ordered, 0.50) * 1000, "p99_ms": _percentile(ordered, 0.99) * 1000}
+
+
 async def run(
     host: str,
     port: int,
@@ -100,12 +106,10 @@ async def run(
     ]
     done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), warmup + seconds + 60)
     errors = [repr(e) for e in done if isinstance(e, BaseException)]
-    ordered = sorted(recorder.latencies)
     return {
-        "requests": len(ordered),
-        "rps": len(ordered) / seconds,
-        "p50_ms": _percentile(ordered, 0.50) * 1000,
-        "p99_ms": _percentile(ordered, 0.99) * 1000,
+        "requests": len(recorder.latencies),
+        "rps": len(recorder.latencies) / seconds,
+        **percentiles(recorder.latencies),
         "statuses": {str(k): v for k, v in sorted(recorder.statuses.items())},
         "sent": min(next(turn), recorder.limit),
         "distinct": len(requests),

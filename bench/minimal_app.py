@@ -3,11 +3,17 @@
 Each handler verifies the bearer token (or the webhook signature) and runs the same SQL
 .base runs, as raw statements on the same engine settings (the adapter's own
 `create_engine`: pool, pragmas, BEGIN IMMEDIATE on SQLite). No domain objects, no
-repositories, no units of work. `/bare` is a JSON endpoint with no work at all.
+repositories, no units of work. A transaction that changes a generation announces it as
+the live feed must on PostgreSQL (a `pg_notify` in that transaction); on SQLite the feed
+is in-process and costs the minimal nothing. `/bare` is a JSON endpoint with no work at all.
 
     python -m bench.minimal_app --port P    (BENCH_DATABASE_URL, BENCH_SIMULATOR_URL,
                                             BENCH_SESSION_SECRET, BENCH_WEBHOOK_SECRET,
-                                            BENCH_TOKEN)
+                                            BENCH_TOKEN, BENCH_TELEGRAM_SECRET,
+                                            BENCH_STRIPE_SECRET)
+
+The payment webhooks' handlers are in bench/minimal_payments.py, the upload's in
+bench/minimal_uploads.py (BENCH_S3_* for its bucket).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
 import sqlalchemy as sa
 import uvicorn
 from litestar import Litestar, Request, get, post
@@ -33,7 +38,10 @@ from litestar.exceptions import HTTPException
 from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
+from bench import minimal_payments, minimal_uploads
+from bench.minimal_auth import caller
 
+NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 PRICES = {"flux-schnell": (1, "black-forest-labs/flux-schnell")}
 COLUMNS = (
     "id, user_id, action, model_id, model_name, prompt, input_image_url, settings, status, "
@@ -60,22 +68,18 @@ class Env:
             return moment
         return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
 
+    async def announce(self, c: Any, generation_id: str, user_id: str) -> None:
+        """Tell the other processes the generation changed: on PostgreSQL a NOTIFY inside the
+        changing transaction (sent by the commit); on SQLite the feed is in-process only."""
+        if not self.sqlite:
+            payload = json.dumps({"g": generation_id, "u": user_id}, separators=(",", ":"))
+            await c.execute(NOTIFY, {"channel": "bench_generations", "payload": payload})
+
     def lock(self) -> str:
         return "" if self.sqlite else " FOR UPDATE"
 
 
 ENV: Env
-
-
-def caller(request: Request[Any, Any, Any]) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        claims = jwt.decode(
-            token, ENV.session_secret, algorithms=["HS256"], audience="base-session", issuer="base"
-        )
-    except jwt.PyJWTError:
-        raise HTTPException(status_code=401) from None
-    return str(claims["sub"])
 
 
 def _iso(value: Any) -> str | None:
@@ -181,6 +185,7 @@ async def create(request: Request[Any, Any, Any]) -> dict[str, Any]:
         await c.execute(sa.text(
             "UPDATE replicate_tokens SET request_count = request_count + 1, last_used_at = :now "
             "WHERE id = :t"), {"now": ENV.ts(now), "t": token_id})
+        await ENV.announce(c, generation_id, user_id)
         await c.commit()
     answer = await ENV.http.post(
         f"{ENV.simulator}/v1/models/{model}/predictions", json={"input": replicate_input},
@@ -190,9 +195,10 @@ async def create(request: Request[Any, Any, Any]) -> dict[str, Any]:
     async with ENV.engine.connect() as c:
         await c.execute(sa.text(
             "UPDATE generations SET prediction_id = :pid, token_id = :t, status = 'processing', "
-            "updated_at = :now WHERE id = :id"),
+            "updated_at = :now, version = version + 1 WHERE id = :id"),
             {"pid": prediction["id"], "t": token_id, "now": ENV.ts(datetime.now(UTC)),
              "id": generation_id})
+        await ENV.announce(c, generation_id, user_id)
         await c.commit()
     return {"id": generation_id, "prediction_id": prediction["id"], "status": "processing"}
 
@@ -251,14 +257,16 @@ async def _settle(c: Any, data: dict[str, Any], now: datetime) -> None:
         {"a": hold.amount, "u": row.user_id})
     await c.execute(sa.text(
         "UPDATE generations SET status = 'failed', error_message = :e, completed_at = :now, "
-        "updated_at = :now WHERE id = :id"),
+        "updated_at = :now, version = version + 1 WHERE id = :id"),
         {"e": data.get("error"), "now": ENV.ts(now), "id": row.id})
+    await ENV.announce(c, row.id, row.user_id)
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     global ENV
     ENV = Env()
+    app.state.env = ENV  # for the handlers of the other modules
     try:
         yield
     finally:
@@ -268,7 +276,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app() -> Litestar:
     return Litestar(
-        route_handlers=[bare, listing, read, create, webhook], lifespan=[lifespan],
+        route_handlers=[bare, listing, read, create, webhook, *minimal_payments.ROUTES,
+                        *minimal_uploads.ROUTES],
+        lifespan=[lifespan],
         logging_config=None, openapi_config=None,
     )
 

@@ -14,10 +14,12 @@ from typing import Any
 
 import attrs
 
+from bench import payments, seed
 from bench import requests as rq
-from bench import seed
 from bench.servers import (
     SESSION_SECRET,
+    STRIPE_WEBHOOK_SECRET,
+    TELEGRAM_WEBHOOK_SECRET,
     WEBHOOK_SECRET,
     Load,
     Server,
@@ -27,13 +29,16 @@ from bench.servers import (
     simulator,
 )
 
+EXISTING_TARGET = 0.85  # create, get by id, list and the Replicate webhook against the minimal
+PAYMENT_TARGET = 0.80  # Telegram's successful_payment and Stripe's checkout.session.completed
+
 
 @attrs.frozen
 class Sizes:
     load: Load
     rounds: int = 2
     history: int = 2000
-    waiting: int = 30000  # webhooks need a fresh prediction each
+    waiting: int = 30000  # webhooks need a fresh prediction (or purchase) each
 
 
 @attrs.frozen
@@ -43,7 +48,8 @@ class Comparison:
     base: dict[str, Any]
     reference: dict[str, Any]
     reference_name: str
-    target: float
+    target: float | None  # None: a limit to compare with, not a target
+    side: str = ".base"  # what `base` measured (the minimal handler against a limit)
 
     @property
     def ratio(self) -> float:
@@ -51,17 +57,23 @@ class Comparison:
 
     @property
     def met(self) -> bool:
-        return self.ratio >= self.target
+        return self.target is None or self.ratio >= self.target
+
+    @property
+    def name(self) -> str:
+        subject = "" if self.side == ".base" else f"{self.side} "
+        return f"{self.database}: {subject}{self.scenario} vs {self.reference_name}"
 
 
-def _best(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def best(reports: list[dict[str, Any]]) -> dict[str, Any]:
     return max(reports, key=lambda r: r["rps"])
 
 
-def _check(report: dict[str, Any], what: str) -> None:
+def checked(report: dict[str, Any], what: str) -> dict[str, Any]:
     bad = {k: v for k, v in report["statuses"].items() if not k.startswith("2")}
     if bad or report["errors"] or not report["requests"]:
         raise RuntimeError(f"{what}: unexpected answers {report}")
+    return report
 
 
 def _compare(
@@ -74,13 +86,14 @@ def _compare(
     for r in range(rounds):
         theirs.append(drive(reference, reference_requests(r), load))
         ours.append(drive(base, base_requests(r), load))
-        _check(theirs[-1], f"{reference_name} {scenario}")
-        _check(ours[-1], f".base {scenario}")
-    return Comparison(database, scenario, _best(ours), _best(theirs), reference_name, target)
+        checked(theirs[-1], f"{reference_name} {scenario}")
+        checked(ours[-1], f".base {scenario}")
+    return Comparison(database, scenario, best(ours), best(theirs), reference_name, target)
 
 
 async def prepare(database: str, sizes: Sizes, workdir: Path) -> tuple[seed.Plan, dict[str, str]]:
-    plan = seed.Plan(users=50, history=sizes.history, history_users=50, waiting=sizes.waiting)
+    plan = seed.Plan(users=50, history=sizes.history, history_users=50, waiting=sizes.waiting,
+                     purchases=sizes.waiting)
     urls = {}
     for side in ("base", "minimal"):
         urls[side] = await seed.fresh_database(database, f"bench_{side}_{database}", workdir)
@@ -92,22 +105,28 @@ def run(database: str, sizes: Sizes, plan: seed.Plan, urls: dict[str, str], work
         ) -> list[Comparison]:
     callers = rq.Callers(SESSION_SECRET, plan.users)
     per_round = plan.waiting // sizes.rounds
-    webhooks: Callable[[int], list[bytes]] = lambda r: rq.webhooks(  # noqa: E731
+    webhooks: Callable[[int], list[bytes]] = lambda r: rq.webhooks(
         WEBHOOK_SECRET, plan.history + r * per_round, per_round
     )
-    creates = lambda r: rq.creates(callers)  # noqa: E731
-    reads = lambda r: rq.reads(callers, plan)  # noqa: E731
-    lists = lambda r: rq.lists(callers, plan.users)  # noqa: E731
-    bare = lambda r: rq.bare()  # noqa: E731
+    creates = lambda r: rq.creates(callers)
+    reads = lambda r: rq.reads(callers, plan)
+    lists = lambda r: rq.lists(callers, plan.users)
+    bare = lambda r: rq.bare()
+    stars = lambda r: payments.telegram(TELEGRAM_WEBHOOK_SECRET, r * per_round, per_round)
+    stripe = lambda r: payments.stripe(STRIPE_WEBHOOK_SECRET, r * per_round, per_round)
     results = []
     with simulator(workdir) as sim, \
             base_serve(urls["base"], sim.url, plan.tokens, workdir) as base, \
             minimal_app(urls["minimal"], sim.url, plan.tokens, workdir) as minimal:
-        both = dict(base=base, reference=minimal, load=sizes.load)
+        both = {"base": base, "reference": minimal, "load": sizes.load}
         for scenario, build, in (("create", creates), ("get by id", reads), ("list", lists),
                                  ("webhook", webhooks)):
-            results.append(_compare(sizes.rounds, database, scenario, 0.70, "minimal", **both,
+            results.append(_compare(sizes.rounds, database, scenario, EXISTING_TARGET, "minimal", **both,
                                     base_requests=build, reference_requests=build))
+        for scenario, build in (("Telegram successful_payment", stars),
+                                ("Stripe checkout.session.completed", stripe)):
+            results.append(_compare(sizes.rounds, database, scenario, PAYMENT_TARGET, "minimal",
+                                    **both, base_requests=build, reference_requests=build))
         results.append(_compare(sizes.rounds, database, "get by id", 0.40, "bare JSON", **both,
                                 base_requests=reads, reference_requests=bare))
     return results

@@ -41,16 +41,28 @@ def prediction_id(n: int) -> str:
     return f"benchpred{n:010d}"
 
 
+def purchase_id(provider: str, n: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-purchase-{provider}-{n}"))
+
+
+# The built-in "starter" pack: 100 credits for 50 Stars or 1.99 USD.
+PACK = {"id": "starter", "credits": 100, "telegram": (50, "XTR"), "stripe": (199, "usd")}
+PROVIDERS = ("telegram", "stripe")
+
+
 @attrs.frozen
 class Plan:
     """`users` callers; `history` completed generations, dealt round-robin over the first
     `history_users` users (the rest of them belong to user 0 when `history_users` is 1);
-    `waiting` processing generations with a pending hold, for webhooks to complete."""
+    `waiting` processing generations with a pending hold, for webhooks to complete;
+    `purchases` pending purchases of the starter pack per provider, dealt round-robin over
+    the users, for payment webhooks to pay."""
 
     users: int = 50
     history: int = 1000
     history_users: int = 50
     waiting: int = 0
+    purchases: int = 0
     tokens: tuple[str, ...] = ("r8_bench_token_0001", "r8_bench_token_0002")
 
 
@@ -112,6 +124,12 @@ def _rows(plan: Plan, sqlite: bool) -> dict[str, tuple[list[str], Iterable[tuple
          ts(EPOCH + timedelta(days=3650)))
         for m in range(plan.history, plan.history + plan.waiting)
     ]
+    purchases = [
+        (purchase_id(provider, n), user_id(n % plan.users), PACK["id"], provider, PACK["credits"],
+         PACK[provider][0], PACK[provider][1], "pending", ts(EPOCH), ts(EPOCH),
+         f"https://pay.example/{provider}/{n}", 0, 0, 0)
+        for provider in PROVIDERS for n in range(plan.purchases)
+    ]
     return {
         "users": (["id", "created_at"], users),
         "credit_accounts": (["user_id", "balance"], accounts),
@@ -123,6 +141,10 @@ def _rows(plan: Plan, sqlite: bool) -> dict[str, tuple[list[str], Iterable[tuple
              "replicate_input", "cost", "status", "prediction_id", "token_id", "output_urls",
              "processing_time_ms", "created_at", "updated_at", "completed_at"], generations()),
         "credit_holds": (["key", "user_id", "amount", "state", "created_at", "expires_at"], holds),
+        "purchases": (
+            ["id", "user_id", "pack_id", "provider", "credits", "amount", "currency", "status",
+             "created_at", "updated_at", "checkout_url", "credited", "deducted", "shortfall"],
+            purchases),
     }
 
 

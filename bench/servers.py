@@ -1,5 +1,12 @@
 """Real processes on loopback: the Replicate simulator, `base serve`, the minimal app,
-and the load generator that drives them."""
+and the load generator that drives them.
+
+`base serve` runs as a production deployment runs it: webhook mode, JSON log lines,
+Telegram Stars and Stripe switched on, and metrics on a listener of their own that is
+scraped every `SCRAPE_SECONDS` while the server runs (each scrape reads the shared gauges
+from the database). The domain events, the live feed's publisher (LISTEN/NOTIFY on
+PostgreSQL, in-process on SQLite) and the request-metrics middleware are always on.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +36,12 @@ PYTHON = sys.executable
 BASE = str(Path(sys.executable).with_name("base"))
 SESSION_SECRET = secrets.token_urlsafe(48)
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+TELEGRAM_BOT_TOKEN = "123456789:bench_bot_token"
+TELEGRAM_WEBHOOK_SECRET = secrets.token_urlsafe(32)
+STRIPE_SECRET_KEY = "sk_test_bench"
+STRIPE_WEBHOOK_SECRET = "whsec_bench_" + secrets.token_hex(16)
+SCRAPE_SECONDS = 15.0  # a common Prometheus scrape_interval
+NOWHERE = "http://127.0.0.1:9"  # nothing listens: no benchmark makes base serve call it
 
 
 def free_port() -> int:
@@ -99,8 +113,9 @@ def simulator(workdir: Path) -> contextlib.AbstractContextManager[Server]:
     return running("simulator", argv, {}, "/", workdir)
 
 
-def base_serve(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path
-               ) -> contextlib.AbstractContextManager[Server]:
+def base_env(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path,
+             **extra: str) -> dict[str, str]:
+    """The settings of a production deployment, pointed at the benchmark's database."""
     env = {
         "BASE_DATABASE_URL": database_url,
         "BASE_REPLICATE_TOKENS": ",".join(tokens),
@@ -112,20 +127,68 @@ def base_serve(database_url: str, simulator_url: str, tokens: tuple[str, ...], w
         "BASE_RECONCILE_AFTER_SECONDS": "86000",
         # Webhook mode: the poller only reconciles generations quiet for a day. Nothing is
         # ever sent there (the simulator's predictions never finish).
-        "BASE_PUBLIC_URL": "http://127.0.0.1:9",
+        "BASE_PUBLIC_URL": NOWHERE,
         "BASE_OUTPUT_DIR": str(workdir / "outputs"),
+        "BASE_LOG_FORMAT": "json",
+        "BASE_METRICS_BIND": f"127.0.0.1:{free_port()}",
+        # Payments on, as sold in production; a paid webhook makes no call to either API.
+        "BASE_TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
+        "BASE_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "BASE_TELEGRAM_API_URL": NOWHERE,
+        "BASE_STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "BASE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "BASE_STRIPE_API_URL": NOWHERE,
     }
-    return running("base", [BASE, "serve"], env, "/health", workdir)
+    env.update(extra)
+    return env
 
 
-def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path
-                ) -> contextlib.AbstractContextManager[Server]:
+@contextlib.contextmanager
+def scraped(metrics_bind: str, every: float = SCRAPE_SECONDS) -> Iterator[None]:
+    """GET /metrics every `every` seconds on a thread, as Prometheus would."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                with urllib.request.urlopen(f"http://{metrics_bind}/metrics", timeout=10) as answer:
+                    answer.read()
+            except OSError:
+                pass  # the next scrape tries again, as Prometheus does
+
+    thread = threading.Thread(target=loop, name="scrape", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+@contextlib.contextmanager
+def serving(name: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    """`base serve` with `env` (base_env's), scraped while it runs."""
+    with running(name, [BASE, "serve"], env, "/health", workdir) as server, \
+            scraped(env["BASE_METRICS_BIND"]):
+        yield server
+
+
+def base_serve(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path,
+               **extra: str) -> contextlib.AbstractContextManager[Server]:
+    return serving("base", base_env(database_url, simulator_url, tokens, workdir, **extra), workdir)
+
+
+def minimal_app(database_url: str, simulator_url: str, tokens: tuple[str, ...], workdir: Path,
+                **extra: str) -> contextlib.AbstractContextManager[Server]:
     env = {
         "BENCH_DATABASE_URL": database_url,
         "BENCH_SIMULATOR_URL": simulator_url,
         "BENCH_SESSION_SECRET": SESSION_SECRET,
         "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "BENCH_TOKEN": tokens[0],
+        "BENCH_TELEGRAM_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "BENCH_STRIPE_SECRET": STRIPE_WEBHOOK_SECRET,
+        **extra,
     }
     return running("minimal", [PYTHON, "-m", "bench.minimal_app"], env, "/bare", workdir)
 
