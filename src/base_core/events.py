@@ -261,6 +261,11 @@ class EventLog:
         if events:
             self._pending.extend(events)
 
+    @property
+    def pending(self) -> Sequence[DomainEvent]:
+        """What the next commit keeps (an adapter may announce it in the same transaction)."""
+        return self._pending
+
     def commit(self) -> None:
         if self._pending:
             self._committed.extend(self._pending)

@@ -258,7 +258,7 @@ async def open_database(
         if path is not None:
             # The embedded default should just work: bring a SQLite file up to date.
             await db.migrate()
-        yield db.unit_of_work, db.ping, db.service_secret, schema_problem
+        yield db, db.ping, db.service_secret, schema_problem
     finally:
         await db.dispose()
 
@@ -359,7 +359,7 @@ async def open_services(
             payments=gateways,
             links=links,
         )
-        live = await stack.enter_async_context(open_live(settings, context))
+        live = await stack.enter_async_context(open_live(settings, context, uow))
         metrics.watch_streams(lambda: live.open_streams)
         studio = Studio(context)
         if settings.replicate_tokens:
@@ -390,10 +390,11 @@ async def open_services(
 
 
 @contextlib.asynccontextmanager
-async def open_live(settings: Settings, context: Context) -> AsyncIterator[LiveHub]:
+async def open_live(settings: Settings, context: Context, database: UnitOfWorkFactory) -> AsyncIterator[LiveHub]:
     """The live feed for this database, fed by the domain events after every commit.
 
-    PostgreSQL: LISTEN/NOTIFY, on a connection of its own and a small pool for NOTIFY.
+    PostgreSQL: LISTEN on a connection of its own; the NOTIFY goes out in the transaction
+    of each unit of work of `database` that commits a change.
     Memory and SQLite: in this process; on SQLite the streams also re-read the file, since
     other processes may write it.
     """
@@ -425,9 +426,13 @@ async def open_live(settings: Settings, context: Context) -> AsyncIterator[LiveH
     hub = hub_on(feed)
     try:
         await feed.start()
+        if isinstance(database, SqlDatabase):
+            database.before_commit = feed.announce
         context.dispatcher.subscribe(publish_changes(feed), GenerationEvent)
         yield hub
     finally:
+        if isinstance(database, SqlDatabase):
+            database.before_commit = None
         await feed.aclose()
         await db.dispose()
 

@@ -190,3 +190,63 @@ async def test_committed_generation_events_are_published_through_the_dispatcher(
         OutputsNotKept(at=now, generation_id="g1", user_id="u1", reason="down"),  # changes nothing
     ])
     assert heard.changes == [GenerationChange("g1", "u1", 2)]
+
+
+@pytest.mark.postgres
+async def test_a_change_announced_in_its_transaction_is_heard_once_and_only_if_committed(pg_feeds):
+    from datetime import UTC, datetime
+
+    from base_core.events import GenerationSubmitted, UserRegistered
+
+    feeds = pg_feeds
+    a, b = await feeds.open(), await feeds.open()
+    heard_a, heard_b = Recorder(), Recorder()
+    a.listen(heard_a)
+    b.listen(heard_b)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def submitted(version: int) -> GenerationSubmitted:
+        return GenerationSubmitted(at=now, generation_id="g1", user_id="u1", version=version,
+                                   prediction_id="p1", token_id=None)
+
+    async with a._engine.connect() as connection:  # a unit of work's connection
+        await a.announce(connection, [submitted(2), UserRegistered(at=now, user_id="u1")])
+        await connection.rollback()
+        await a.announce(connection, [submitted(3)])
+        await connection.commit()
+    await heard_b.until(lambda: len(heard_b.changes) >= 1)
+    # After its commit the dispatcher publishes the change: this process hears it, and it
+    # is not announced a second time.
+    await a.publish(change(3))
+    await asyncio.sleep(0.3)
+    assert heard_b.changes == [change(3)]
+    assert heard_a.changes == [change(3)]
+
+
+@pytest.mark.postgres
+async def test_a_unit_of_work_announces_its_changes_before_it_commits(pg_feeds):
+    from datetime import UTC, datetime
+
+    from base_core.events import GenerationSubmitted
+
+    feeds = pg_feeds
+    a = await feeds.open()
+    db = SqlDatabase.from_url(feeds.url, schema=feeds.schema, pool_size=1, max_overflow=0)
+    seen: list[tuple[bool, list[Any]]] = []
+
+    async def before_commit(connection: Any, events: Any) -> None:
+        seen.append((connection.in_transaction(), list(events)))
+        await a.announce(connection, events)
+
+    db.before_commit = before_commit
+    event = GenerationSubmitted(at=datetime(2026, 1, 1, tzinfo=UTC), generation_id="g9",
+                                user_id="u9", version=4, prediction_id="p9", token_id=None)
+    try:
+        async with db.unit_of_work() as uow:
+            await uow.commit()  # nothing recorded: nothing to announce
+            uow._session.events.record([event])
+            await uow.connection.execute(sa.text("SELECT 1"))
+            await uow.commit()
+    finally:
+        await db.dispose()
+    assert seen == [(True, [event])]

@@ -5,7 +5,11 @@ One dedicated asyncpg connection per process listens on the database schema's ch
 other). A change is announced with `pg_notify` through the service's own connection pool
 right after the commit that made it; the payload is a few dozen bytes of JSON (ids,
 version, and the announcing process, which ignores its own echo: it has already told its
-listeners in-process).
+listeners in-process). With `announce` installed as the database's `before_commit`
+(`SqlDatabase.before_commit`, as `base serve` runs it), the NOTIFY goes out inside the
+transaction that made the change: PostgreSQL delivers it at the commit and only if the
+commit succeeds, and no connection, BEGIN or COMMIT of its own is spent on it; `publish`
+then only tells this process's listeners.
 
 When the listening connection drops (a restart, a failover, `pg_terminate_backend`),
 the feed says so (`connected` false, `connection_changed(False)`), reconnects with
@@ -25,14 +29,16 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from base_core.feed import FeedListener, GenerationChange
+from base_core.events import DomainEvent, GenerationEvent
+from base_core.feed import FeedListener, GenerationChange, change_of
 
 log = logging.getLogger("base.feed")
 
@@ -40,6 +46,7 @@ APPLICATION_NAME = "base-feed"
 MAX_CHANNEL = 63  # PostgreSQL's identifier length
 MAX_UNSENT = 10_000
 NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
+NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
 
 
 def channel_for(schema: str) -> str:
@@ -79,6 +86,7 @@ class PostgresFeed:
         self._unsent: deque[str] = deque(maxlen=MAX_UNSENT)
         self._resend: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._in_transaction = False
         self.reconnects = 0  # times the listener came back after losing its connection
 
     @property
@@ -113,13 +121,30 @@ class PostgresFeed:
 
     # Announcing
 
-    async def publish(self, change: GenerationChange) -> None:
-        for listener in self._listeners:
-            listener.changed(change)
-        payload = json.dumps(
+    async def announce(self, connection: AsyncConnection, events: Sequence[DomainEvent]) -> None:
+        """A `before_commit` hook: NOTIFY every generation change `events` record, in the
+        committing transaction, in one statement. From the first call on, `publish` leaves
+        the NOTIFY to it."""
+        self._in_transaction = True
+        payloads = [
+            self._payload(change) for event in events
+            if isinstance(event, GenerationEvent) and (change := change_of(event)) is not None
+        ]
+        if payloads:
+            await connection.execute(NOTIFY_ALL, {"channel": self._channel, "payloads": payloads})
+
+    def _payload(self, change: GenerationChange) -> str:
+        return json.dumps(
             {"g": change.generation_id, "u": change.user_id, "v": change.version, "o": self._origin},
             separators=(",", ":"),
         )
+
+    async def publish(self, change: GenerationChange) -> None:
+        for listener in self._listeners:
+            listener.changed(change)
+        if self._in_transaction:
+            return  # announced by the transaction that made it
+        payload = self._payload(change)
         if self._unsent:  # keep the order: behind the ones waiting
             self._unsent.append(payload)
             return

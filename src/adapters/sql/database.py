@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, create_engine
 from adapters.sql.errors import translated
 from adapters.sql.schema import service_secrets
-from adapters.sql.uow import SqlUnitOfWork
+from adapters.sql.uow import BeforeCommit, SqlUnitOfWork
 from base_core.errors import InfrastructureError
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ class SqlDatabase:
         self._engine = engine
         self.url = url
         self.schema = schema
+        # Set by the PostgreSQL live feed: its NOTIFY goes out in each committing transaction.
+        self.before_commit: BeforeCommit | None = None
 
     @classmethod
     def from_url(
@@ -58,7 +60,7 @@ class SqlDatabase:
         return self._engine.dialect.name
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+        return SqlUnitOfWork(self._engine, self.before_commit)
 
     __call__ = unit_of_work
 

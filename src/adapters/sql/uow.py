@@ -9,6 +9,7 @@ statement opens a new transaction, as the in-memory store behaves.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -36,9 +37,16 @@ from base_core.ports import (
 log = logging.getLogger(__name__)
 
 
+# Called with the connection and the events a commit is about to keep, inside its
+# transaction (PostgreSQL's NOTIFY of the live feed: delivered at the commit, and only if it
+# succeeds). A failure fails the commit.
+BeforeCommit = Callable[[AsyncConnection, Sequence[DomainEvent]], Awaitable[None]]
+
+
 class SqlUnitOfWork:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, before_commit: BeforeCommit | None = None) -> None:
         self._engine = engine
+        self._before_commit = before_commit
         self._session = Session(engine.dialect.name)
         self._entered = False
         self._ledger = SqlLedgerRepository(self._session)
@@ -92,6 +100,9 @@ class SqlUnitOfWork:
         connection = self.connection
         try:
             with translated():
+                pending = self._session.events.pending
+                if self._before_commit is not None and pending:
+                    await self._before_commit(connection, pending)
                 await connection.commit()
         except BaseException:
             self._ledger.forget()
