@@ -113,6 +113,13 @@ async def test_save_refuses_a_prediction_of_another_generation(uow_factory, buil
         other = await uow.generations.get_for_update("gen-2")
         with pytest.raises(Conflict):
             await uow.generations.save(attrs.evolve(other, prediction_id="pred-1"))
+        # Nothing was written, and the unit of work goes on (a violation would have
+        # poisoned a PostgreSQL transaction).
+        await uow.generations.save(attrs.evolve(other, prediction_id="pred-2"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.generations.get("gen-2")).prediction_id == "pred-2"
+        assert (await uow.generations.get_by_prediction_for_update("pred-1")).id == "gen-1"
 
 
 async def _history(uow_factory, build) -> None:

@@ -42,7 +42,7 @@ CHANGED_SINCE = (
     .order_by(g.c.updated_at, g.c.id)
     .limit(sa.bindparam("limit"))
 )
-SAVE = RowUpdate(g)
+SAVE = RowUpdate(g, unique="prediction_id")
 
 
 @functools.cache
@@ -92,17 +92,18 @@ class SqlGenerationRepository:
         return await self._one(BY_IDEMPOTENCY_KEY, {"user_id": user_id, "key": key})
 
     async def save(self, generation: Generation) -> None:
+        # One statement on the common path: the update is written only if no other row has
+        # this prediction, so the common mistake leaves the transaction usable.
+        if await self._session.update_row(SAVE, generation_to_row(generation)):
+            self._session.events.record(generation.events)
+            return
         if generation.prediction_id is not None:
-            # Checked first so the common mistake leaves the transaction usable.
             taken = await self._session.execute(
                 PREDICTION_TAKEN, {"prediction_id": generation.prediction_id, "id": generation.id}
             )
             if taken.first() is not None:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        if not await self._session.update_row(SAVE, generation_to_row(generation)):
-            await self.add(generation)
-            return
-        self._session.events.record(generation.events)
+        await self.add(generation)
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         count, page = _page_statements(query.action is not None, query.status is not None)

@@ -36,17 +36,22 @@ class RowUpdate:
     """`UPDATE <table> SET <every column but id> WHERE id = ... RETURNING id`, built once.
 
     The parameters are named `b_<column>`: in an UPDATE a bound parameter may not share a
-    column's name.
+    column's name. With `unique`, the row is written only if no other row holds the new
+    value of that column (a violation would poison a PostgreSQL transaction): the caller
+    tells "no such row" from "taken" when nothing was written, which is the rare case.
     """
 
-    def __init__(self, table: sa.Table) -> None:
+    def __init__(self, table: sa.Table, unique: str | None = None) -> None:
         self._columns = tuple(column.key for column in table.columns if column.key != "id")
-        self.statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_where_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in self._columns})
-            .returning(table.c.id)
-        )
+        statement = sa.update(table).where(table.c.id == sa.bindparam("b_where_id"))
+        if unique is not None:
+            other = table.alias("other")
+            statement = statement.where(~sa.exists().where(
+                other.c[unique] == sa.bindparam(f"b_{unique}"), other.c.id != sa.bindparam("b_where_id")
+            ))
+        self.statement = statement.values(
+            {name: sa.bindparam(f"b_{name}") for name in self._columns}
+        ).returning(table.c.id)
 
     def parameters(self, row: dict[str, Any]) -> dict[str, Any]:
         parameters = {f"b_{name}": row[name] for name in self._columns}
