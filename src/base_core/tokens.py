@@ -17,6 +17,7 @@ a token already tried for the same work counts as free again in a second).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
@@ -154,15 +155,16 @@ REPLICATE_TOKEN_LENGTH = 40  # "r8_" and 37 letters or digits
 REPLICATE_TOKEN_SHAPE = f"{REPLICATE_TOKEN_PREFIX} and {REPLICATE_TOKEN_LENGTH - 3} letters or digits"
 
 
+# The shape as a pattern, which the HTTP document states too.
+REPLICATE_TOKEN_PATTERN = (
+    f"^{REPLICATE_TOKEN_PREFIX}[A-Za-z0-9]{{{REPLICATE_TOKEN_LENGTH - len(REPLICATE_TOKEN_PREFIX)}}}$"
+)
+_REPLICATE_TOKEN = re.compile(REPLICATE_TOKEN_PATTERN)
+
+
 def looks_like_replicate_token(secret: str) -> bool:
     """What Replicate's API tokens look like: `r8_` and 37 letters or digits."""
-    body = secret[len(REPLICATE_TOKEN_PREFIX):]
-    return (
-        secret.startswith(REPLICATE_TOKEN_PREFIX)
-        and len(secret) == REPLICATE_TOKEN_LENGTH
-        and body.isascii()
-        and body.isalnum()
-    )
+    return _REPLICATE_TOKEN.fullmatch(secret) is not None
 
 
 def mask_secret(secret: str) -> str:

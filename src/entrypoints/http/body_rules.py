@@ -20,7 +20,7 @@ from base_core.image_urls import MAX_URL_LENGTH
 from base_core.packs import PackCatalogue
 from base_core.registry import TOP_LEVEL_FIELDS, SettingType
 from base_core.text import FILLED_TEXT_PATTERN, TEXT_PATTERN
-from base_core.tokens import REPLICATE_TOKEN_LENGTH, REPLICATE_TOKEN_PREFIX
+from base_core.tokens import REPLICATE_TOKEN_PATTERN
 
 _NULL = Schema(type=OpenAPIType.NULL)
 # What UrlPolicy.check accepts, as far as a schema can say it (a host's being public is
@@ -123,10 +123,6 @@ def purchase_rules(body: Schema, packs: PackCatalogue) -> None:
         )
         for provider, ids in sold.items()
     ]
-
-
-# `r8_` and letters or digits, as looks_like_replicate_token checks it.
-REPLICATE_TOKEN_PATTERN = f"^{REPLICATE_TOKEN_PREFIX}[A-Za-z0-9]{{{REPLICATE_TOKEN_LENGTH - len(REPLICATE_TOKEN_PREFIX)}}}$"
 
 
 def token_rules(body: Schema) -> None:
