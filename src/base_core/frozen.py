@@ -23,9 +23,10 @@ class FrozenDict(dict[str, Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dict.__init__(self, *args, **kwargs)
         for key, value in dict.items(self):
-            frozen = freeze(value)
-            if frozen is not value:
-                dict.__setitem__(self, key, frozen)
+            if type(value) not in _SCALAR_TYPES:  # the common values need no call
+                frozen = freeze(value)
+                if frozen is not value:
+                    dict.__setitem__(self, key, frozen)
 
     def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("a FrozenDict cannot be changed")
@@ -46,14 +47,14 @@ class FrozenDict(dict[str, Any]):
         return (FrozenDict, (dict(self),))
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None), FrozenDict})
 
 
 def freeze(value: Any) -> Any:
     """`value` with every mapping a FrozenDict and every list a tuple; already frozen
     values (the common case on a change) come back as they are."""
     kind = type(value)
-    if kind is FrozenDict or kind in _SCALARS:
+    if kind in _SCALAR_TYPES:
         return value
     if isinstance(value, Mapping):
         return FrozenDict({str(key): item for key, item in value.items()})

@@ -90,7 +90,7 @@ def next_status(current: Status, trigger: Trigger) -> Status | None:
 _DEFAULT_MESSAGES = {Trigger.FAIL: "prediction failed", Trigger.CANCEL: "prediction canceled"}
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made per webhook or poll: a dict-filling __init__ is cheaper
 class PredictionUpdate:
     """News about a prediction, in the core's words (from a webhook, a poll or the create
     answer; the Replicate adapter translates Replicate's statuses and output shapes)."""
@@ -178,12 +178,13 @@ class Generation:
     @classmethod
     def accept(cls, **fields: Any) -> Generation:
         """A new generation, pending, its credits held by the caller."""
+        action = fields["action"]
         event = GenerationAccepted(
             at=fields["created_at"],
             generation_id=fields["id"],
             user_id=fields["user_id"],
             model_id=fields["model_id"],
-            action=Action(fields["action"]).value,
+            action=action.value if type(action) is Action else Action(action).value,
             cost=fields["cost"],
             version=fields.get("version", 1),
         )

@@ -59,7 +59,7 @@ class HoldState(StrEnum):
     VOIDED = "voided"
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made on every change of a balance: a dict-filling __init__ is cheaper
 class LedgerEntry:
     key: str
     user_id: str

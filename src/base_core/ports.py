@@ -193,7 +193,7 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made per call: a dict-filling __init__ is cheaper
 class TokenCredential:
     """What the inference provider needs to act as one token."""
 
