@@ -276,6 +276,13 @@ class EventLog:
         committed, self._committed = self._committed, []
         return committed
 
+    def close(self) -> list[DomainEvent]:
+        """At the end of a unit of work: what was not committed dropped, what was taken."""
+        if self._pending:
+            self._pending = []
+        committed, self._committed = self._committed, []
+        return committed
+
 
 Handler = Callable[[Any], None | Awaitable[None]]
 ErrorHandler = Callable[[DomainEvent, Handler, Exception], None]

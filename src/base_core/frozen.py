@@ -48,6 +48,7 @@ class FrozenDict(dict[str, Any]):
 
 
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None), FrozenDict})
+_TEXT_KEYS = frozenset({str})
 
 
 def freeze(value: Any) -> Any:
@@ -56,6 +57,13 @@ def freeze(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALAR_TYPES:
         return value
+    if kind is dict and _TEXT_KEYS >= set(map(type, value)):
+        if _SCALAR_TYPES >= set(map(type, value.values())):
+            # A flat JSON object (settings, an input): one C copy, nothing to freeze.
+            flat = dict.__new__(FrozenDict)
+            dict.update(flat, value)
+            return flat
+        return FrozenDict(value)
     if isinstance(value, Mapping):
         return FrozenDict({str(key): item for key, item in value.items()})
     if isinstance(value, (list, tuple)):

@@ -235,14 +235,16 @@ class MemoryGenerationRepository(_Repository):
         generation: Generation | None = self._store.generations.first("idempotency", (user_id, key))
         return generation
 
-    async def save(self, generation: Generation) -> None:
+    async def save(self, generation: Generation) -> Generation:
         table = self._store.generations
         if generation.prediction_id is not None:
             owner = table.first("prediction", generation.prediction_id)
             if owner is not None and owner.id != generation.id:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         self._record(generation.events)
-        table.write(generation.id, generation.without_events(), self._undo)
+        stored = generation.without_events()
+        table.write(generation.id, stored, self._undo)
+        return stored
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         matching = [
@@ -425,9 +427,9 @@ class MemoryUnitOfWork:
     ) -> None:
         store = self._store
         try:
-            undo_all(store.undo)
-            store.events.rollback()
-            self._committed = store.events.take()
+            if store.undo:
+                undo_all(store.undo)
+            self._committed = store.events.close()
         finally:
             store.lock.release()
 

@@ -91,7 +91,7 @@ class SqlGenerationRepository:
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
         return await self._one(BY_IDEMPOTENCY_KEY, {"user_id": user_id, "key": key})
 
-    async def save(self, generation: Generation) -> None:
+    async def save(self, generation: Generation) -> Generation:
         if generation.prediction_id is not None:
             # Checked first so the common mistake leaves the transaction usable.
             taken = await self._session.execute(
@@ -101,8 +101,9 @@ class SqlGenerationRepository:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         if not await self._session.update_row(SAVE, generation_to_row(generation)):
             await self.add(generation)
-            return
-        self._session.events.record(generation.events)
+        else:
+            self._session.events.record(generation.events)
+        return generation.without_events()
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         count, page = _page_statements(query.action is not None, query.status is not None)

@@ -293,9 +293,8 @@ async def _record_submission(
         if not canceled_meanwhile:
             submitted = generation.submitted(prediction.prediction_id, token.token_id, now)
             moved = await advance(uow, submitted, prediction, now)
-            if moved is None:  # the create answer said nothing new
-                await uow.generations.save(submitted)
-            generation = moved or submitted.without_events()
+            # None: the create answer said nothing new.
+            generation = moved or await uow.generations.save(submitted)
             # Webhooks that beat us here; applied once the prediction is committed.
             parked = await uow.inbox.take(prediction.prediction_id)
         if had_failures:
