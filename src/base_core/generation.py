@@ -184,7 +184,8 @@ class Generation:
             generation_id=fields["id"],
             user_id=fields["user_id"],
             model_id=fields["model_id"],
-            action=action.value if type(action) is Action else Action(action).value,
+            # str() of a StrEnum member is its value, without `.value`'s descriptor call.
+            action=str(action if type(action) is Action else Action(action)),
             cost=fields["cost"],
             version=fields.get("version", 1),
         )
@@ -321,7 +322,7 @@ class Generation:
     ) -> GenerationEnded:
         common: dict[str, Any] = {
             "at": now, "generation_id": self.id, "user_id": self.user_id, "version": changes["version"],
-            "model_id": self.model_id, "action": self.action.value,
+            "model_id": self.model_id, "action": str(self.action),
             "prediction_id": prediction_id, "accepted_at": self.created_at,
         }
         if target is Status.COMPLETED:

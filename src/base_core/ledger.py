@@ -175,8 +175,9 @@ class CreditAccount:
         if hold.user_id != self.user_id:
             raise ValueError("the hold belongs to another account")
         resolved = hold.resolved(state, now)
+        reason = str(kind)  # a StrEnum's str is its value
         entry = LedgerEntry(
-            f"{kind.value}:{hold.key}", self.user_id, kind, refund, now, hold_key=hold.key, reason=kind.value
+            f"{reason}:{hold.key}", self.user_id, kind, refund, now, hold_key=hold.key, reason=reason
         )
         return resolved, entry
 

@@ -26,6 +26,7 @@ TRIGGERS: dict[str, Trigger] = {
     "aborted": Trigger.CANCEL,
 }
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
+_SEQUENCES = frozenset({list, tuple})
 
 
 def update_for(
@@ -55,7 +56,7 @@ def outputs_of(output: Any) -> tuple[str, ...] | None:
         return None
     if isinstance(output, str):
         return (output,)
-    if isinstance(output, Sequence):
+    if type(output) in _SEQUENCES or isinstance(output, Sequence):  # the ABC's check is slow
         return tuple(str(item) for item in output if item is not None)
     return None
 
