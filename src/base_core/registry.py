@@ -180,24 +180,26 @@ class PreparedGeneration:
     cost: int
 
 
-@attrs.frozen
-class _Field:
-    """One setting as `prepare` walks it: worked out once per model, not per request."""
-
-    spec: SettingSpec
-    field: str  # how errors name it: "prompt", or "settings.<name>"
-    top_level: bool
-    replicate_key: str
+# One setting as `prepare` walks it, worked out once per model rather than per request, as
+# a plain tuple (unpacked into locals, no attribute lookups): its name, how errors name it
+# ("prompt", or "settings.<name>"), whether it is a top-level field of the request,
+# Replicate's key for it, whether Replicate wants it in a list, whether it is required,
+# its default, and the check that turns a given value into Replicate's.
+_Field = tuple[str, str, bool, str, bool, bool, Any, Callable[[Any, str, UrlPolicy], Any]]
 
 
 def _fields_of(model: ModelSpec) -> tuple[dict[str, SettingSpec], tuple[_Field, ...]]:
     by_name = {spec.name: spec for spec in model.settings}
     fields = tuple(
-        _Field(
-            spec=spec,
-            field=spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
-            top_level=spec.name in TOP_LEVEL_FIELDS,
-            replicate_key=spec.replicate_key,
+        (
+            spec.name,
+            spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
+            spec.name in TOP_LEVEL_FIELDS,
+            spec.replicate_key,
+            spec.as_list,
+            spec.required,
+            spec.default,
+            spec.coerce,
         )
         for spec in model.settings
     )
@@ -258,12 +260,13 @@ class ModelRegistry:
         model = self.get(request.model_id)
         if model.action is not action:
             raise UnknownModel(model.id, f"model {model.id!r} does not do {action.value!r}")
-        if not isinstance(request.settings, Mapping):
+        given = request.settings
+        if type(given) is not dict and not isinstance(given, Mapping):  # the ABC's check is slow
             raise InvalidRequest("settings", "must be an object")
 
         by_name, fields = self._fields[model.id]
         top_level = {FROM_PROMPT: request.prompt, FROM_IMAGE: request.input_image_url}
-        for name in request.settings:
+        for name in given:
             if name in TOP_LEVEL_FIELDS:
                 raise InvalidRequest(f"settings.{name}", f"pass {name} as a top-level field")
             if not isinstance(name, str) or name not in by_name:
@@ -274,21 +277,19 @@ class ModelRegistry:
 
         replicate_input: dict[str, Any] = {}
         effective: dict[str, Any] = {}
-        given = request.settings
-        for entry in fields:
-            spec = entry.spec
-            value = top_level[spec.name] if entry.top_level else given.get(spec.name)
+        for name, field, top, key, as_list, required, default, coerce in fields:
+            value = top_level[name] if top else given.get(name)
             if value is None:
-                if spec.required:
-                    raise InvalidRequest(entry.field, "is required")
-                if spec.default is None:
+                if required:
+                    raise InvalidRequest(field, "is required")
+                if default is None:
                     continue
-                value = spec.default
+                value = default
             else:
-                value = spec.coerce(value, entry.field, urls)
-            if not entry.top_level:
-                effective[spec.name] = value
-            replicate_input[entry.replicate_key] = [value] if spec.as_list else value
+                value = coerce(value, field, urls)
+            if not top:
+                effective[name] = value
+            replicate_input[key] = [value] if as_list else value
 
         num_outputs = int(effective.get("num_outputs", 1))
         return PreparedGeneration(

@@ -129,10 +129,6 @@ class _Repository:
         self._undo = store.undo
         self._events = store.events
 
-    def _record(self, events: tuple[DomainEvent, ...]) -> None:
-        if events:
-            self._events.record(events)
-
 
 class MemoryUserRepository(_Repository):
     async def get(self, user_id: str) -> User | None:
@@ -152,7 +148,7 @@ class MemoryUserRepository(_Repository):
         await self.save(user)
 
     async def save(self, user: User) -> None:
-        self._record(user.events)
+        self._events.record(user.events)
         self._store.users.write(user.id, user.without_events(), self._undo)
 
 
@@ -171,7 +167,7 @@ class MemoryLedgerRepository(_Repository):
     async def save_account(self, account: CreditAccount) -> None:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
-        self._record(account.events)
+        self._events.record(account.events)
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
     async def append(self, entry: LedgerEntry) -> None:
@@ -219,7 +215,7 @@ class MemoryGenerationRepository(_Repository):
             "idempotency", (generation.user_id, generation.idempotency_key)
         ):
             raise Conflict("idempotency key already used")
-        await self.save(generation)
+        self._store_row(generation)
 
     async def get(self, generation_id: str) -> Generation | None:
         generation: Generation | None = self._store.generations.get(generation_id)
@@ -236,12 +232,15 @@ class MemoryGenerationRepository(_Repository):
         return generation
 
     async def save(self, generation: Generation) -> Generation:
+        return self._store_row(generation)
+
+    def _store_row(self, generation: Generation) -> Generation:
         table = self._store.generations
         if generation.prediction_id is not None:
             owner = table.first("prediction", generation.prediction_id)
             if owner is not None and owner.id != generation.id:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        self._record(generation.events)
+        self._events.record(generation.events)
         stored = generation.without_events()
         table.write(generation.id, stored, self._undo)
         return stored
@@ -307,7 +306,7 @@ class MemoryTokenRepository(_Repository):
     all_for_update = all
 
     async def save(self, token: ReplicateToken) -> None:
-        self._record(token.events)
+        self._events.record(token.events)
         self._store.tokens.write(token.id, token.without_events(), self._undo)
 
 
@@ -356,7 +355,7 @@ class MemoryPurchaseRepository(_Repository):
         return purchase
 
     async def save(self, purchase: Purchase) -> None:
-        self._record(purchase.events)
+        self._events.record(purchase.events)
         self._store.purchases.write(purchase.id, purchase.without_events(), self._undo)
 
     async def find(self, query: PurchaseQuery) -> list[Purchase]:
