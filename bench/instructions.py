@@ -8,8 +8,9 @@ studio) is the same in both runs, so the difference divided by 1,000 is what one
 lifecycle costs. Hash randomisation is off (PYTHONHASHSEED=0) so two runs of the same
 tree give the same figure to a fraction of a percent.
 
-`--parts` also counts, the same way (after the same warm-up, 0 and 1,000 repetitions),
-the pieces of a lifecycle that can run on their own: the registry's validation, the
+`--parts` also counts, the same way (after the same warm-up, 0 and 1,000 repetitions,
+less what the repetition loop costs by itself), the pieces of a lifecycle that can run on
+their own: the registry's validation, the
 request fingerprint, building the accepted generation, an empty unit of work (a lifecycle
 has three) and the fake Replicate's create and complete; the rest of a lifecycle is the
 repositories' reads and writes and the aggregates' transitions.
@@ -33,6 +34,7 @@ WARMUP = 200
 
 
 PARTS = ("prepare", "fingerprint", "accept", "unit of work", "fake replicate")
+NOTHING = "nothing"  # the repetition loop alone, taken off each part's figure
 
 
 def _child(count: int, part: str | None = None) -> None:
@@ -95,8 +97,11 @@ def _part(studio: Any, inference: Any, part: str) -> Callable[[], Awaitable[obje
         created = await inference.create(credential, "model", prepared.replicate_input, None)
         return inference.complete(created.prediction_id)
 
+    async def nothing() -> object:
+        return None
+
     steps = {"prepare": prepare, "fingerprint": fingerprint, "accept": accept,
-             "unit of work": unit_of_work, "fake replicate": fake_replicate}
+             "unit of work": unit_of_work, "fake replicate": fake_replicate, NOTHING: nothing}
     return steps[part]
 
 
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lifecycles", type=int, default=200, help="N: the first run's count")
     parser.add_argument("--parts", action="store_true", help="also count a lifecycle's pieces")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--part", choices=PARTS, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=(*PARTS, NOTHING), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         _child(args.child, args.part)
@@ -147,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.lifecycles + STEP:,}: {high:,}; per lifecycle: {each:,.0f}", flush=True)
     if args.parts:
         rest = each
+        loop = per_part(NOTHING)
+        print(f"  (the repetition loop, taken off each part: {loop:,.0f})", flush=True)
         for part in PARTS:
-            cost = per_part(part)
+            cost = per_part(part) - loop
             times = 3 if part == "unit of work" else 1  # a lifecycle has three
             rest -= cost * times
             label = f"{part} (x{times})" if times > 1 else part

@@ -66,7 +66,10 @@ class Trigger(StrEnum):
     CANCEL = "cancel"
 
 
+# The members by module names, also for the hot transitions: on Python 3.11 reading
+# `Status.COMPLETED` goes through the enum class's `__getattr__` hook, ten times a global.
 P, R, C, F, X = Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELED
+_SUBMIT = Trigger.SUBMIT
 
 TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (P, Trigger.SUBMIT): R,
@@ -199,7 +202,7 @@ class Generation:
     def needs_output_copy(self) -> bool:
         """Completed, still pointing at Replicate's short-lived files, and not deleted."""
         return (
-            self.status is Status.COMPLETED
+            self.status is C
             and self.outputs_kept_at is None
             and not self.is_deleted
             and bool(self.source_urls)
@@ -222,7 +225,7 @@ class Generation:
     # Commands: the service's own decisions. Not allowed → IllegalTransition.
 
     def submitted(self, prediction_id: str, token_id: str, now: datetime) -> Generation:
-        target = next_status(self.status, Trigger.SUBMIT)
+        target = next_status(self.status, _SUBMIT)
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
         event = GenerationSubmitted(
@@ -307,7 +310,7 @@ class Generation:
             changes["completed_at"] = update.completed_at or now
             if update.predict_time is not None:
                 changes["processing_time_ms"] = round(update.predict_time * 1000)
-            if target is Status.COMPLETED:
+            if target is C:
                 outputs = update.output or ()
                 changes["output_urls"] = changes["source_urls"] = outputs
                 if not outputs:
@@ -325,7 +328,7 @@ class Generation:
             "model_id": self.model_id, "action": str(self.action),
             "prediction_id": prediction_id, "accepted_at": self.created_at,
         }
-        if target is Status.COMPLETED:
+        if target is C:
             return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
         kind = _ENDED_EVENTS[target]
         return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]

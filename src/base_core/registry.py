@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
+from types import MethodType
 from typing import Any
 
 import attrs
@@ -79,34 +80,39 @@ class SettingSpec:
 
     def coerce(self, value: Any, field: str, urls: UrlPolicy) -> Any:
         """Return the value Replicate gets, or raise InvalidRequest naming `field`."""
-        kind = self.type
-        if kind in (SettingType.TEXT, SettingType.TEXTAREA):
-            return self._text(value, field)
-        if kind is SettingType.IMAGE:
-            return urls.check(field, value)
-        if kind is SettingType.BOOLEAN:
-            if not isinstance(value, bool):
-                raise InvalidRequest(field, "must be true or false")
-            return value
-        if kind is SettingType.SELECT:
-            assert self.options is not None
-            if isinstance(value, bool) or value not in self.options:
-                allowed = ", ".join(json.dumps(o) for o in self.options)
-                raise InvalidRequest(field, f"must be one of {allowed}")
-            return value
-        if kind is SettingType.INTEGER:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidRequest(field, "must be an integer")
-            return self._in_range(value, field)
-        if kind is SettingType.NUMBER:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidRequest(field, "must be a number")
-            if not math.isfinite(value):
-                raise InvalidRequest(field, "must be a finite number")
-            return self._in_range(value, field)
-        raise AssertionError(f"unhandled setting type {kind}")
+        check = _CHECKS.get(self.type)  # one lookup, not a chain of enum attribute reads
+        if check is None:
+            raise AssertionError(f"unhandled setting type {self.type}")
+        return check(self, value, field, urls)
 
-    def _text(self, value: Any, field: str) -> str:
+    def _image(self, value: Any, field: str, urls: UrlPolicy) -> Any:
+        return urls.check(field, value)
+
+    def _boolean(self, value: Any, field: str, urls: UrlPolicy) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidRequest(field, "must be true or false")
+        return value
+
+    def _select(self, value: Any, field: str, urls: UrlPolicy) -> Any:
+        assert self.options is not None
+        if isinstance(value, bool) or value not in self.options:
+            allowed = ", ".join(json.dumps(o) for o in self.options)
+            raise InvalidRequest(field, f"must be one of {allowed}")
+        return value
+
+    def _integer(self, value: Any, field: str, urls: UrlPolicy) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(field, "must be an integer")
+        return self._in_range(value, field)
+
+    def _number(self, value: Any, field: str, urls: UrlPolicy) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRequest(field, "must be a number")
+        if not math.isfinite(value):
+            raise InvalidRequest(field, "must be a finite number")
+        return self._in_range(value, field)
+
+    def _text(self, value: Any, field: str, urls: UrlPolicy) -> str:
         if not isinstance(value, str):
             raise InvalidRequest(field, "must be a string")
         if self.required and not value.strip():
@@ -124,6 +130,16 @@ class SettingSpec:
             raise InvalidRequest(field, f"must be at most {_fmt(self.max)}")
         return value
 
+
+_CHECKS: dict[SettingType, Callable[[SettingSpec, Any, str, UrlPolicy], Any]] = {
+    SettingType.TEXT: SettingSpec._text,
+    SettingType.TEXTAREA: SettingSpec._text,
+    SettingType.IMAGE: SettingSpec._image,
+    SettingType.BOOLEAN: SettingSpec._boolean,
+    SettingType.SELECT: SettingSpec._select,
+    SettingType.INTEGER: SettingSpec._integer,
+    SettingType.NUMBER: SettingSpec._number,
+}
 
 # C0 controls except newline, carriage return and tab; DEL and the C1 controls.
 _FORBIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -199,7 +215,7 @@ def _fields_of(model: ModelSpec) -> tuple[dict[str, SettingSpec], tuple[_Field, 
             spec.as_list,
             spec.required,
             spec.default,
-            spec.coerce,
+            MethodType(_CHECKS[spec.type], spec),  # `spec.coerce` without its lookup
         )
         for spec in model.settings
     )

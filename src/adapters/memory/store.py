@@ -44,6 +44,8 @@ from base_core.tokens import ReplicateToken
 from base_core.uploads import Upload
 from base_core.users import User
 
+_PENDING = HoldState.PENDING  # a global: an enum class attribute read is slow on Python 3.11
+
 
 def _user_keys(user: User) -> tuple[Hashable | None, ...]:
     return (user.telegram_id,)
@@ -54,7 +56,7 @@ def _entry_keys(entry: LedgerEntry) -> tuple[Hashable | None, ...]:
 
 
 def _hold_keys(hold: Hold) -> tuple[Hashable | None, ...]:
-    return (True if hold.state is HoldState.PENDING else None,)
+    return (True if hold.state is _PENDING else None,)
 
 
 def _generation_keys(g: Generation) -> tuple[Hashable | None, ...]:

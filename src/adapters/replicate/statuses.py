@@ -27,6 +27,7 @@ TRIGGERS: dict[str, Trigger] = {
 }
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
 _SEQUENCES = frozenset({list, tuple})
+_RUNNING = Trigger.PROGRESS  # a status added later; a module name, not an enum class lookup
 
 
 def update_for(
@@ -42,7 +43,7 @@ def update_for(
         error = "prediction aborted"
     return PredictionUpdate(
         prediction_id=prediction_id,
-        trigger=TRIGGERS.get(status, Trigger.PROGRESS),
+        trigger=TRIGGERS.get(status, _RUNNING),
         output=outputs_of(output),
         error=error,
         predict_time=predict_time,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from base_core.errors import NotFound, ProviderError
-from base_core.generation import Generation, News, Status
+from base_core.generation import C as COMPLETED  # Status.COMPLETED, read as a global
+from base_core.generation import Generation, News
 from base_core.ledger import hold_key_for
 from base_core.ports import TokenCredential, UnitOfWork
 from base_core.usecases.context import Context
@@ -31,7 +32,7 @@ async def advance(
     # just recorded, so a later change does not record them again.
     saved = await uow.generations.save(moved)
     if saved.is_terminal:
-        await resolve_hold(uow, hold_key_for(saved.id), saved.user_id, now, settle=saved.status is Status.COMPLETED)
+        await resolve_hold(uow, hold_key_for(saved.id), saved.user_id, now, settle=saved.status is COMPLETED)
     return saved
 
 
