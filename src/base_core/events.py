@@ -6,7 +6,9 @@ has committed, hands them to the `EventDispatcher`; a unit of work that rolls ba
 dispatches nothing. Logging, metrics and the live feed subscribe to the dispatcher.
 
 Events are small frozen values in the product's words: ids, amounts, states, times. They
-never carry secrets or user input (no prompts, no tokens' secrets).
+never carry secrets or user input (no prompts, no tokens' secrets). They are made on every
+change and dropped once dispatched, so they have no slots: attrs's `__init__` then fills
+the instance's dict instead of calling `object.__setattr__` once per field.
 
     GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
@@ -45,7 +47,7 @@ from typing import Any
 import attrs
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DomainEvent:
     at: datetime
 
@@ -53,7 +55,7 @@ class DomainEvent:
 # Generations
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationEvent(DomainEvent):
     generation_id: str
     user_id: str
@@ -63,20 +65,20 @@ class GenerationEvent(DomainEvent):
     version: int = attrs.field(default=0, eq=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationAccepted(GenerationEvent):
     model_id: str
     action: str
     cost: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationSubmitted(GenerationEvent):
     prediction_id: str
     token_id: str | None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationEnded(GenerationEvent):
     """One of the three endings; `accepted_at` tells how long it took."""
 
@@ -86,32 +88,32 @@ class GenerationEnded(GenerationEvent):
     accepted_at: datetime
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationCompleted(GenerationEnded):
     outputs: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationFailed(GenerationEnded):
     message: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationCanceled(GenerationEnded):
     message: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenerationDeleted(GenerationEvent):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class OutputsKept(GenerationEvent):
     outputs: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class OutputsNotKept(GenerationEvent):
     """Copying the results failed (nothing changed; the reconciler tries again)."""
 
@@ -121,7 +123,7 @@ class OutputsNotKept(GenerationEvent):
 # Credits
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditEvent(DomainEvent):
     user_id: str
     amount: int  # always positive; the event's kind says which way it went
@@ -129,22 +131,22 @@ class CreditEvent(DomainEvent):
     key: str  # the ledger entry's key
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsGranted(CreditEvent):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsDeducted(CreditEvent):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsHeld(CreditEvent):
     hold_key: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsSettled(CreditEvent):
     """`amount` was charged; `refunded` of the hold came back."""
 
@@ -152,12 +154,12 @@ class CreditsSettled(CreditEvent):
     refunded: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsRefunded(CreditEvent):
     hold_key: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreditsPurchased(CreditEvent):
     """A payment credited `amount` credits: what a "credits purchased" counter counts."""
 
@@ -169,14 +171,14 @@ class CreditsPurchased(CreditEvent):
 # Purchases
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchaseEvent(DomainEvent):
     purchase_id: str
     user_id: str
     provider: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchaseStarted(PurchaseEvent):
     pack_id: str
     credits: int
@@ -184,7 +186,7 @@ class PurchaseStarted(PurchaseEvent):
     currency: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchasePaid(PurchaseEvent):
     pack_id: str
     credits: int
@@ -192,19 +194,19 @@ class PurchasePaid(PurchaseEvent):
     currency: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchaseRefunded(PurchaseEvent):
     deducted: int
     shortfall: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchaseEnded(PurchaseEvent):
     status: str
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PurchaseNeedsReview(PurchaseEvent):
     reason: str
 
@@ -212,29 +214,29 @@ class PurchaseNeedsReview(PurchaseEvent):
 # Tokens
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TokenEvent(DomainEvent):
     token_id: str
     label: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TokenAdded(TokenEvent):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TokenEnabled(TokenEvent):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TokenCooledDown(TokenEvent):
     until: datetime
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TokenRetired(TokenEvent):
     reason: str
 
@@ -242,7 +244,7 @@ class TokenRetired(TokenEvent):
 # Users
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UserRegistered(DomainEvent):
     user_id: str
 
@@ -276,6 +278,13 @@ class EventLog:
 
     def take(self) -> list[DomainEvent]:
         """The committed events not taken yet."""
+        committed, self._committed = self._committed, []
+        return committed
+
+    def close(self) -> list[DomainEvent]:
+        """At the end of a unit of work: what was not committed dropped, what was taken."""
+        if self._pending:
+            self._pending = []
         committed, self._committed = self._committed, []
         return committed
 

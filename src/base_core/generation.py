@@ -66,7 +66,10 @@ class Trigger(StrEnum):
     CANCEL = "cancel"
 
 
+# The members by module names, also for the hot transitions: on Python 3.11 reading
+# `Status.COMPLETED` goes through the enum class's `__getattr__` hook, ten times a global.
 P, R, C, F, X = Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELED
+_SUBMIT = Trigger.SUBMIT
 
 TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (P, Trigger.SUBMIT): R,
@@ -90,7 +93,7 @@ def next_status(current: Status, trigger: Trigger) -> Status | None:
 _DEFAULT_MESSAGES = {Trigger.FAIL: "prediction failed", Trigger.CANCEL: "prediction canceled"}
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made per webhook or poll: a dict-filling __init__ is cheaper
 class PredictionUpdate:
     """News about a prediction, in the core's words (from a webhook, a poll or the create
     answer; the Replicate adapter translates Replicate's statuses and output shapes)."""
@@ -178,12 +181,14 @@ class Generation:
     @classmethod
     def accept(cls, **fields: Any) -> Generation:
         """A new generation, pending, its credits held by the caller."""
+        action = fields["action"]
         event = GenerationAccepted(
             at=fields["created_at"],
             generation_id=fields["id"],
             user_id=fields["user_id"],
             model_id=fields["model_id"],
-            action=Action(fields["action"]).value,
+            # str() of a StrEnum member is its value, without `.value`'s descriptor call.
+            action=str(action if type(action) is Action else Action(action)),
             cost=fields["cost"],
             version=fields.get("version", 1),
         )
@@ -197,7 +202,7 @@ class Generation:
     def needs_output_copy(self) -> bool:
         """Completed, still pointing at Replicate's short-lived files, and not deleted."""
         return (
-            self.status is Status.COMPLETED
+            self.status is C
             and self.outputs_kept_at is None
             and not self.is_deleted
             and bool(self.source_urls)
@@ -220,7 +225,7 @@ class Generation:
     # Commands: the service's own decisions. Not allowed → IllegalTransition.
 
     def submitted(self, prediction_id: str, token_id: str, now: datetime) -> Generation:
-        target = next_status(self.status, Trigger.SUBMIT)
+        target = next_status(self.status, _SUBMIT)
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
         event = GenerationSubmitted(
@@ -305,7 +310,7 @@ class Generation:
             changes["completed_at"] = update.completed_at or now
             if update.predict_time is not None:
                 changes["processing_time_ms"] = round(update.predict_time * 1000)
-            if target is Status.COMPLETED:
+            if target is C:
                 outputs = update.output or ()
                 changes["output_urls"] = changes["source_urls"] = outputs
                 if not outputs:
@@ -320,10 +325,10 @@ class Generation:
     ) -> GenerationEnded:
         common: dict[str, Any] = {
             "at": now, "generation_id": self.id, "user_id": self.user_id, "version": changes["version"],
-            "model_id": self.model_id, "action": self.action.value,
+            "model_id": self.model_id, "action": str(self.action),
             "prediction_id": prediction_id, "accepted_at": self.created_at,
         }
-        if target is Status.COMPLETED:
+        if target is C:
             return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
         kind = _ENDED_EVENTS[target]
         return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]

@@ -89,7 +89,11 @@ class GenerationRepository(Protocol):
     async def get_for_update(self, generation_id: str) -> Generation | None: ...
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None: ...
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None: ...
-    async def save(self, generation: Generation) -> None: ...
+    async def save(self, generation: Generation) -> Generation:
+        """Store it (added when new), recording the events it carries; the generation as
+        stored comes back, without those events, for whoever changes it further."""
+        ...
+
     async def page(self, query: GenerationQuery) -> GenerationPage:
         """Not-deleted generations of `query.user_id`, newest first, with the total."""
         ...
@@ -193,7 +197,7 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made per call: a dict-filling __init__ is cheaper
 class TokenCredential:
     """What the inference provider needs to act as one token."""
 

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
+from types import MethodType
 from typing import Any
 
 import attrs
@@ -79,34 +80,39 @@ class SettingSpec:
 
     def coerce(self, value: Any, field: str, urls: UrlPolicy) -> Any:
         """Return the value Replicate gets, or raise InvalidRequest naming `field`."""
-        kind = self.type
-        if kind in (SettingType.TEXT, SettingType.TEXTAREA):
-            return self._text(value, field)
-        if kind is SettingType.IMAGE:
-            return urls.check(field, value)
-        if kind is SettingType.BOOLEAN:
-            if not isinstance(value, bool):
-                raise InvalidRequest(field, "must be true or false")
-            return value
-        if kind is SettingType.SELECT:
-            assert self.options is not None
-            if isinstance(value, bool) or value not in self.options:
-                allowed = ", ".join(json.dumps(o) for o in self.options)
-                raise InvalidRequest(field, f"must be one of {allowed}")
-            return value
-        if kind is SettingType.INTEGER:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidRequest(field, "must be an integer")
-            return self._in_range(value, field)
-        if kind is SettingType.NUMBER:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidRequest(field, "must be a number")
-            if not math.isfinite(value):
-                raise InvalidRequest(field, "must be a finite number")
-            return self._in_range(value, field)
-        raise AssertionError(f"unhandled setting type {kind}")
+        check = _CHECKS.get(self.type)  # one lookup, not a chain of enum attribute reads
+        if check is None:
+            raise AssertionError(f"unhandled setting type {self.type}")
+        return check(self, value, field, urls)
 
-    def _text(self, value: Any, field: str) -> str:
+    def _image(self, value: Any, field: str, urls: UrlPolicy) -> Any:
+        return urls.check(field, value)
+
+    def _boolean(self, value: Any, field: str, urls: UrlPolicy) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidRequest(field, "must be true or false")
+        return value
+
+    def _select(self, value: Any, field: str, urls: UrlPolicy) -> Any:
+        assert self.options is not None
+        if isinstance(value, bool) or value not in self.options:
+            allowed = ", ".join(json.dumps(o) for o in self.options)
+            raise InvalidRequest(field, f"must be one of {allowed}")
+        return value
+
+    def _integer(self, value: Any, field: str, urls: UrlPolicy) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(field, "must be an integer")
+        return self._in_range(value, field)
+
+    def _number(self, value: Any, field: str, urls: UrlPolicy) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRequest(field, "must be a number")
+        if not math.isfinite(value):
+            raise InvalidRequest(field, "must be a finite number")
+        return self._in_range(value, field)
+
+    def _text(self, value: Any, field: str, urls: UrlPolicy) -> str:
         if not isinstance(value, str):
             raise InvalidRequest(field, "must be a string")
         if self.required and not value.strip():
@@ -123,6 +129,17 @@ class SettingSpec:
         if self.max is not None and value > self.max:
             raise InvalidRequest(field, f"must be at most {_fmt(self.max)}")
         return value
+
+
+_CHECKS: dict[SettingType, Callable[[SettingSpec, Any, str, UrlPolicy], Any]] = {
+    SettingType.TEXT: SettingSpec._text,
+    SettingType.TEXTAREA: SettingSpec._text,
+    SettingType.IMAGE: SettingSpec._image,
+    SettingType.BOOLEAN: SettingSpec._boolean,
+    SettingType.SELECT: SettingSpec._select,
+    SettingType.INTEGER: SettingSpec._integer,
+    SettingType.NUMBER: SettingSpec._number,
+}
 
 
 def _fmt(number: float) -> str:
@@ -165,7 +182,7 @@ class GenerationRequest:
     settings: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made per create: a dict-filling __init__ is cheaper
 class PreparedGeneration:
     """A request that passed validation: the model, Replicate's input, the price."""
 
@@ -176,24 +193,26 @@ class PreparedGeneration:
     cost: int
 
 
-@attrs.frozen
-class _Field:
-    """One setting as `prepare` walks it: worked out once per model, not per request."""
-
-    spec: SettingSpec
-    field: str  # how errors name it: "prompt", or "settings.<name>"
-    top_level: bool
-    replicate_key: str
+# One setting as `prepare` walks it, worked out once per model rather than per request, as
+# a plain tuple (unpacked into locals, no attribute lookups): its name, how errors name it
+# ("prompt", or "settings.<name>"), whether it is a top-level field of the request,
+# Replicate's key for it, whether Replicate wants it in a list, whether it is required,
+# its default, and the check that turns a given value into Replicate's.
+_Field = tuple[str, str, bool, str, bool, bool, Any, Callable[[Any, str, UrlPolicy], Any]]
 
 
 def _fields_of(model: ModelSpec) -> tuple[dict[str, SettingSpec], tuple[_Field, ...]]:
     by_name = {spec.name: spec for spec in model.settings}
     fields = tuple(
-        _Field(
-            spec=spec,
-            field=spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
-            top_level=spec.name in TOP_LEVEL_FIELDS,
-            replicate_key=spec.replicate_key,
+        (
+            spec.name,
+            spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
+            spec.name in TOP_LEVEL_FIELDS,
+            spec.replicate_key,
+            spec.as_list,
+            spec.required,
+            spec.default,
+            MethodType(_CHECKS[spec.type], spec),  # `spec.coerce` without its lookup
         )
         for spec in model.settings
     )
@@ -254,12 +273,13 @@ class ModelRegistry:
         model = self.get(request.model_id)
         if model.action is not action:
             raise UnknownModel(model.id, f"model {model.id!r} does not do {action.value!r}")
-        if not isinstance(request.settings, Mapping):
+        given = request.settings
+        if type(given) is not dict and not isinstance(given, Mapping):  # the ABC's check is slow
             raise InvalidRequest("settings", "must be an object")
 
         by_name, fields = self._fields[model.id]
         top_level = {FROM_PROMPT: request.prompt, FROM_IMAGE: request.input_image_url}
-        for name in request.settings:
+        for name in given:
             if name in TOP_LEVEL_FIELDS:
                 raise InvalidRequest(f"settings.{name}", f"pass {name} as a top-level field")
             if not isinstance(name, str) or name not in by_name:
@@ -270,21 +290,19 @@ class ModelRegistry:
 
         replicate_input: dict[str, Any] = {}
         effective: dict[str, Any] = {}
-        given = request.settings
-        for entry in fields:
-            spec = entry.spec
-            value = top_level[spec.name] if entry.top_level else given.get(spec.name)
+        for name, field, top, key, as_list, required, default, coerce in fields:
+            value = top_level[name] if top else given.get(name)
             if value is None:
-                if spec.required:
-                    raise InvalidRequest(entry.field, "is required")
-                if spec.default is None:
+                if required:
+                    raise InvalidRequest(field, "is required")
+                if default is None:
                     continue
-                value = spec.default
+                value = default
             else:
-                value = spec.coerce(value, entry.field, urls)
-            if not entry.top_level:
-                effective[spec.name] = value
-            replicate_input[entry.replicate_key] = [value] if spec.as_list else value
+                value = coerce(value, field, urls)
+            if not top:
+                effective[name] = value
+            replicate_input[key] = [value] if as_list else value
 
         num_outputs = int(effective.get("num_outputs", 1))
         return PreparedGeneration(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -44,30 +44,78 @@ from base_core.tokens import ReplicateToken
 from base_core.uploads import Upload
 from base_core.users import User
 
+_PENDING = HoldState.PENDING  # a global: an enum class attribute read is slow on Python 3.11
+
+
+def _user_keys(user: User) -> tuple[Hashable | None, ...]:
+    return (user.telegram_id,)
+
+
+def _entry_keys(entry: LedgerEntry) -> tuple[Hashable | None, ...]:
+    return (entry.user_id,)
+
+
+def _hold_keys(hold: Hold) -> tuple[Hashable | None, ...]:
+    return (True if hold.state is _PENDING else None,)
+
+
+def _generation_keys(g: Generation) -> tuple[Hashable | None, ...]:
+    visible = g.deleted_at is None
+    in_flight = g.status in IN_FLIGHT
+    return (
+        g.prediction_id,
+        None if g.idempotency_key is None else (g.user_id, g.idempotency_key),
+        g.user_id if visible else None,
+        True if in_flight else None,
+        g.user_id if in_flight else None,
+        g.input_upload_id if visible else None,
+    )
+
+
+def _token_keys(token: ReplicateToken) -> tuple[Hashable | None, ...]:
+    return (token.secret,)
+
+
+def _parked_keys(parked: tuple[PredictionUpdate, datetime]) -> tuple[Hashable | None, ...]:
+    return (parked[0].prediction_id,)
+
+
+def _purchase_keys(p: Purchase) -> tuple[Hashable | None, ...]:
+    return (None if p.payment_ref is None else (p.provider, p.payment_ref),)
+
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.users = Table(telegram=lambda u: u.telegram_id)
+        self.users = Table(_user_keys, "telegram")
         self.accounts = Table()
-        self.entries = Table(user=lambda e: e.user_id)
-        self.holds = Table(pending=lambda h: True if h.state is HoldState.PENDING else None)
+        self.entries = Table(_entry_keys, "user")
+        self.holds = Table(_hold_keys, "pending")
         self.generations = Table(
-            prediction=lambda g: g.prediction_id,
-            idempotency=lambda g: None if g.idempotency_key is None else (g.user_id, g.idempotency_key),
-            visible=lambda g: g.user_id if g.deleted_at is None else None,
-            in_flight=lambda g: True if g.status in IN_FLIGHT else None,
-            in_flight_user=lambda g: g.user_id if g.status in IN_FLIGHT else None,
-            upload=lambda g: g.input_upload_id if g.deleted_at is None else None,
+            _generation_keys,
+            "prediction", "idempotency", "visible", "in_flight", "in_flight_user", "upload",
         )
-        self.tokens = Table(secret=lambda t: t.secret)
+        self.tokens = Table(_token_keys, "secret")
         self.deliveries = Table()
         # seq -> (update, parked_at)
-        self.parked = Table(prediction=lambda p: p[0].prediction_id)
+        self.parked = Table(_parked_keys, "prediction")
         self.parked_seq = itertools.count(1)
-        self.purchases = Table(payment=lambda p: None if p.payment_ref is None else (p.provider, p.payment_ref))
+        self.purchases = Table(_purchase_keys, "payment")
         self.uploads = Table()
         self.deletions = Table()  # key -> queued_at
         self.lock = asyncio.Lock()
+        # The writes and events of the unit of work holding the lock (one at a time), so
+        # the repositories are made once per store, not once per unit of work.
+        self.undo: Undo = []
+        self.events = EventLog()
+        self.repositories: dict[str, _Repository] = {
+            "users": MemoryUserRepository(self),
+            "ledger": MemoryLedgerRepository(self),
+            "generations": MemoryGenerationRepository(self),
+            "tokens": MemoryTokenRepository(self),
+            "inbox": MemoryUpdateInbox(self),
+            "purchases": MemoryPurchaseRepository(self),
+            "files": MemoryFileRepository(self),
+        }
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
@@ -78,14 +126,10 @@ class MemoryStore:
 class _Repository:
     __slots__ = ("_events", "_store", "_undo")
 
-    def __init__(self, store: MemoryStore, undo: Undo, events: EventLog) -> None:
+    def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._undo = undo
-        self._events = events
-
-    def _record(self, events: tuple[DomainEvent, ...]) -> None:
-        if events:
-            self._events.record(events)
+        self._undo = store.undo
+        self._events = store.events
 
 
 class MemoryUserRepository(_Repository):
@@ -106,7 +150,7 @@ class MemoryUserRepository(_Repository):
         await self.save(user)
 
     async def save(self, user: User) -> None:
-        self._record(user.events)
+        self._events.record(user.events)
         self._store.users.write(user.id, user.without_events(), self._undo)
 
 
@@ -125,7 +169,7 @@ class MemoryLedgerRepository(_Repository):
     async def save_account(self, account: CreditAccount) -> None:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
-        self._record(account.events)
+        self._events.record(account.events)
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
     async def append(self, entry: LedgerEntry) -> None:
@@ -173,7 +217,7 @@ class MemoryGenerationRepository(_Repository):
             "idempotency", (generation.user_id, generation.idempotency_key)
         ):
             raise Conflict("idempotency key already used")
-        await self.save(generation)
+        self._store_row(generation)
 
     async def get(self, generation_id: str) -> Generation | None:
         generation: Generation | None = self._store.generations.get(generation_id)
@@ -189,14 +233,19 @@ class MemoryGenerationRepository(_Repository):
         generation: Generation | None = self._store.generations.first("idempotency", (user_id, key))
         return generation
 
-    async def save(self, generation: Generation) -> None:
+    async def save(self, generation: Generation) -> Generation:
+        return self._store_row(generation)
+
+    def _store_row(self, generation: Generation) -> Generation:
         table = self._store.generations
         if generation.prediction_id is not None:
             owner = table.first("prediction", generation.prediction_id)
             if owner is not None and owner.id != generation.id:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
-        self._record(generation.events)
-        table.write(generation.id, generation.without_events(), self._undo)
+        self._events.record(generation.events)
+        stored = generation.without_events()
+        table.write(generation.id, stored, self._undo)
+        return stored
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         matching = [
@@ -259,7 +308,7 @@ class MemoryTokenRepository(_Repository):
     all_for_update = all
 
     async def save(self, token: ReplicateToken) -> None:
-        self._record(token.events)
+        self._events.record(token.events)
         self._store.tokens.write(token.id, token.without_events(), self._undo)
 
 
@@ -308,7 +357,7 @@ class MemoryPurchaseRepository(_Repository):
         return purchase
 
     async def save(self, purchase: Purchase) -> None:
-        self._record(purchase.events)
+        self._events.record(purchase.events)
         self._store.purchases.write(purchase.id, purchase.without_events(), self._undo)
 
     async def find(self, query: PurchaseQuery) -> list[Purchase]:
@@ -350,20 +399,22 @@ class MemoryFileRepository(_Repository):
 
 
 class MemoryUnitOfWork:
+    """One transaction: the store's lock from `__aenter__` to `__aexit__`, the store's
+    repositories meanwhile, its writes undone unless committed."""
+
+    # Typed as the ports: the UnitOfWork protocol declares plain (settable) attributes.
+    users: UserRepository
+    ledger: LedgerRepository
+    generations: GenerationRepository
+    tokens: TokenRepository
+    inbox: UpdateInbox
+    purchases: PurchaseRepository
+    files: FileRepository
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._undo: Undo = []
-        self._events = EventLog()
-        # Typed as the ports: the UnitOfWork protocol declares plain (settable) attributes.
-        self.users: UserRepository = MemoryUserRepository(store, self._undo, self._events)
-        self.ledger: LedgerRepository = MemoryLedgerRepository(store, self._undo, self._events)
-        self.generations: GenerationRepository = MemoryGenerationRepository(
-            store, self._undo, self._events
-        )
-        self.tokens: TokenRepository = MemoryTokenRepository(store, self._undo, self._events)
-        self.inbox: UpdateInbox = MemoryUpdateInbox(store, self._undo, self._events)
-        self.purchases: PurchaseRepository = MemoryPurchaseRepository(store, self._undo, self._events)
-        self.files: FileRepository = MemoryFileRepository(store, self._undo, self._events)
+        self._committed: list[DomainEvent] = []
+        self.__dict__.update(store.repositories)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         await self._store.lock.acquire()
@@ -375,18 +426,22 @@ class MemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        store = self._store
         try:
-            await self.rollback()
+            if store.undo:
+                undo_all(store.undo)
+            self._committed = store.events.close()
         finally:
-            self._store.lock.release()
+            store.lock.release()
 
     async def commit(self) -> None:
-        self._undo.clear()
-        self._events.commit()
+        self._store.undo.clear()
+        self._store.events.commit()
 
     async def rollback(self) -> None:
-        undo_all(self._undo)
-        self._events.rollback()
+        undo_all(self._store.undo)
+        self._store.events.rollback()
 
     def collect_events(self) -> list[DomainEvent]:
-        return self._events.take()
+        committed, self._committed = self._committed, []
+        return committed

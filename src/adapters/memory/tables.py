@@ -3,7 +3,9 @@
 The rows are the domain's frozen objects themselves: nothing can change them, so a read
 hands out the stored object and a write stores the caller's. An index maps a key (what an
 SQL index or unique constraint covers) to the primary keys that have it, in insertion
-order; a key function that answers None leaves the row out, like a partial index.
+order; a key that is None leaves the row out, like a partial index. A table's keys come
+from one function that answers all of a row's keys at once, in the order of the index
+names, so a write asks it once per row version rather than once per index.
 
 A unit of work writes straight into the tables and notes what each write replaced; a
 rollback puts those back in reverse order. The store's lock keeps other units of work out
@@ -15,17 +17,22 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
-KeyOf = Callable[[Any], Hashable | None]
+KeysOf = Callable[[Any], tuple[Hashable | None, ...]]
 Undo = list[tuple["Table", Any, Any]]
 
 
 class Table:
-    __slots__ = ("_indexes", "indexes", "rows")
+    __slots__ = ("_indexes", "_keys_of", "_unindexed", "indexes", "rows")
 
-    def __init__(self, **indexes: KeyOf) -> None:
+    def __init__(self, keys_of: KeysOf | None = None, *names: str) -> None:
+        """`keys_of(row)` answers the row's key in each index of `names`, in that order."""
+        if (keys_of is None) != (not names):
+            raise ValueError("a key function needs index names, and index names a key function")
         self.rows: dict[Any, Any] = {}
-        self.indexes: dict[str, dict[Hashable, dict[Any, None]]] = {name: {} for name in indexes}
-        self._indexes = [(key_of, self.indexes[name]) for name, key_of in indexes.items()]
+        self.indexes: dict[str, dict[Hashable, dict[Any, None]]] = {name: {} for name in names}
+        self._indexes = tuple(self.indexes.values())
+        self._keys_of = keys_of
+        self._unindexed = (None,) * len(names)
 
     def get(self, pk: Any) -> Any:
         return self.rows.get(pk)
@@ -41,18 +48,27 @@ class Table:
             self.rows.pop(pk, None)
         else:
             self.rows[pk] = new
-        for key_of, index in self._indexes:
-            before = None if old is None else key_of(old)
-            after = None if new is None else key_of(new)
-            if before == after:
+        keys_of = self._keys_of
+        if keys_of is None:
+            return
+        before = self._unindexed if old is None else keys_of(old)
+        after = self._unindexed if new is None else keys_of(new)
+        if before == after:
+            return
+        for index, was, now in zip(self._indexes, before, after):
+            if was == now:
                 continue
-            if before is not None:
-                bucket = index[before]
+            if was is not None:
+                bucket = index[was]
                 del bucket[pk]
                 if not bucket:
-                    del index[before]
-            if after is not None:
-                index.setdefault(after, {})[pk] = None
+                    del index[was]
+            if now is not None:
+                found = index.get(now)
+                if found is None:
+                    index[now] = {pk: None}
+                else:
+                    found[pk] = None
 
     def lookup(self, index: str, key: Hashable) -> Iterator[Any]:
         """The rows whose `index` key is `key`, in the order they got it."""

@@ -26,6 +26,8 @@ TRIGGERS: dict[str, Trigger] = {
     "aborted": Trigger.CANCEL,
 }
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
+_SEQUENCES = frozenset({list, tuple})
+_RUNNING = Trigger.PROGRESS  # a status added later; a module name, not an enum class lookup
 
 
 def update_for(
@@ -41,7 +43,7 @@ def update_for(
         error = "prediction aborted"
     return PredictionUpdate(
         prediction_id=prediction_id,
-        trigger=TRIGGERS.get(status, Trigger.PROGRESS),
+        trigger=TRIGGERS.get(status, _RUNNING),
         output=outputs_of(output),
         error=error,
         predict_time=predict_time,
@@ -55,7 +57,7 @@ def outputs_of(output: Any) -> tuple[str, ...] | None:
         return None
     if isinstance(output, str):
         return (output,)
-    if isinstance(output, Sequence):
+    if type(output) in _SEQUENCES or isinstance(output, Sequence):  # the ABC's check is slow
         return tuple(str(item) for item in output if item is not None)
     return None
 

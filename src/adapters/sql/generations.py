@@ -91,12 +91,12 @@ class SqlGenerationRepository:
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
         return await self._one(BY_IDEMPOTENCY_KEY, {"user_id": user_id, "key": key})
 
-    async def save(self, generation: Generation) -> None:
+    async def save(self, generation: Generation) -> Generation:
         # One statement on the common path: the update is written only if no other row has
         # this prediction, so the common mistake leaves the transaction usable.
         if await self._session.update_row(SAVE, generation_to_row(generation)):
             self._session.events.record(generation.events)
-            return
+            return generation.without_events()
         if generation.prediction_id is not None:
             taken = await self._session.execute(
                 PREDICTION_TAKEN, {"prediction_id": generation.prediction_id, "id": generation.id}
@@ -104,6 +104,7 @@ class SqlGenerationRepository:
             if taken.first() is not None:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         await self.add(generation)
+        return generation.without_events()
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         count, page = _page_statements(query.action is not None, query.status is not None)

@@ -89,5 +89,5 @@ class Work:
     ) -> None:
         await self._uow.__aexit__(exc_type, exc, tb)
         events = self._uow.collect_events()
-        if events:
+        if events and self._dispatcher.has_subscribers:
             await self._dispatcher.dispatch(events)

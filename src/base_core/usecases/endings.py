@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from base_core.errors import NotFound, ProviderError
-from base_core.generation import Generation, News, Status
+from base_core.generation import C as COMPLETED  # Status.COMPLETED, read as a global
+from base_core.generation import Generation, News
 from base_core.ledger import hold_key_for
 from base_core.ports import TokenCredential, UnitOfWork
 from base_core.usecases.context import Context
@@ -27,10 +28,12 @@ async def advance(
     moved = generation.advance(news, now)
     if moved is None:
         return None
-    await uow.generations.save(moved)  # the generation's row is locked already: first
-    if moved.is_terminal:
-        await resolve_hold(uow, hold_key_for(moved.id), moved.user_id, now, settle=moved.status is Status.COMPLETED)
-    return moved.without_events()  # recorded: a later change must not record them again
+    # The generation's row is locked already: first. What comes back is without the events
+    # just recorded, so a later change does not record them again.
+    saved = await uow.generations.save(moved)
+    if saved.is_terminal:
+        await resolve_hold(uow, hold_key_for(saved.id), saved.user_id, now, settle=saved.status is COMPLETED)
+    return saved
 
 
 async def resolve_hold(uow: UnitOfWork, hold_key: str, user_id: str, now: datetime, *, settle: bool) -> bool:

@@ -293,9 +293,8 @@ async def _record_submission(
         if not canceled_meanwhile:
             submitted = generation.submitted(prediction.prediction_id, token.token_id, now)
             moved = await advance(uow, submitted, prediction, now)
-            if moved is None:  # the create answer said nothing new
-                await uow.generations.save(submitted)
-            generation = moved or submitted.without_events()
+            # None: the create answer said nothing new.
+            generation = moved or await uow.generations.save(submitted)
             # Webhooks that beat us here; applied once the prediction is committed.
             parked = await uow.inbox.take(prediction.prediction_id)
         if had_failures:
@@ -442,8 +441,22 @@ def _fingerprint(request: GenerationRequest) -> str:
         "input_image_url": request.input_image_url,
         "settings": dict(request.settings),
     }
-    return hashlib.sha256(_CANONICAL.encode(canonical).encode()).hexdigest()
+    return hashlib.sha256(_canonical(canonical).encode()).hexdigest()
 
 
-# What json.dumps(sort_keys=True, separators=(",", ":"), default=str) builds on every call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# json.dumps(sort_keys=True, separators=(",", ":"), default=str), the encoder built once:
+# `JSONEncoder.encode` builds C's encoder again on every call. No circular check: what is
+# fingerprinted came from JSON (the text is the same either way).
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    _C_ENCODER(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True)
+    if _C_ENCODER is not None
+    else None
+)
+_FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _canonical(value: dict[str, Any]) -> str:
+    if _ENCODE is None:  # an interpreter without the C accelerator
+        return _FALLBACK.encode(value)
+    return "".join(_ENCODE(value, 0))

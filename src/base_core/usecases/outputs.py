@@ -48,9 +48,9 @@ async def keep_outputs(ctx: Context, generation_id: str) -> Generation | None:
             else:
                 return None
         else:
-            await uow.generations.save(kept)
+            saved = await uow.generations.save(kept)
             await uow.commit()
-            return kept.without_events()
+            return saved
     try:
         await ctx.outputs.delete(orphans)
         async with ctx.work() as uow:
