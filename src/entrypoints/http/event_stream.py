@@ -15,6 +15,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from litestar.datastructures import MutableScopeHeaders
 from litestar.response import Response
 from litestar.response.base import ASGIResponse
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 EVENT_STREAM = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 SEP = b"\r\n"
+_SENT = MutableScopeHeaders()
 
 
 def event(kind: str | None, data: bytes, id: int | None = None) -> bytes:
@@ -43,12 +45,13 @@ def comment(text: str) -> bytes:
 
 
 class EventStream(Response[bytes]):
-    """Sends `events` (bytes each) until they end; `hang_up` is called if the client leaves."""
+    """Sends `events` (bytes each) until they end; `hang_up(None)` is called if the client
+    leaves (and once the stream is over)."""
 
     def __init__(
         self,
         events: AsyncIterator[bytes],
-        hang_up: Callable[[], None],
+        hang_up: Callable[[object], None],
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(b"", headers={**HEADERS, **(headers or {})}, media_type=EVENT_STREAM)
@@ -86,16 +89,19 @@ class _Streaming(ASGIResponse):
     _should_set_content_length: ClassVar[bool] = False
 
     def __init__(
-        self, events: AsyncIterator[bytes], hang_up: Callable[[], None], **kwargs: Any
+        self, events: AsyncIterator[bytes], hang_up: Callable[[object], None], **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self._events = events
         self._hang_up = hang_up
 
+    async def start_response(self, send: Send) -> None:
+        await super().start_response(send)
+        self.headers = _SENT  # not kept for the stream's life
+
     async def send_body(self, send: Send, receive: Receive) -> None:
         listener = asyncio.ensure_future(_until_disconnect(receive))
-        hang_up = self._hang_up
-        listener.add_done_callback(lambda _: hang_up())
+        listener.add_done_callback(self._hang_up)
         try:
             async for chunk in self._events:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

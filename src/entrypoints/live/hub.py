@@ -84,7 +84,7 @@ class Subscription:
         self.stopping = True
         self._wake()
 
-    def hang_up(self) -> None:
+    def hang_up(self, _: object = None) -> None:
         """The client went away: free the place now, and end the stream when it wakes."""
         self.close()
         self.stop()

@@ -88,7 +88,7 @@ class SharedReads:
             known is not None
             and known.user_id == user_id
             and known.ticket == ticket
-            and (max_age is None or (known.polled and now - known.started <= max_age))
+            and (max_age is None or (known.polled and now - known.started < max_age))
         ):
             return await asyncio.shield(known.task)
         if max_age is None:
