@@ -28,6 +28,7 @@ the streams of one generation share one read per poll interval too.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -178,6 +179,9 @@ async def _follow_one(
             if generation.is_terminal:
                 ended_at = ended_at or now
                 if not generation.needs_output_copy or now - ended_at >= OUTPUT_GRACE:
+                    # One turn of the loop first: the other streams woken by this change
+                    # write their event before any stream spends time on ending.
+                    await asyncio.sleep(0)
                     return
             deadline: float | None = poll_at if live.must_poll or retry else None
             if ended_at is not None:
