@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -40,6 +41,13 @@ class CountingStudio:
         self.studio = studio
         self.context = studio.context
         self.reads: list[tuple[str, str]] = []
+        self.changes_read: list[str] = []
+
+    async def generations_changed_since(
+        self, user_id: str, since: datetime, limit: int = 500
+    ) -> list[Generation]:
+        self.changes_read.append(user_id)
+        return await self.studio.generations_changed_since(user_id, since, limit)
 
     async def find_generation(self, user_id: str, generation_id: str) -> Generation | None:
         self.reads.append((user_id, generation_id))
@@ -173,6 +181,37 @@ async def test_gallery_streams_of_a_user_share_the_read_of_a_change(setup):
     assert generation["id"].encode() in created[0]
     assert len(studio.reads) == 1
     for stream in streams:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_polling_gallery_streams_of_a_user_share_one_read_per_interval(setup):
+    hub, studio = setup.hub, setup.studio
+    if not hub.always_poll:
+        pytest.skip("only streams that must poll read on an interval")
+    streams = [
+        _follow_user(hub, studio, hub.open(ALICE), None, None, links, BASE)  # type: ignore[arg-type]
+        for _ in range(STREAMS)
+    ]
+    bob = _follow_user(hub, studio, hub.open(MALLORY), None, None, links, BASE)  # type: ignore[arg-type]
+    for stream in (*streams, bob):
+        await anext(stream)
+    waiting = await _next_of_all(streams)
+    bob_waiting = asyncio.ensure_future(anext(bob))
+    await asyncio.sleep(0.5)  # ten poll intervals
+    assert not any(task.done() for task in waiting)
+    reads = studio.changes_read
+    assert 0 < reads.count(ALICE) <= 0.5 / hub.poll_interval + 2  # not one per stream
+    assert reads.count(MALLORY) > 0  # another user's streams read their own
+    created = await setup.other.client.post(  # another process: nothing is announced here
+        "/api/generations/create", json=CREATE_BODY, headers=setup.other.auth(ALICE)
+    )
+    assert created.status_code == 201
+    arrived = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    assert all(created.json()["id"].encode() in chunk for chunk in arrived)
+    assert not bob_waiting.done()  # alice's generation never reaches another user's stream
+    bob_waiting.cancel()
+    await asyncio.gather(bob_waiting, return_exceptions=True)
+    for stream in (*streams, bob):
         await stream.aclose()  # type: ignore[attr-defined]
 
 

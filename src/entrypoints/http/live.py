@@ -32,6 +32,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -219,6 +220,7 @@ def _wanted(generation: Generation, action: Action | None, status: Status | None
 
 
 async def _changed_since(studio: Studio, user_id: str, since: datetime) -> list[Generation]:
+    """What changed since `since`, in pages, oldest first."""
     found: list[Generation] = []
     for _ in range(20):  # pages of changes, oldest first
         page = await studio.generations_changed_since(user_id, since, CHANGED_PAGE)
@@ -264,8 +266,12 @@ async def _follow_user(
             try:
                 if resync or (live.must_poll and time.monotonic() >= poll_at):
                     poll_at = time.monotonic() + live.poll_interval
-                    started = clock.now()
-                    found = [Seen(g) for g in await _changed_since(studio, user_id, cursor)]
+                    # After the feed came back, only a read that began since then will do.
+                    max_age = min(live.poll_interval, time.monotonic() - live.connection_changed_at)
+                    started, changed = await live.reads.changed_since(
+                        user_id, cursor, partial(_changed_since, studio), clock.now, max_age, SKEW
+                    )
+                    found = [Seen(g) for g in changed]
                     cursor = started - SKEW
                 elif not live.must_poll:
                     cursor = max(cursor, clock.now() - LOOKBACK)

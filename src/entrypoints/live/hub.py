@@ -23,6 +23,7 @@ together neither write in one turn of the event loop nor fill every turn for a w
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import Counter
 
@@ -177,6 +178,7 @@ class LiveHub:
         self._tick: asyncio.TimerHandle | None = None
         self._tick_loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
+        self.connection_changed_at = time.monotonic()
         feed.listen(self)
         _HUBS.add(self)
 
@@ -217,7 +219,9 @@ class LiveHub:
             subscribers.discard(subscription)
             if not subscribers:
                 del index[key]
-                if subscription.generation_id is not None:
+                if subscription.generation_id is None:
+                    self.reads.forget_user(key)
+                else:
                     self.reads.forget(key)
 
     def _quiet_from_now(self, subscription: Subscription) -> None:
@@ -267,6 +271,7 @@ class LiveHub:
             subscription.offer(change)
 
     def connection_changed(self, connected: bool) -> None:
+        self.connection_changed_at = time.monotonic()
         self.cache.reset()
         for subscriptions in (*self._by_generation.values(), *self._by_user.values()):
             for subscription in tuple(subscriptions):

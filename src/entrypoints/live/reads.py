@@ -11,6 +11,10 @@ base (`Seen.event`); with signed, time-limited URLs (base None) each stream enco
 A read is shared only between streams of one user: it is made with the asking stream's
 user (whose read finds only that user's generations), and a stream of another user reads
 on its own.
+
+Gallery streams that must poll share the read of what changed (`changed_since`) the same
+way, per user: a read no older than `max_age` that started from a cursor at most `slack`
+before the asking stream's is reused; the stream's cursor then moves to that read's start.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from base_core.generation import Generation
@@ -62,12 +67,58 @@ class _Read:
         self.task = task
 
 
+class _Changes:
+    __slots__ = ("began", "since", "started", "task")
+
+    def __init__(
+        self, since: datetime, began: datetime, started: float, task: asyncio.Future[list[Generation]]
+    ) -> None:
+        self.since = since  # the cursor it read from
+        self.began = began  # the domain clock when it started: the next cursor
+        self.started = started
+        self.task = task
+
+
 class SharedReads:
     def __init__(self, cache: PollCache, clock: Callable[[], float] = time.monotonic) -> None:
         self._cache = cache
         self._clock = clock
         self._reads: dict[str, _Read] = {}
+        self._changes: dict[str, _Changes] = {}
         self.database_reads = 0
+
+    async def changed_since(
+        self,
+        user_id: str,
+        cursor: datetime,
+        read: Callable[[str, datetime], Awaitable[list[Generation]]],
+        now: Callable[[], datetime],
+        max_age: float,
+        slack: timedelta,
+    ) -> tuple[datetime, list[Generation]]:
+        """What `read(user_id, since)` finds changed since about `cursor`, and when that
+        read began (by `now`): shared between one user's polling gallery streams."""
+        known = self._changes.get(user_id)
+        if (
+            known is not None
+            and cursor - slack <= known.since <= cursor
+            and self._clock() - known.started < max_age
+        ):
+            return known.began, await asyncio.shield(known.task)
+        began = now()
+        task: asyncio.Future[list[Generation]] = asyncio.ensure_future(read(user_id, cursor))
+        task.add_done_callback(_retrieved)
+        changes = self._changes
+        if known is None and len(changes) >= MAX_READS:
+            del changes[next(iter(changes))]
+        changes.pop(user_id, None)
+        changes[user_id] = current = _Changes(cursor, began, self._clock(), task)
+        try:
+            return began, await asyncio.shield(task)
+        except BaseException:
+            if changes.get(user_id) is current and task.done():
+                del changes[user_id]
+            raise
 
     def __len__(self) -> int:
         return len(self._reads)
@@ -128,6 +179,9 @@ class SharedReads:
 
     def forget(self, generation_id: str) -> None:
         self._reads.pop(generation_id, None)
+
+    def forget_user(self, user_id: str) -> None:
+        self._changes.pop(user_id, None)
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
