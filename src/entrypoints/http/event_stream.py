@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from litestar.datastructures import MutableScopeHeaders
 from litestar.response import Response
 from litestar.response.base import ASGIResponse
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
 if TYPE_CHECKING:
     from litestar.app import Litestar
@@ -72,6 +74,9 @@ class EventStream(Response[bytes]):
         status_code: int | None = None,
         type_encoders: TypeEncodersMap | None = None,
     ) -> ASGIResponse:
+        # The request's parsed header copy is cached in its scope for the stream's whole
+        # life; it was needed only to answer. Dropped, it is parsed again if asked for.
+        ScopeState.from_scope(request.scope).headers = Empty
         return _Streaming(
             self._events,
             self._hang_up,
