@@ -215,6 +215,20 @@ async def test_polling_gallery_streams_of_a_user_share_one_read_per_interval(set
         await stream.aclose()  # type: ignore[attr-defined]
 
 
+async def test_a_resumed_stream_with_nothing_new_still_gets_keepalives(setup):
+    hub, studio = setup.hub, setup.studio
+    hub.keepalive = 0.05
+    generation = await setup.create(ALICE)
+    first = await hub.reads.latest(ALICE, generation["id"], studio.find_generation)
+    assert first.generation is not None
+    resumed = _follow_one(  # Last-Event-ID: the version the client already has
+        hub, studio, hub.open(ALICE, generation["id"]), first, first.generation.version, links, BASE,  # type: ignore[arg-type]
+    )
+    assert await asyncio.wait_for(anext(resumed), 2) == b": keep-alive\r\n\r\n"
+    assert await asyncio.wait_for(anext(resumed), 2) == b": keep-alive\r\n\r\n"
+    await resumed.aclose()  # type: ignore[attr-defined]
+
+
 async def test_keepalives_come_from_one_timer_in_spaced_batches(setup):
     hub = setup.hub
     subscriptions = [hub.open(ALICE, f"g{n}") for n in range(STREAMS)]

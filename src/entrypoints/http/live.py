@@ -165,6 +165,7 @@ async def _follow_one(
     poll_at = time.monotonic() + live.poll_interval
     ended_at: float | None = None
     retry = False
+    subscription.wrote()  # the head: keep-alives are due from now, even with nothing to send
     try:
         while True:
             generation = seen.generation
