@@ -8,6 +8,10 @@ stream polls because changes may be missed (`max_age`), the read is no older tha
 a polling read never comes from the cache. The event's bytes are encoded once per public
 base (`Seen.event`); with signed, time-limited URLs (base None) each stream encodes its own.
 
+A shared read is a task of its own: a stream whose client leaves in the middle of it
+stops waiting, but the read finishes (a unit of work cut off by the cancellation could
+leave its connection, on SQLite the write lock, in a state the next user waits on).
+
 A read is shared only between streams of one user: it is made with the asking stream's
 user (whose read finds only that user's generations), and a stream of another user reads
 on its own.
@@ -142,16 +146,20 @@ class SharedReads:
             and (max_age is None or (known.polled and now - known.started < max_age))
         ):
             return await asyncio.shield(known.task)
-        if max_age is None:
-            view = cache.get(generation_id)
-            if view is not None and view.user_id == user_id and view.generation is not None:
-                return Seen(view.generation)
-        task = asyncio.ensure_future(self._read(user_id, generation_id, ticket, read))
-        task.add_done_callback(_retrieved)
         reads = self._reads
         if known is None and len(reads) >= MAX_READS:
             del reads[next(iter(reads))]
         reads.pop(generation_id, None)
+        if max_age is None:
+            view = cache.get(generation_id)
+            if view is not None and view.user_id == user_id and view.generation is not None:
+                seen = Seen(view.generation)
+                cached: asyncio.Future[Seen] = asyncio.get_running_loop().create_future()
+                cached.set_result(seen)
+                reads[generation_id] = _Read(user_id, ticket, now, False, cached)
+                return seen
+        task = asyncio.ensure_future(self._read(user_id, generation_id, ticket, read))
+        task.add_done_callback(_retrieved)
         reads[generation_id] = current = _Read(user_id, ticket, now, max_age is not None, task)
         try:
             return await asyncio.shield(task)
