@@ -90,6 +90,8 @@ def test_one_generation_streams_its_states_until_it_ends(live):
     with live.stream(f"/api/generations/{generation_id}/events", token) as stream:
         assert stream.status == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
+        assert stream.headers["cache-control"] == "no-cache"  # nor buffered by a proxy
+        assert stream.headers["x-accel-buffering"] == "no" and "x-request-id" in stream.headers
         first = stream.next()
         events = [first, *stream.until_end()]
     status, polled = call("GET", f"{live.url}/api/generations/{generation_id}", token=token)

@@ -94,9 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         uvicorn.run("entrypoints.http.asgi:app", factory=True, workers=args.workers, **common)
         return 0
-    from entrypoints.http.asgi import create_app_for
+    from entrypoints.http.asgi import create_app_for, settle_heap
 
-    uvicorn.run(create_app_for(settings), **common)
+    served = create_app_for(settings)
+    settle_heap()
+    uvicorn.run(served, **common)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from litestar import Litestar
@@ -17,7 +18,9 @@ def app() -> Litestar:
 
     settings = Settings.from_env()
     configure_logging(settings=settings)  # worker processes do not inherit the parent's logging setup
-    return create_app_for(settings)
+    served = create_app_for(settings)
+    settle_heap()
+    return served
 
 
 def create_app_for(settings: Settings, extra_routes: Sequence[ControllerRouterHandler] = ()) -> Litestar:
@@ -30,4 +33,13 @@ def create_app_for(settings: Settings, extra_routes: Sequence[ControllerRouterHa
     )
 
 
-__all__ = ["app", "create_app_for"]
+def settle_heap() -> None:
+    """Before serving: what lives as long as the process (modules, the app) is put out of
+    the garbage collector's reach, so a full collection walks only what serving made.
+    With thousands of event streams open, walking the whole heap held the event loop for
+    100-400 ms at a time."""
+    gc.collect()
+    gc.freeze()
+
+
+__all__ = ["app", "create_app_for", "settle_heap"]

@@ -21,7 +21,7 @@ from entrypoints.http.dependencies import (
     exactly,
     path_id,
 )
-from entrypoints.http.live import read_generation
+from entrypoints.http.live import links_base, read_generation
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     CreatedGeneration,
@@ -107,10 +107,12 @@ class GenerationController(Controller):
     ) -> Response[GenerationOut]:
         # From the live feed's cache when it can be trusted (entrypoints/http/live.py); a
         # cached body is reused for the same public base only, never for signed URLs.
-        presigned = services.links is not None and services.links.presign_seconds is not None
-        base = None if presigned else str(request.base_url)
         body = await read_generation(
-            services, caller.user_id, path_id("generation", generation_id), key_links, base
+            services,
+            caller.user_id,
+            path_id("generation", generation_id),
+            key_links,
+            links_base(services, request),
         )
         return cast("Response[GenerationOut]", Response(body, media_type=MediaType.JSON))
 

@@ -19,20 +19,24 @@ streams that would never end by themselves.
 
 Both send a `: keep-alive` comment after `keepalive` seconds of silence; a stream that
 ends or whose client goes away frees its place under the per-user cap at once.
+
+A change is read once per process, not once per stream: every stream following the
+generation sends what one read found, encoded once (entrypoints/live/reads.py), and only
+to streams of the generation's owner. When streams must poll (SQLite, or the feed away),
+the streams of one generation share one read per poll interval too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from functools import partial
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import FromPath, FromQuery, HeaderParameter
-from litestar.response import ServerSentEvent
-from litestar.response.sse import ServerSentEventMessage
 from litestar.serialization import encode_json
 
 from base_core import Action, Generation, Status, Studio
@@ -46,17 +50,16 @@ from entrypoints.http.dependencies import (
     ServicesDep,
     path_id,
 )
+from entrypoints.http.event_stream import EVENT_STREAM, EventStream, comment, event
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import KeyLinks, generation_out
-from entrypoints.live import CachedView, LiveHub, Subscription
+from entrypoints.live import CachedView, LiveHub, Seen, Subscription
 
-T = TypeVar("T")
-EVENT_STREAM = "text/event-stream"
 EVENT = "generation"
 DELETED = "deleted"
 OVERFLOW = "overflow"
 CLOSING = "closing"
-KEEPALIVE = ServerSentEventMessage(data=None, comment="keep-alive")
+KEEPALIVE = comment("keep-alive")
 # How long a completed stream waits for its outputs to be copied before it ends anyway.
 OUTPUT_GRACE = 30.0
 # How far back a gallery stream reads when it must read (clock skew between processes).
@@ -64,12 +67,19 @@ SKEW = timedelta(seconds=2)
 LOOKBACK = timedelta(seconds=30)
 CHANGED_PAGE = 500
 MAX_REMEMBERED = 10_000
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def generation_json(generation: Generation, links: KeyLinks) -> bytes:
     """The generation's JSON exactly as `GET /api/generations/{id}` writes it."""
     return encode_json(generation_out(generation, links))
+
+
+def links_base(services: Services, request: Request[Any, Any, Any]) -> str | None:
+    """What the stored copies' URLs in an answer depend on, for reusing an encoded answer:
+    the address the request came to, or None when the URLs are signed for a limited time
+    (then an answer is never reused)."""
+    presigned = services.links is not None and services.links.presign_seconds is not None
+    return None if presigned else str(request.base_url)
 
 
 async def read_generation(
@@ -104,29 +114,25 @@ async def read_generation(
     return body
 
 
-def _message(generation: Generation, links: KeyLinks) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=generation_json(generation, links).decode(), event=EVENT, id=generation.version
-    )
+def _message(generation: Generation, links: KeyLinks) -> bytes:
+    return event(EVENT, generation_json(generation, links), generation.version)
 
 
-def _deleted(generation_id: str, version: int) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=encode_json({"id": generation_id, "deleted": True}).decode(), event=DELETED, id=version
-    )
+def _deleted(generation_id: str, version: int) -> bytes:
+    return event(DELETED, encode_json({"id": generation_id, "deleted": True}), version)
 
 
-def _overflow(limit: int) -> ServerSentEventMessage:
+def _overflow(limit: int) -> bytes:
     detail = (
         f"more than {limit} changed generations were waiting for this stream; it is closed. "
         "Open it again and read the list for what changed meanwhile."
     )
-    return ServerSentEventMessage(data=encode_json({"detail": detail}).decode(), event=OVERFLOW)
+    return event(OVERFLOW, encode_json({"detail": detail}))
 
 
-def _closing() -> ServerSentEventMessage:
+def _closing() -> bytes:
     detail = "this server is stopping; open the stream again (another process will answer)"
-    return ServerSentEventMessage(data=encode_json({"detail": detail}).decode(), event=CLOSING)
+    return event(CLOSING, encode_json({"detail": detail}))
 
 
 def _resume_after(raw: str | None) -> int:
@@ -136,77 +142,74 @@ def _resume_after(raw: str | None) -> int:
     return int(raw.strip())
 
 
-async def _read(reading: Coroutine[Any, Any, T]) -> T:
-    """A stream's database read, finished even when the client leaves in the middle of it:
-    a unit of work cut off by the cancellation could leave its connection (on SQLite, the
-    write lock) in a state the next user waits on. The stream itself still ends at once."""
-    task = asyncio.ensure_future(reading)
-    task.add_done_callback(_retrieved)  # nobody may be left to look at its outcome
-    return await asyncio.shield(task)
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
 def _hub(services: Services) -> LiveHub:
     if services.live is None:
         raise InfrastructureError("live status is not running in this process")
     return services.live
 
 
+def _poll_age(live: LiveHub) -> float | None:
+    """How old a shared read may be for a stream that must poll (None: not polling)."""
+    return live.poll_interval if live.must_poll else None
+
+
 async def _follow_one(
-    live: LiveHub, studio: Studio, subscription: Subscription, first: Generation, sent: int,
-    links: KeyLinks,
-) -> AsyncIterator[ServerSentEventMessage]:
-    user_id, generation_id = first.user_id, first.id
-    generation: Generation | None = first
-    now = time.monotonic()
-    keepalive_at = now + live.keepalive
-    poll_at = now + live.poll_interval
+    live: LiveHub, studio: Studio, subscription: Subscription, first: Seen, sent: int,
+    links: KeyLinks, base: str | None,
+) -> AsyncIterator[bytes]:
+    # Reads go through the hub's shared reads: a database read by the stream's own user
+    # (a shared read outlives a stream that leaves in the middle of it).
+    user_id, generation_id = subscription.user_id, subscription.generation_id
+    assert generation_id is not None
+    seen = first
+    poll_at = time.monotonic() + live.poll_interval
     ended_at: float | None = None
     retry = False
+    subscription.wrote()  # the head: keep-alives are due from now, even with nothing to send
     try:
         while True:
+            generation = seen.generation
             if generation is None or generation.is_deleted:
                 version = generation.version if generation is not None else sent + 1
                 yield _deleted(generation_id, max(version, sent + 1))
                 return
             if generation.version > sent:
                 sent = generation.version
-                yield _message(generation, links)
-                keepalive_at = time.monotonic() + live.keepalive
+                yield seen.event(base, _message, links)
+                subscription.wrote()
             now = time.monotonic()
             if generation.is_terminal:
                 ended_at = ended_at or now
                 if not generation.needs_output_copy or now - ended_at >= OUTPUT_GRACE:
+                    # One turn of the loop first: the other streams woken by this change
+                    # write their event before any stream spends time on ending.
+                    await asyncio.sleep(0)
                     return
-            deadline = keepalive_at
-            if live.must_poll:
-                deadline = min(deadline, poll_at)
+            deadline: float | None = poll_at if live.must_poll or retry else None
             if ended_at is not None:
-                deadline = min(deadline, ended_at + OUTPUT_GRACE)
-            if retry:
-                deadline = min(deadline, poll_at)
-            woke = await subscription.wait(max(deadline - time.monotonic(), 0.0))
+                grace_ends = ended_at + OUTPUT_GRACE
+                deadline = grace_ends if deadline is None else min(deadline, grace_ends)
+            await subscription.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+            if subscription.closed:  # the client left
+                return
             if subscription.stopping:
                 yield _closing()
                 return
-            subscription.take()
+            heard = bool(subscription.take())
             resync = subscription.take_resync()
             now = time.monotonic()
             poll_due = (live.must_poll or retry) and now >= poll_at
-            if woke or resync or poll_due or ended_at is not None:
+            if heard or resync or poll_due or ended_at is not None:
                 poll_at = now + live.poll_interval
                 try:
-                    generation = await _read(studio.find_generation(user_id, generation_id))
+                    max_age = None if heard or resync else _poll_age(live)
+                    seen = await live.reads.latest(user_id, generation_id, studio.find_generation, max_age)
                     retry = False
                 except InfrastructureError:  # the database is away: read again shortly
                     retry = True
-            if time.monotonic() >= keepalive_at:
+            if subscription.keepalive_due:
                 yield KEEPALIVE
-                keepalive_at = time.monotonic() + live.keepalive
+                subscription.wrote()
     finally:
         subscription.close()
 
@@ -218,6 +221,7 @@ def _wanted(generation: Generation, action: Action | None, status: Status | None
 
 
 async def _changed_since(studio: Studio, user_id: str, since: datetime) -> list[Generation]:
+    """What changed since `since`, in pages, oldest first."""
     found: list[Generation] = []
     for _ in range(20):  # pages of changes, oldest first
         page = await studio.generations_changed_since(user_id, since, CHANGED_PAGE)
@@ -235,20 +239,22 @@ async def _follow_user(
     action: Action | None,
     status: Status | None,
     links: KeyLinks,
-) -> AsyncIterator[ServerSentEventMessage]:
+    base: str | None,
+) -> AsyncIterator[bytes]:
     user_id = subscription.user_id
     clock = studio.context.clock
     cursor = clock.now() - SKEW
     sent: dict[str, int] = {}
-    now = time.monotonic()
-    keepalive_at = now + live.keepalive
-    poll_at = now + live.poll_interval
+    poll_at = time.monotonic() + live.poll_interval
     try:
         # A comment first, so the client knows the stream is open (there is no state to send).
         yield KEEPALIVE
+        subscription.wrote()
         while True:
-            deadline = min(keepalive_at, poll_at) if live.must_poll else keepalive_at
-            await subscription.wait(max(deadline - time.monotonic(), 0.0))
+            polling = live.must_poll
+            await subscription.wait(max(poll_at - time.monotonic(), 0.0) if polling else None)
+            if subscription.closed:  # the client left
+                return
             if subscription.stopping:
                 yield _closing()
                 return
@@ -257,39 +263,45 @@ async def _follow_user(
                 return
             heard = subscription.take()
             resync = subscription.take_resync()
-            found: list[Generation] = []
+            found: list[Seen] = []
             try:
                 if resync or (live.must_poll and time.monotonic() >= poll_at):
                     poll_at = time.monotonic() + live.poll_interval
-                    started = clock.now()
-                    found = await _read(_changed_since(studio, user_id, cursor))
+                    # After the feed came back, only a read that began since then will do.
+                    max_age = min(live.poll_interval, time.monotonic() - live.connection_changed_at)
+                    started, changed = await live.reads.changed_since(
+                        user_id, cursor, partial(_changed_since, studio), clock.now, max_age, SKEW
+                    )
+                    found = [Seen(g) for g in changed]
                     cursor = started - SKEW
                 elif not live.must_poll:
                     cursor = max(cursor, clock.now() - LOOKBACK)
                 for generation_id, version in heard.items():
                     if version <= sent.get(generation_id, 0):
                         continue
-                    generation = await _read(studio.find_generation(user_id, generation_id))
-                    if generation is not None:
-                        found.append(generation)
+                    seen = await live.reads.latest(user_id, generation_id, studio.find_generation)
+                    if seen.generation is not None:
+                        found.append(seen)
             except InfrastructureError:
                 subscription.wake_for_resync()  # read again on the next round
                 found = []
-            for generation in found:
+            for seen in found:
+                generation = seen.generation
+                assert generation is not None
                 if generation.version <= sent.get(generation.id, 0):
                     continue
                 sent[generation.id] = generation.version
                 if generation.is_deleted:
                     yield _deleted(generation.id, generation.version)
                 elif _wanted(generation, action, status):
-                    yield _message(generation, links)
-                keepalive_at = time.monotonic() + live.keepalive
+                    yield seen.event(base, _message, links)
+                subscription.wrote()
             if len(sent) > MAX_REMEMBERED:
                 for key in list(sent)[: MAX_REMEMBERED // 2]:
                     del sent[key]
-            if time.monotonic() >= keepalive_at:
+            if subscription.keepalive_due:
                 yield KEEPALIVE
-                keepalive_at = time.monotonic() + live.keepalive
+                subscription.wrote()
     finally:
         subscription.close()
 
@@ -315,14 +327,16 @@ class LiveController(Controller):
         caller: CallerDep,
         services: ServicesDep,
         key_links: KeyLinksDep,
+        request: Request[Any, Any, Any],
         action: FromQuery[Action | None] = None,
         status: FromQuery[Status | None] = None,
-    ) -> ServerSentEvent:
+    ) -> EventStream:
         live = _hub(services)
         subscription = live.open(caller.user_id)
-        return ServerSentEvent(
-            _follow_user(live, services.studio, subscription, action, status, key_links),
-            headers=SSE_HEADERS,
+        base = links_base(services, request)
+        return EventStream(
+            _follow_user(live, services.studio, subscription, action, status, key_links, base),
+            subscription.hang_up,
         )
 
     @get(
@@ -340,23 +354,28 @@ class LiveController(Controller):
         caller: CallerDep,
         services: ServicesDep,
         key_links: KeyLinksDep,
+        request: Request[Any, Any, Any],
         last_event_id: Annotated[
             str | None, HeaderParameter(name="Last-Event-ID", required=False, max_length=32)
         ] = None,
-    ) -> ServerSentEvent:
+    ) -> EventStream:
         live = _hub(services)
         generation_id = path_id("generation", generation_id)
         subscription = live.open(caller.user_id, generation_id)
         try:
-            generation = await services.studio.find_generation(caller.user_id, generation_id)
-            if generation is None or generation.is_deleted:
+            first = await live.reads.latest(
+                caller.user_id, generation_id, services.studio.find_generation, _poll_age(live)
+            )
+            if first.generation is None or first.generation.is_deleted:
                 raise NotFound("generation", generation_id)
         except BaseException:
             subscription.close()
             raise
-        return ServerSentEvent(
+        base = links_base(services, request)
+        return EventStream(
             _follow_one(
-                live, services.studio, subscription, generation, _resume_after(last_event_id), key_links
+                live, services.studio, subscription, first, _resume_after(last_event_id),
+                key_links, base,
             ),
-            headers=SSE_HEADERS,
+            subscription.hang_up,
         )

@@ -3,5 +3,6 @@ fresh, and what the event streams wait on."""
 
 from entrypoints.live.cache import CachedView, PollCache
 from entrypoints.live.hub import LiveHub, Subscription, TooManyStreams, stop_all_streams
+from entrypoints.live.reads import Seen, SharedReads
 
-__all__ = ["CachedView", "LiveHub", "PollCache", "Subscription", "TooManyStreams", "stop_all_streams"]
+__all__ = ["CachedView", "LiveHub", "PollCache", "Seen", "SharedReads", "Subscription", "TooManyStreams", "stop_all_streams"]
