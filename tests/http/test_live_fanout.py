@@ -127,10 +127,9 @@ async def test_one_read_and_one_encoding_per_change_for_every_stream_of_a_genera
     assert hub.open_streams == 0
 
 
+@pytest.mark.parametrize("setup", [True], ids=["polling"], indirect=True)
 async def test_polling_streams_share_one_read_per_interval(setup):
     hub, studio = setup.hub, setup.studio
-    if not hub.always_poll:
-        pytest.skip("only streams that must poll read on an interval")
     generation = await setup.create(ALICE)
     first = await hub.reads.latest(ALICE, generation["id"], studio.find_generation)
     streams = [
@@ -163,10 +162,9 @@ async def test_a_shared_read_is_never_another_users(setup):
     assert (MALLORY, generation["id"]) in studio.reads
 
 
+@pytest.mark.parametrize("setup", [False], ids=["feed"], indirect=True)
 async def test_gallery_streams_of_a_user_share_the_read_of_a_change(setup):
     hub, studio = setup.hub, setup.studio
-    if hub.always_poll:
-        pytest.skip("with the feed: a change is read when it is heard")
     streams = [
         _follow_user(hub, studio, hub.open(ALICE), None, None, links, BASE)  # type: ignore[arg-type]
         for _ in range(STREAMS)
@@ -184,10 +182,9 @@ async def test_gallery_streams_of_a_user_share_the_read_of_a_change(setup):
         await stream.aclose()  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("setup", [True], ids=["polling"], indirect=True)
 async def test_polling_gallery_streams_of_a_user_share_one_read_per_interval(setup):
     hub, studio = setup.hub, setup.studio
-    if not hub.always_poll:
-        pytest.skip("only streams that must poll read on an interval")
     streams = [
         _follow_user(hub, studio, hub.open(ALICE), None, None, links, BASE)  # type: ignore[arg-type]
         for _ in range(STREAMS)
