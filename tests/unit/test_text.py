@@ -25,13 +25,25 @@ CHARACTERS = st.one_of(st.sampled_from(SPECIAL), st.characters(exclude_categorie
 TEXTS = st.text(CHARACTERS, max_size=12)
 
 
+def matches(pattern: str, value: str) -> bool:
+    """A JSON Schema `pattern` (ECMA-262): its `$` is the end of the value, where Python's
+    also matches before a final newline."""
+    assert pattern.endswith("$")
+    return re.search(pattern[:-1] + r"\Z", value) is not None
+
+
 @given(TEXTS)
 def test_the_patterns_and_the_checks_agree(value: str) -> None:
-    assert is_line(value) is bool(re.search(LINE_PATTERN, value))
-    assert is_text(value) is bool(re.search(TEXT_PATTERN, value))
-    assert is_word(value) is bool(re.search(WORD_PATTERN, value))
+    assert is_line(value) is matches(LINE_PATTERN, value)
+    assert is_text(value) is matches(TEXT_PATTERN, value)
+    assert is_word(value) is matches(WORD_PATTERN, value)
     filled = is_text(value) and bool(value.strip())
-    assert filled is bool(re.search(FILLED_TEXT_PATTERN, value))
+    assert filled is matches(FILLED_TEXT_PATTERN, value)
+
+
+def test_a_final_newline_is_not_allowed_in_a_line() -> None:
+    assert not is_line("label\n") and not matches(LINE_PATTERN, "label\n")
+    assert not is_word("\n") and not matches(WORD_PATTERN, "\n")
 
 
 @given(TEXTS)
