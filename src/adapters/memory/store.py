@@ -12,13 +12,13 @@ keys are the database's business and are not imitated.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from types import TracebackType
 
 from adapters.memory.tables import Table, Undo, undo_all
+from adapters.memory.turns import Turns
 from base_core.errors import Conflict
 from base_core.events import DomainEvent, EventLog
 from base_core.generation import (
@@ -102,7 +102,7 @@ class MemoryStore:
         self.purchases = Table(_purchase_keys, "payment")
         self.uploads = Table()
         self.deletions = Table()  # key -> queued_at
-        self.lock = asyncio.Lock()
+        self.lock = Turns()
         # The writes and events of the unit of work holding the lock (one at a time), so
         # the repositories are made once per store, not once per unit of work.
         self.undo: Undo = []
@@ -417,7 +417,9 @@ class MemoryUnitOfWork:
         self.__dict__.update(store.repositories)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
-        await self._store.lock.acquire()
+        waiting = self._store.lock.take()
+        if waiting is not None:  # another unit of work holds the store
+            await waiting
         return self
 
     async def __aexit__(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import timedelta
 from types import TracebackType
 
@@ -78,8 +78,8 @@ class Work:
         self._uow = uow
         self._dispatcher = dispatcher
 
-    async def __aenter__(self) -> UnitOfWork:
-        return await self._uow.__aenter__()
+    def __aenter__(self) -> Awaitable[UnitOfWork]:
+        return self._uow.__aenter__()  # awaited by `async with` itself: no coroutine of ours
 
     async def __aexit__(
         self,
