@@ -17,7 +17,7 @@ change (base_core.events), which the unit of work collects when it is saved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -179,20 +179,38 @@ class Generation:
     events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     @classmethod
-    def accept(cls, **fields: Any) -> Generation:
+    def accept(
+        cls,
+        *,
+        id: str,
+        user_id: str,
+        action: Action,
+        model_id: str,
+        model_name: str,
+        prompt: str | None,
+        input_image_url: str | None,
+        settings: Mapping[str, Any],
+        replicate_input: Mapping[str, Any],
+        cost: int,
+        created_at: datetime,
+        updated_at: datetime,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+        input_upload_id: str | None = None,
+    ) -> Generation:
         """A new generation, pending, its credits held by the caller."""
-        action = fields["action"]
         event = GenerationAccepted(
-            at=fields["created_at"],
-            generation_id=fields["id"],
-            user_id=fields["user_id"],
-            model_id=fields["model_id"],
+            at=created_at, generation_id=id, user_id=user_id, model_id=model_id,
             # str() of a StrEnum member is its value, without `.value`'s descriptor call.
-            action=str(action if type(action) is Action else Action(action)),
-            cost=fields["cost"],
-            version=fields.get("version", 1),
+            action=str(action if type(action) is Action else Action(action)), cost=cost, version=1,
         )
-        return cls(**fields, events=(event,))
+        # By position, as the fields are declared: a call by keyword matches each name.
+        return cls(
+            id, user_id, action, model_id, model_name, prompt, input_image_url, settings,
+            replicate_input, cost, created_at, updated_at, P, None, None, None, None, None,
+            None, None, idempotency_key, request_fingerprint, None, None, None, None,
+            input_upload_id, 1, events=(event,),
+        )
 
     @property
     def is_terminal(self) -> bool:
@@ -332,6 +350,19 @@ class Generation:
             return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
         kind = _ENDED_EVENTS[target]
         return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]
+
+
+# `Generation.accept` passes the fields by position, in this order: a field added, removed
+# or moved without changing it there fails here, at import, not as a value in a wrong field.
+_ACCEPT_ORDER = (
+    "id", "user_id", "action", "model_id", "model_name", "prompt", "input_image_url",
+    "settings", "replicate_input", "cost", "created_at", "updated_at", "status",
+    "prediction_id", "token_id", "output_urls", "error_message", "processing_time_ms",
+    "completed_at", "deleted_at", "idempotency_key", "request_fingerprint", "source_urls",
+    "outputs_kept_at", "next_check_at", "output_keys", "input_upload_id", "version",
+)
+if tuple(field.name for field in attrs.fields(Generation) if not field.kw_only) != _ACCEPT_ORDER:
+    raise TypeError("Generation's fields changed: update Generation.accept and _ACCEPT_ORDER")
 
 
 # The sizes of a history page, shared with the HTTP layer's parameter declarations.
