@@ -30,6 +30,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=1000, help="fan-out: streams")
     parser.add_argument("--only", default="core,overhead,upload,fanout,scale,streams,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
+    parser.add_argument("--scenarios", default=None,
+                        help="overhead: only the scenarios whose name contains one of these, "
+                             "e.g. create,webhook,Telegram,Stripe (never writes RESULTS.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--write", action="store_true",
                         help="write RESULTS.md even with --quick (which prints only by default)")
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         core_result = core.run(lifecycles) if "core" in only else None
         comparisons = []
         sizes = overhead.Sizes(load=load, rounds=rounds, history=500 if quick else 2000,
+                               scenarios=tuple(args.scenarios.split(",")) if args.scenarios else None,
                                waiting=2000 if quick else 30000)
         if "overhead" in only:
             for database in databases:
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         lines, held = check.summary(check.ratios(committed), check.ratios(text), args.points)
         print(lines)
         return 0 if held else 1
-    if not args.no_write and (args.write or not quick):
+    if not args.no_write and not args.scenarios and (args.write or not quick):
         report.write(text, settings, "\n")
         print(f"written to {report.RESULTS}")
     return 0

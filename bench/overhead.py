@@ -39,6 +39,11 @@ class Sizes:
     rounds: int = 2
     history: int = 2000
     waiting: int = 30000  # webhooks need a fresh prediction (or purchase) each
+    # Only the scenarios whose name contains one of these (None: all of them).
+    scenarios: tuple[str, ...] | None = None
+
+    def wants(self, scenario: str) -> bool:
+        return self.scenarios is None or any(part in scenario for part in self.scenarios)
 
 
 @attrs.frozen
@@ -121,12 +126,17 @@ def run(database: str, sizes: Sizes, plan: seed.Plan, urls: dict[str, str], work
         both = {"base": base, "reference": minimal, "load": sizes.load}
         for scenario, build, in (("create", creates), ("get by id", reads), ("list", lists),
                                  ("webhook", webhooks)):
+            if not sizes.wants(scenario):
+                continue
             results.append(_compare(sizes.rounds, database, scenario, EXISTING_TARGET, "minimal", **both,
                                     base_requests=build, reference_requests=build))
         for scenario, build in (("Telegram successful_payment", stars),
                                 ("Stripe checkout.session.completed", stripe)):
+            if not sizes.wants(scenario):
+                continue
             results.append(_compare(sizes.rounds, database, scenario, PAYMENT_TARGET, "minimal",
                                     **both, base_requests=build, reference_requests=build))
-        results.append(_compare(sizes.rounds, database, "get by id", 0.40, "bare JSON", **both,
-                                base_requests=reads, reference_requests=bare))
+        if sizes.wants("bare JSON"):
+            results.append(_compare(sizes.rounds, database, "get by id", 0.40, "bare JSON", **both,
+                                    base_requests=reads, reference_requests=bare))
     return results

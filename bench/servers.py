@@ -87,7 +87,8 @@ def running(name: str, argv: list[str], env: dict[str, str], probe: str, workdir
     port = free_port()
     log = workdir / f"{name}.log"
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("BASE_", "BENCH_"))}
-    child_env.update(env, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    # This checkout's own code first, ahead of any installed copy of it.
+    child_env.update(env, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [*argv, "--port", str(port)], env=child_env, cwd=workdir, stdout=out, stderr=out

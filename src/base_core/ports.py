@@ -68,6 +68,10 @@ class LedgerRepository(Protocol):
     async def append(self, entry: LedgerEntry) -> None:
         """Append an entry; raise Conflict when its key is taken."""
         ...
+    async def append_new(self, entry: LedgerEntry) -> bool:
+        """Append an entry unless its key is taken; whether it went in. A taken key
+        changes nothing: the insert is its own replay check (one statement, no read)."""
+        ...
     async def entry(self, key: str) -> LedgerEntry | None: ...
     async def entries(self, user_id: str) -> list[LedgerEntry]:
         """A user's entries, oldest first."""

@@ -19,14 +19,23 @@ generations_log = logging.getLogger("base.generations")
 _SKIPPED = frozenset({"at"})
 
 
+# Per event class: its name and the fields its line names, in order (worked out once).
+_SHAPES: dict[type, tuple[str, tuple[str, ...]]] = {}
+
+
+def _shape(kind: type) -> tuple[str, tuple[str, ...]]:
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        names = tuple(field.name for field in attrs.fields(kind) if field.name not in _SKIPPED)
+        shape = _SHAPES[kind] = (kind.__name__, names)
+    return shape
+
+
 def describe(event: DomainEvent) -> str:
     """`GenerationCompleted generation_id=… user_id=… outputs=1`, in field order."""
-    fields = " ".join(
-        f"{field.name}={getattr(event, field.name)}"
-        for field in attrs.fields(type(event))
-        if field.name not in _SKIPPED
-    )
-    return f"{type(event).__name__} {fields}"
+    name, names = _shape(type(event))
+    fields = " ".join([f"{field}={getattr(event, field)}" for field in names])
+    return f"{name} {fields}"
 
 
 # The event's fields a JSON line carries as its own keys (the rest stay in the message).
@@ -36,7 +45,7 @@ _CONTEXT_FIELDS = ("generation_id", "user_id", "prediction_id", "token_id", "mod
 def log_event(event: DomainEvent) -> None:
     logger = generations_log if isinstance(event, GenerationEvent) else log
     if logger.isEnabledFor(logging.INFO):
-        extra: dict[str, object] = {"event": type(event).__name__}
+        extra: dict[str, object] = {"event": _shape(type(event))[0]}
         for name in _CONTEXT_FIELDS:
             value = getattr(event, name, None)
             if value is not None:

@@ -56,6 +56,31 @@ async def test_an_entry_key_is_used_once(uow_factory, build) -> None:
             await uow.ledger.append(account.grant(1, "grant:user-1", build.at(1))[1])
 
 
+async def test_append_new_inserts_once_and_reports_whether_it_did(uow_factory, build) -> None:
+    await build.user_with_credits(uow_factory, "user-1", credits=10)
+    async with uow_factory() as uow:
+        account = await uow.ledger.account_for_update("user-1")
+        _, first = account.grant(3, "grant:once", build.at(1), "first")
+        _, again = account.grant(7, "grant:once", build.at(2), "second")
+        assert await uow.ledger.append_new(first) is True
+        assert await uow.ledger.append_new(again) is False  # the key is taken: nothing changes
+        assert await uow.ledger.append_new(account.grant(1, "grant:user-1", build.at(3))[1]) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.ledger.entry("grant:once") == first
+        assert [e.key for e in await uow.ledger.entries("user-1")] == ["grant:user-1", "grant:once"]
+
+
+async def test_append_new_is_undone_with_its_unit_of_work(uow_factory, build) -> None:
+    await build.user_with_credits(uow_factory, "user-1", credits=10)
+    async with uow_factory() as uow:
+        account = await uow.ledger.account_for_update("user-1")
+        assert await uow.ledger.append_new(account.grant(3, "grant:dropped", build.at(1))[1]) is True
+        await uow.rollback()
+    async with uow_factory() as uow:
+        assert await uow.ledger.entry("grant:dropped") is None
+
+
 async def test_a_balance_never_goes_below_zero(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=3)
     async with uow_factory() as uow:

@@ -233,3 +233,63 @@ async def test_a_refund_still_under_way_takes_the_credits_back_when_the_webhook_
     assert await shop.studio.balance("alice") == INITIAL + 100
     refunded = await shop.studio.apply_payment(PaymentNews(NewsKind.REFUNDED, ST, payment_ref="pi_9"))
     assert refunded.status is PurchaseStatus.REFUNDED and await shop.studio.balance("alice") == INITIAL
+
+
+async def _post_charge_behind_the_core(shop, purchase, charge: str, amount: int) -> None:
+    """The charge's credit entry already in the ledger, its purchase still pending."""
+    from base_core.ledger import purchase_entry_key
+
+    async with shop.uow() as uow:
+        account = await uow.ledger.account_for_update("alice")
+        account, entry = account.credit_purchase(
+            amount, purchase_entry_key(purchase.provider.value, charge), shop.clock.now(),
+            purchase_id=purchase.id, provider=purchase.provider.value, pack_id=purchase.pack_id,
+        )
+        await uow.ledger.append(entry)
+        await uow.ledger.save_account(account)
+        await uow.commit()
+
+
+async def test_a_charge_already_in_the_ledger_credits_nothing_again(shop) -> None:
+    from base_core.events import CreditsPurchased
+
+    purchase = await shop.buy()
+    await _post_charge_behind_the_core(shop, purchase, "charge-1", 100)
+    credited = []
+    shop.studio.context.dispatcher.subscribe(credited.append, CreditsPurchased)
+    for _ in range(2):
+        paid = await shop.studio.apply_payment(shop.paid(purchase))
+    assert paid.status is PurchaseStatus.PAID and paid.charge_id == "charge-1"
+    assert await shop.studio.balance("alice") == INITIAL + 100
+    assert credited == []
+    assert await shop.studio.audit() == []
+
+
+async def test_a_charge_key_taken_by_another_credit_is_a_conflict_that_changes_nothing(shop) -> None:
+    from base_core.errors import IdempotencyConflict
+
+    purchase = await shop.buy()
+    await _post_charge_behind_the_core(shop, purchase, "charge-1", 7)
+    with pytest.raises(IdempotencyConflict):
+        await shop.studio.apply_payment(shop.paid(purchase))
+    assert await shop.studio.balance("alice") == INITIAL + 7
+    assert (await shop.studio.purchase("alice", purchase.id)).status is PurchaseStatus.PENDING
+
+
+async def test_a_payment_reads_no_ledger_entry_its_insert_is_the_replay_check(shop, monkeypatch) -> None:
+    """One statement less per payment: the credit entry's insert reports whether it was
+    new (ON CONFLICT DO NOTHING on SQL) instead of a read before it."""
+    async with shop.uow() as uow:
+        repository = type(uow.ledger)
+    reads = []
+    original = repository.entry
+
+    async def counted(self, key):
+        reads.append(key)
+        return await original(self, key)
+
+    monkeypatch.setattr(repository, "entry", counted)
+    purchase = await shop.buy()
+    paid = await shop.studio.apply_payment(shop.paid(purchase))
+    assert paid.status is PurchaseStatus.PAID and await shop.studio.balance("alice") == INITIAL + 100
+    assert reads == []

@@ -177,6 +177,12 @@ class MemoryLedgerRepository(_Repository):
             raise Conflict(f"ledger entry {entry.key} exists")
         self._store.entries.write(entry.key, entry, self._undo)
 
+    async def append_new(self, entry: LedgerEntry) -> bool:
+        if self._store.entries.get(entry.key) is not None:
+            return False
+        self._store.entries.write(entry.key, entry, self._undo)
+        return True
+
     async def entry(self, key: str) -> LedgerEntry | None:
         entry: LedgerEntry | None = self._store.entries.get(key)
         return entry

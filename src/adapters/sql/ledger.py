@@ -131,6 +131,10 @@ class SqlLedgerRepository:
         if not await self._session.insert_new(ledger_entries, entry_to_row(entry)):
             raise Conflict(f"ledger entry {entry.key} exists")
 
+    async def append_new(self, entry: LedgerEntry) -> bool:
+        # INSERT ... ON CONFLICT DO NOTHING: the transaction stays usable either way.
+        return await self._session.insert_new(ledger_entries, entry_to_row(entry))
+
     async def entry(self, key: str) -> LedgerEntry | None:
         result = await self._session.execute(ENTRY, {"key": key})
         row = result.mappings().first()

@@ -164,16 +164,19 @@ async def _pay(ctx: Context, news: PaymentNews) -> Purchase | None:
         if account is None:
             raise NotFound("user", purchase.user_id)
         key = purchase_entry_key(purchase.provider.value, charge_id)
-        existing = await uow.ledger.entry(key)
-        if not check_replay(
-            existing, user_id=purchase.user_id, kind=EntryKind.GRANT, amount=purchase.credits, reason=PURCHASE_REASON
-        ):
-            account, entry = account.credit_purchase(
-                purchase.credits, key, now, purchase_id=purchase.id,
-                provider=purchase.provider.value, pack_id=purchase.pack_id,
+        credited, entry = account.credit_purchase(
+            purchase.credits, key, now, purchase_id=purchase.id,
+            provider=purchase.provider.value, pack_id=purchase.pack_id,
+        )
+        # The entry's unique key is the replay check: inserted, or already posted (then it
+        # must be this same credit, else IdempotencyConflict) and nothing is credited.
+        if await uow.ledger.append_new(entry):
+            await uow.ledger.save_account(credited)
+        else:
+            check_replay(
+                await uow.ledger.entry(key), user_id=purchase.user_id, kind=EntryKind.GRANT,
+                amount=purchase.credits, reason=PURCHASE_REASON,
             )
-            await uow.ledger.append(entry)
-            await uow.ledger.save_account(account)
         paid = purchase.paid(charge_id, now, payment_ref=news.payment_ref, payer_ref=news.payer_ref)
         await uow.purchases.save(paid)
         await uow.commit()
