@@ -67,10 +67,13 @@ def test_a_process_sharing_the_file_streams_changes_it_did_not_make(tmp_path):
                     states = [e.json() for e in one.until_end()]
                 assert states[-1]["status"] == "completed"
                 assert states[-1] == call("GET", f"{a}/api/generations/{created['id']}", token=token)[1]
-                assert call("DELETE", f"{a}/api/generations/{created['id']}", token=token)[0] == 200
+                # A poll tells a row's latest state: read the gallery up to the completion
+                # before deleting, or one poll may see only the deletion.
                 seen = []
+                while not any(e.kind == "generation" and e.json()["status"] == "completed" for e in seen):
+                    seen.append(gallery.next(20))
+                assert call("DELETE", f"{a}/api/generations/{created['id']}", token=token)[0] == 200
                 while not any(e.kind == "deleted" for e in seen):
                     seen.append(gallery.next(20))
                 assert {e.json()["id"] for e in seen} == {created["id"]}
-                assert any(e.kind == "generation" and e.json()["status"] == "completed" for e in seen)
             assert call("GET", f"{b}/api/generations/{created['id']}", token=token)[0] == 404
