@@ -173,9 +173,8 @@ class MemoryLedgerRepository(_Repository):
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
     async def append(self, entry: LedgerEntry) -> None:
-        if self._store.entries.get(entry.key) is not None:
+        if not await self.append_new(entry):
             raise Conflict(f"ledger entry {entry.key} exists")
-        self._store.entries.write(entry.key, entry, self._undo)
 
     async def append_new(self, entry: LedgerEntry) -> bool:
         if self._store.entries.get(entry.key) is not None:
