@@ -21,10 +21,11 @@ fetch per token in that interval. A configured secret is never refetched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,7 +102,7 @@ class WebhookSecrets:
     def fixed(cls, secret: str) -> WebhookSecrets:
         return cls(configured=secret)
 
-    async def candidates(self, prediction_id: str) -> AsyncIterator[Candidate]:
+    async def candidates(self, prediction_id: str) -> AsyncGenerator[Candidate, None]:
         """The secrets to try for this prediction, most likely first, fetched lazily."""
         if self._configured is not None:
             yield Candidate(self._configured)
@@ -240,10 +241,14 @@ class ReplicateWebhooks:
 
     async def _signed_by_a_candidate(self, prediction_id: str, signed: SignedHeaders, body: bytes) -> bool:
         tried: list[Candidate] = []
-        async for candidate in self._secrets.candidates(prediction_id):
-            if signature_matches(candidate.secret, signed, body):
-                return True
-            tried.append(candidate)
+        # Closed here when a candidate matches: a generator left suspended is closed by
+        # the event loop's finalizer hook instead, through call_soon_threadsafe (a write
+        # to the loop's wake-up pipe) and a task of its own, on every webhook.
+        async with contextlib.aclosing(self._secrets.candidates(prediction_id)) as candidates:
+            async for candidate in candidates:
+                if signature_matches(candidate.secret, signed, body):
+                    return True
+                tried.append(candidate)
         # None matched: perhaps an account rotated its secret since we fetched it.
         for stale in tried:
             fresh = await self._secrets.refetched(stale)

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import secrets as random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import attrs
@@ -20,6 +20,7 @@ from adapters.replicate import (
     sign,
     webhook_target,
 )
+from adapters.replicate.webhooks import Candidate
 from base_core.errors import BaseError, InvalidRequest, Unauthenticated
 from base_core.generation import Trigger
 from base_core.ports import TokenCredential
@@ -280,6 +281,30 @@ async def test_a_configured_secret_is_used_without_asking_replicate(setup: Setup
     with pytest.raises(Unauthenticated):
         await verifier.verify(headers, body)
     assert setup.fetches(TOKEN_A) == 0
+
+
+class _WatchedSecrets(WebhookSecrets):
+    """Notes when the candidates' generator is closed."""
+
+    closed = 0
+
+    async def candidates(self, prediction_id: str) -> AsyncGenerator[Candidate, None]:
+        try:
+            async for candidate in super().candidates(prediction_id):
+                yield candidate
+        finally:
+            self.closed += 1
+
+
+async def test_the_candidates_are_closed_before_the_verdict_not_later_by_the_loop(setup: Setup) -> None:
+    # A generator left suspended after a match is closed by the event loop's finalizer
+    # hook, through call_soon_threadsafe and a task of its own, some time after.
+    configured = foreign_secret()
+    secrets = _WatchedSecrets(configured=configured)
+    verifier = ReplicateWebhooks(secrets, setup.clock)
+    headers, body = setup.signed(configured, setup.of_a)
+    await verifier.verify(headers, body)
+    assert secrets.closed == 1
 
 
 async def test_errors_never_show_a_secret(setup: Setup) -> None:
