@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
+from base_core.generation import Status
 from entrypoints.logs import (
     ContextFilter,
     JsonFormatter,
@@ -63,3 +65,24 @@ def test_a_request_id_is_taken_only_when_sane() -> None:
     assert request_id_from("abc-DEF_1.2:3") == "abc-DEF_1.2:3"
     for bad in (None, "", "a b", "x" * 129, "<script>", "id\n"):
         assert request_id_from(bad) != bad and len(request_id_from(bad)) == 32
+
+
+def test_fields_of_any_type_still_make_one_json_line() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return f"opaque {SECRET}"
+
+    at = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
+    record = _record("odd fields", at=at, pair=(1, 2), keyed={(1, 2): "x", 3: "y"}, thing=Opaque(),
+                     status=Status.FAILED)
+    text = JsonFormatter([SECRET]).format(record)
+    assert "\n" not in text and SECRET not in text
+    line = json.loads(text)
+    assert line["at"].startswith("2026-12-02T13:00:00") and line["pair"] == [1, 2]
+    assert line["keyed"] == {"(1, 2)": "x", "3": "y"}
+    assert line["thing"] == "opaque ***" and line["status"] == "failed"
+
+
+def test_fresh_request_ids_differ() -> None:
+    ids = {request_id_from(None) for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
