@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 import stripe
+from stripe import SignatureVerificationError, WebhookSignature
 
 from base_core.errors import InvalidRequest, PaymentProviderError, Unauthenticated
 from base_core.packs import CreditPack
@@ -115,11 +116,12 @@ class StripeCheckout:
         # The library's own check (what construct_event runs first), then the JSON read
         # once as plain data: the event object construct_event would build from it is
         # only turned back into these dicts here (the library documents verify_header
-        # followed by a read of one's own).
+        # followed by a read of one's own). The names are imported once: the package
+        # resolves `stripe.X` through a module __getattr__ on every use.
         try:
-            stripe.WebhookSignature.verify_header(body, signature, self._webhook_secret, TOLERANCE_SECONDS)
+            WebhookSignature.verify_header(body, signature, self._webhook_secret, TOLERANCE_SECONDS)
             plain = json.loads(body)
-        except (stripe.SignatureVerificationError, ValueError):
+        except (SignatureVerificationError, ValueError):
             raise Unauthenticated("the Stripe-Signature does not verify") from None
         if not isinstance(plain, dict):
             raise InvalidRequest("body", "not a Stripe event")
