@@ -17,8 +17,10 @@ from sqlalchemy.sql import coercions
 from adapters.sql import SqlDatabase
 from adapters.sql.schema import users
 from base_core.errors import Conflict
-from base_core.generation import PredictionUpdate, Status, Trigger
+from base_core.generation import Failure, PredictionUpdate, Status, Trigger
 from base_core.ledger import CreditAccount, HoldState
+from base_core.packs import CreditPack
+from base_core.purchases import Provider, Purchase
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "sql_db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -178,3 +180,112 @@ async def test_a_warm_hot_call_builds_no_statement(sql_db, build, expressions_bu
     expressions_built[0] = 0
     await hot_calls(sql_db, build, 2)
     assert expressions_built[0] == 0
+
+
+@pytest.fixture
+def updates(sql_db: SqlDatabase) -> Iterator[list[str]]:
+    """The UPDATE statements sent to the database, as SQL text."""
+    sent: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            sent.append(statement)
+
+    engine = sql_db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    yield sent
+    sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def set_columns(statement: str) -> set[str]:
+    """The columns an UPDATE sets (its SET clause, up to WHERE)."""
+    clause = statement.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+    return {part.split("=", 1)[0].strip() for part in clause.split(", ")}
+
+
+async def stored_generation(sql_db: SqlDatabase, build, **fields: Any) -> None:
+    await build.user_with_credits(sql_db, "user-1")
+    async with sql_db() as uow:
+        await uow.generations.add(build.generation("gen-1", **fields))
+        await uow.commit()
+
+
+async def test_a_save_after_a_locked_read_sends_only_the_changed_columns(sql_db, build, updates) -> None:
+    await stored_generation(sql_db, build)
+    async with sql_db() as uow:
+        generation = await uow.generations.get_for_update("gen-1")
+        submitted = generation.submitted("p-1", "tok-1", build.at(5))
+        saved = await uow.generations.save(submitted)
+        failed = await uow.generations.save(saved.advance(Failure("boom"), build.at(6)))
+        await uow.commit()
+    assert [set_columns(s) for s in updates] == [
+        {"status", "prediction_id", "token_id", "updated_at", "version"},
+        {"status", "error_message", "completed_at", "updated_at", "version"},
+    ]
+    async with sql_db() as uow:
+        assert await uow.generations.get("gen-1") == failed
+
+
+async def test_saving_what_a_locked_read_gave_sends_nothing(sql_db, build, updates) -> None:
+    await stored_generation(sql_db, build)
+    async with sql_db() as uow:
+        generation = await uow.generations.get_for_update("gen-1")
+        assert await uow.generations.save(generation) == generation
+        await uow.commit()
+    assert updates == []
+
+
+async def test_a_save_without_a_locked_read_writes_every_column(sql_db, build, updates) -> None:
+    await stored_generation(sql_db, build)
+    async with sql_db() as uow:
+        generation = await uow.generations.get("gen-1")  # no lock: nothing is known of the row
+        await uow.generations.save(generation.submitted("p-1", "tok-1", build.at(5)))
+        await uow.commit()
+    async with sql_db() as uow:
+        generation = await uow.generations.get_for_update("gen-1")
+        await uow.rollback()  # the lock is gone with the transaction
+        ended = await uow.generations.save(generation.advance(Failure("boom"), build.at(6)))
+        await uow.commit()
+    assert len(updates) == 2
+    assert all({"prompt", "settings", "replicate_input", "cost"} <= set_columns(s) for s in updates)
+    async with sql_db() as uow:
+        assert await uow.generations.get("gen-1") == ended
+
+
+async def test_a_locked_generation_cannot_take_another_ones_prediction(sql_db, build) -> None:
+    await stored_generation(sql_db, build, status=Status.PROCESSING, prediction_id="p-1")
+    async with sql_db() as uow:
+        await uow.generations.add(build.generation("gen-2"))
+        await uow.commit()
+    async with sql_db() as uow:
+        generation = await uow.generations.get_for_update("gen-2")
+        with pytest.raises(Conflict):
+            await uow.generations.save(generation.submitted("p-1", "tok-1", build.at(5)))
+        # The refused write left the transaction usable.
+        await uow.generations.save(generation.submitted("p-2", "tok-1", build.at(5)))
+        await uow.commit()
+    async with sql_db() as uow:
+        assert (await uow.generations.get("gen-2")).prediction_id == "p-2"
+
+
+async def test_a_locked_token_and_purchase_send_only_their_changes(sql_db, build, updates) -> None:
+    await build.user_with_credits(sql_db, "user-1")
+    pack = CreditPack("starter", "Starter", credits=100, stars=50)
+    async with sql_db() as uow:
+        await uow.tokens.add(build.token("tok-1", "r8_secret_1"))
+        await uow.purchases.add(Purchase.start("pur-1", "user-1", pack, Provider.TELEGRAM, build.at(1)))
+        await uow.commit()
+    async with sql_db() as uow:
+        [token] = await uow.tokens.all_for_update()
+        token = token.record_request(build.at(3))
+        await uow.tokens.save(token)
+        purchase = await uow.purchases.get_for_update("pur-1")
+        purchase = purchase.checkout_opened("https://t.me/invoice/x", None, build.at(4))
+        await uow.purchases.save(purchase)
+        await uow.commit()
+    assert [set_columns(s) for s in updates] == [
+        {"request_count", "last_used_at"}, {"checkout_url", "updated_at"}
+    ]
+    async with sql_db() as uow:
+        assert await uow.tokens.get("tok-1") == token
+        assert await uow.purchases.get("pur-1") == purchase

@@ -83,10 +83,10 @@ class SqlGenerationRepository:
         return await self._one(BY_ID, {"id": generation_id})
 
     async def get_for_update(self, generation_id: str) -> Generation | None:
-        return await self._one(BY_ID_FOR_UPDATE, {"id": generation_id})
+        return self._locked(await self._one(BY_ID_FOR_UPDATE, {"id": generation_id}))
 
     async def get_by_prediction_for_update(self, prediction_id: str) -> Generation | None:
-        return await self._one(BY_PREDICTION_FOR_UPDATE, {"prediction_id": prediction_id})
+        return self._locked(await self._one(BY_PREDICTION_FOR_UPDATE, {"prediction_id": prediction_id}))
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Generation | None:
         return await self._one(BY_IDEMPOTENCY_KEY, {"user_id": user_id, "key": key})
@@ -94,7 +94,7 @@ class SqlGenerationRepository:
     async def save(self, generation: Generation) -> Generation:
         # One statement on the common path: the update is written only if no other row has
         # this prediction, so the common mistake leaves the transaction usable.
-        if await self._session.update_row(SAVE, generation_to_row(generation)):
+        if await self._session.update_row(SAVE, generation, generation_to_row(generation)):
             self._session.events.record(generation.events)
             return generation.without_events()
         if generation.prediction_id is not None:
@@ -167,6 +167,9 @@ class SqlGenerationRepository:
                 .values(next_check_at=query.lease_until)
             )
         return [generation.leased(query.lease_until) for generation in claimed]
+
+    def _locked(self, generation: Generation | None) -> Generation | None:
+        return self._session.locked(SAVE, generation) if generation is not None else None
 
     async def _one(
         self, statement: RowsSelect, parameters: dict[str, object] | None = None

@@ -36,15 +36,15 @@ class SqlPurchaseRepository:
         return await self._one(BY_ID, {"id": purchase_id})
 
     async def get_for_update(self, purchase_id: str) -> Purchase | None:
-        return await self._one(BY_ID_FOR_UPDATE, {"id": purchase_id})
+        return self._locked(await self._one(BY_ID_FOR_UPDATE, {"id": purchase_id}))
 
     async def get_by_payment_for_update(self, provider: Provider, payment_ref: str) -> Purchase | None:
-        return await self._one(BY_PAYMENT_FOR_UPDATE, {"provider": provider.value, "payment_ref": payment_ref})
+        return self._locked(await self._one(
+            BY_PAYMENT_FOR_UPDATE, {"provider": provider.value, "payment_ref": payment_ref}
+        ))
 
     async def save(self, purchase: Purchase) -> None:
-        row = purchase_to_row(purchase)
-        result = await self._session.execute(SAVE.statement, SAVE.parameters(row))
-        if result.first() is None:
+        if not await self._session.update_row(SAVE, purchase, purchase_to_row(purchase)):
             await self.add(purchase)
             return
         self._session.events.record(purchase.events)
@@ -58,6 +58,9 @@ class SqlPurchaseRepository:
         statement = statement.order_by(p.c.created_at.desc(), p.c.id.desc()).offset(query.offset).limit(query.limit)
         result = await self._session.execute(statement)
         return [purchase_from_row(row) for row in result.mappings()]
+
+    def _locked(self, purchase: Purchase | None) -> Purchase | None:
+        return self._session.locked(SAVE, purchase) if purchase is not None else None
 
     async def _one(self, statement: sa.Select[tuple[object, ...]], parameters: dict[str, object]) -> Purchase | None:
         row = (await self._session.execute(statement, parameters)).mappings().first()

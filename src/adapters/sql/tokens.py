@@ -38,7 +38,8 @@ class SqlTokenRepository:
         return await self._one(BY_ID, {"id": token_id})
 
     async def get_for_update(self, token_id: str) -> ReplicateToken | None:
-        return await self._one(BY_ID_FOR_UPDATE, {"id": token_id})
+        token = await self._one(BY_ID_FOR_UPDATE, {"id": token_id})
+        return self._session.locked(SAVE, token) if token is not None else None
 
     async def get_by_secret(self, secret: str) -> ReplicateToken | None:
         return await self._one(BY_SECRET, {"secret": secret})
@@ -47,10 +48,10 @@ class SqlTokenRepository:
         return await self._many(POOL)
 
     async def all_for_update(self) -> list[ReplicateToken]:
-        return await self._many(POOL_FOR_UPDATE)
+        return [self._session.locked(SAVE, token) for token in await self._many(POOL_FOR_UPDATE)]
 
     async def save(self, token: ReplicateToken) -> None:
-        if not await self._session.update_row(SAVE, token_to_row(token)):
+        if not await self._session.update_row(SAVE, token, token_to_row(token)):
             await self.add(token)
             return
         self._session.events.record(token.events)

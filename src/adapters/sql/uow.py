@@ -106,13 +106,16 @@ class SqlUnitOfWork:
                 await connection.commit()
         except BaseException:
             self._ledger.forget()
+            self._session.forget()
             self._session.events.rollback()
             raise
+        self._session.forget()
         self._session.events.commit()
 
     async def rollback(self) -> None:
         connection = self.connection
         self._ledger.forget()
+        self._session.forget()
         self._session.events.rollback()
         with translated():
             await connection.rollback()

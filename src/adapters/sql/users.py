@@ -34,7 +34,7 @@ class SqlUserRepository:
         self._session.events.record(user.events)
 
     async def save(self, user: User) -> None:
-        if not await self._session.update_row(SAVE, user_to_row(user)):
+        if not await self._session.update_row(SAVE, user, user_to_row(user)):
             await self.add(user)
             return
         self._session.events.record(user.events)
