@@ -37,6 +37,7 @@ from entrypoints.http.dependencies import (
     admins_only,
     exactly,
     path_id,
+    provide_services,
 )
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import WebhookAck
@@ -109,7 +110,8 @@ class CreditsController(Controller):
         },
     ),
 )
-async def telegram_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
+async def telegram_webhook(request: Request[Any, Any, Any]) -> WebhookAck:
+    services = provide_services(request.app.state)  # in line: a dependency costs a resolution pass
     payments = services.payments
     telegram = payments.telegram if payments else None
     secret = payments.telegram_webhook_secret if payments else None
@@ -142,7 +144,8 @@ async def telegram_webhook(request: Request[Any, Any, Any], services: ServicesDe
         described={401: "The Stripe-Signature header is missing, too old, or does not verify"},
     ),
 )
-async def stripe_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
+async def stripe_webhook(request: Request[Any, Any, Any]) -> WebhookAck:
+    services = provide_services(request.app.state)  # in line: a dependency costs a resolution pass
     stripe = services.payments.stripe if services.payments else None
     if stripe is None:
         raise STRIPE.not_configured()

@@ -9,7 +9,7 @@ from litestar.params import FromQuery
 
 from adapters.replicate.webhooks import WEBHOOK_PATH
 from base_core import Action
-from entrypoints.http.dependencies import ServicesDep, StudioDep
+from entrypoints.http.dependencies import ServicesDep, StudioDep, provide_services
 from entrypoints.http.problems import PROBLEM_JSON, problem, problem_responses
 from entrypoints.http.schemas import Health, ModelList, Problem, WebhookAck, model_out
 
@@ -38,7 +38,10 @@ async def list_models(studio: StudioDep, action: FromQuery[Action | None] = None
         },
     ),
 )
-async def replicate_webhook(request: Request[Any, Any, Any], services: ServicesDep) -> WebhookAck:
+async def replicate_webhook(request: Request[Any, Any, Any]) -> WebhookAck:
+    # Resolved in line, as on the other hot routes: a dependency costs Litestar a
+    # resolution pass on every request.
+    services = provide_services(request.app.state)
     body = await request.body()
     verified = await services.webhooks.verify(dict(request.headers), body)
     await services.studio.apply_update(verified.update, verified.delivery_id)
