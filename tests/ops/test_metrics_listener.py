@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ops_helpers import request, samples, value
+from ops_helpers import request, samples, value, wait_for
 
 from live_server import BASE, child_env, free_port, serving
 
@@ -29,8 +29,13 @@ def test_the_listener_serves_metrics_and_the_api_does_not(tmp_path: Path) -> Non
         assert value(found, "base_tokens", state="active") == 2
         assert value(found, "base_tokens", state="retired") == 0
         request("GET", f"{url}/health/live")
-        after = samples(request("GET", f"http://{bind}/metrics")[2])
-        assert value(after, "base_http_requests_total", method="GET", route="/health/live", status="200") == 1
+
+        def counted() -> float:
+            after = samples(request("GET", f"http://{bind}/metrics")[2])
+            return value(after, "base_http_requests_total", method="GET", route="/health/live", status="200")
+
+        # A request is counted once its answer is sent, so the scrape may come just before.
+        assert wait_for(counted, 5, "the request counted") == 1
 
 
 def test_a_taken_port_and_several_workers_are_refused_in_one_line(tmp_path: Path) -> None:
