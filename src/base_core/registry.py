@@ -193,30 +193,56 @@ class PreparedGeneration:
     cost: int
 
 
-# One setting as `prepare` walks it, worked out once per model rather than per request, as
-# a plain tuple (unpacked into locals, no attribute lookups): its name, how errors name it
-# ("prompt", or "settings.<name>"), whether it is a top-level field of the request,
-# Replicate's key for it, whether Replicate wants it in a list, whether it is required,
-# its default, and the check that turns a given value into Replicate's.
-_Field = tuple[str, str, bool, str, bool, bool, Any, Callable[[Any, str, UrlPolicy], Any]]
+Check = Callable[[Any, str, UrlPolicy], Any]
 
 
-def _fields_of(model: ModelSpec) -> tuple[dict[str, SettingSpec], tuple[_Field, ...]]:
-    by_name = {spec.name: spec for spec in model.settings}
-    fields = tuple(
-        (
-            spec.name,
-            spec.name if spec.name in TOP_LEVEL_FIELDS else f"settings.{spec.name}",
-            spec.name in TOP_LEVEL_FIELDS,
-            spec.replicate_key,
-            spec.as_list,
-            spec.required,
-            spec.default,
-            MethodType(_CHECKS[spec.type], spec),  # `spec.coerce` without its lookup
-        )
-        for spec in model.settings
+@attrs.frozen(slots=False)
+class _Shape:
+    """A model's settings as `prepare` walks them, worked out once per model rather than
+    per request.
+
+    What a request leaves out costs nothing per request: Replicate's input and the
+    effective settings start as copies of `input_defaults` and `setting_defaults` (every
+    setting that has a default, in the model's order; a default Replicate wants in a list
+    is in `list_defaults`, put in a new list per request, since a list can be changed), and
+    only what the request gives is checked and written over them. A setting is looked up by name in `settings`: how
+    errors name it ("settings.<name>"), Replicate's key for it, whether Replicate wants it
+    in a list, and the check that turns a given value into Replicate's (`spec.coerce`
+    without its lookups). The top-level fields (prompt, image) are walked in `top`, with
+    whether each is required and its default.
+    """
+
+    by_name: dict[str, SettingSpec]
+    settings: dict[str, tuple[str, str, bool, Check]]
+    required: tuple[str, ...]  # settings (not top-level fields) a request must give
+    top: tuple[tuple[str, str, bool, bool, Any, Check], ...]
+    input_defaults: dict[str, Any]
+    list_defaults: tuple[tuple[str, Any], ...]
+    setting_defaults: dict[str, Any]
+
+
+def _shape_of(model: ModelSpec) -> _Shape:
+    def check(spec: SettingSpec) -> Check:
+        return MethodType(_CHECKS[spec.type], spec)
+
+    settings = [spec for spec in model.settings if spec.name not in TOP_LEVEL_FIELDS]
+    with_default = [spec for spec in settings if spec.default is not None]
+    return _Shape(
+        by_name={spec.name: spec for spec in model.settings},
+        settings={
+            spec.name: (f"settings.{spec.name}", spec.replicate_key, spec.as_list, check(spec))
+            for spec in settings
+        },
+        required=tuple(spec.name for spec in settings if spec.required),
+        top=tuple(
+            (spec.name, spec.replicate_key, spec.as_list, spec.required, spec.default, check(spec))
+            for spec in model.settings
+            if spec.name in TOP_LEVEL_FIELDS
+        ),
+        input_defaults={s.replicate_key: s.default for s in with_default if not s.as_list},
+        list_defaults=tuple((s.replicate_key, s.default) for s in with_default if s.as_list),
+        setting_defaults={spec.name: spec.default for spec in with_default},
     )
-    return by_name, fields
 
 
 class ModelRegistry:
@@ -225,7 +251,7 @@ class ModelRegistry:
     def __init__(self, models: Iterable[ModelSpec]) -> None:
         """Raise InvalidRegistry naming every model that breaks a rule (`models[i]...`)."""
         self._models: dict[str, ModelSpec] = {}
-        self._fields: dict[str, tuple[dict[str, SettingSpec], tuple[_Field, ...]]] = {}
+        self._shapes: dict[str, _Shape] = {}
         found: list[str] = []
         for index, model in enumerate(models):
             found += _problems_of(model, f"models[{index}]")
@@ -233,7 +259,7 @@ class ModelRegistry:
                 found.append(f"models[{index}].id: duplicate model id {model.id!r}")
                 continue
             self._models[model.id] = model
-            self._fields[model.id] = _fields_of(model)
+            self._shapes[model.id] = _shape_of(model)
         if found:
             raise InvalidRegistry(found)
 
@@ -277,7 +303,8 @@ class ModelRegistry:
         if type(given) is not dict and not isinstance(given, Mapping):  # the ABC's check is slow
             raise InvalidRequest("settings", "must be an object")
 
-        by_name, fields = self._fields[model.id]
+        shape = self._shapes[model.id]
+        by_name = shape.by_name
         top_level = {FROM_PROMPT: request.prompt, FROM_IMAGE: request.input_image_url}
         for name in given:
             if name in TOP_LEVEL_FIELDS:
@@ -289,20 +316,31 @@ class ModelRegistry:
                 raise InvalidRequest(name, f"not accepted by model {model.id!r}")
 
         replicate_input: dict[str, Any] = {}
-        effective: dict[str, Any] = {}
-        for name, field, top, key, as_list, required, default, coerce in fields:
-            value = top_level[name] if top else given.get(name)
+        for name, key, as_list, required, default, coerce in shape.top:
+            value = top_level[name]
             if value is None:
                 if required:
-                    raise InvalidRequest(field, "is required")
+                    raise InvalidRequest(name, "is required")
                 if default is None:
                     continue
                 value = default
             else:
-                value = coerce(value, field, urls)
-            if not top:
-                effective[name] = value
+                value = coerce(value, name, urls)
             replicate_input[key] = [value] if as_list else value
+        replicate_input.update(shape.input_defaults)
+        for key, default in shape.list_defaults:
+            replicate_input[key] = [default]
+        effective = shape.setting_defaults.copy()
+        settings = shape.settings
+        for name, value in given.items():
+            if value is None:  # as if left out: the default, if any
+                continue
+            field, key, as_list, coerce = settings[name]
+            value = effective[name] = coerce(value, field, urls)
+            replicate_input[key] = [value] if as_list else value
+        for name in shape.required:
+            if given.get(name) is None:
+                raise InvalidRequest(f"settings.{name}", "is required")
 
         num_outputs = int(effective.get("num_outputs", 1))
         return PreparedGeneration(

@@ -496,6 +496,50 @@ def registries(draw) -> ModelRegistry:
     return ModelRegistry([draw(model_specs(i)) for i in ids])
 
 
+def valid_values(spec: SettingSpec) -> st.SearchStrategy[Any]:
+    if spec.type is SettingType.INTEGER:
+        return st.integers(int(spec.min or 0), int(spec.max or 0))
+    if spec.type is SettingType.NUMBER:
+        return st.floats(spec.min, spec.max, allow_nan=False, allow_infinity=False)
+    if spec.type is SettingType.SELECT:
+        return st.sampled_from(spec.options or ())
+    if spec.type is SettingType.BOOLEAN:
+        return st.booleans()
+    longest = int(spec.max) if spec.max is not None else 20
+    return st.text(alphabet="abc xyz", min_size=1, max_size=longest).filter(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_model_maps_what_is_given_and_its_defaults_to_the_exact_input(data) -> None:
+    """For models of any shape: each setting given, given as null or left out; a required
+    one left out is named, otherwise the input is the schema's (given values, then
+    defaults) and the effective settings are the given values over the defaults."""
+    model = data.draw(model_specs("any-model"))
+    given_settings: dict[str, Any] = {}
+    for spec in model.settings:
+        if spec.name in TOP_LEVEL:
+            continue
+        choice = data.draw(st.sampled_from(["left out", "null", "given"]))
+        if choice != "left out":
+            given_settings[spec.name] = None if choice == "null" else data.draw(valid_values(spec))
+    request = request_for(model, settings=given_settings)
+    missing = [
+        spec.name for spec in model.settings
+        if spec.name not in TOP_LEVEL and spec.required and given_settings.get(spec.name) is None
+    ]
+    registry = ModelRegistry([model])
+    if missing:
+        with pytest.raises(InvalidRequest) as caught:
+            registry.prepare(request)
+        assert caught.value.field == f"settings.{missing[0]}"
+        return
+    prepared = registry.prepare(request)
+    assert prepared.replicate_input == expected_input(model, request)
+    defaults = {s.name: s.default for s in model.settings if s.name not in TOP_LEVEL and s.default is not None}
+    assert prepared.settings == {**defaults, **{k: v for k, v in given_settings.items() if v is not None}}
+
+
 def models_of(registry: ModelRegistry) -> list[ModelSpec]:
     return list(registry)
 
