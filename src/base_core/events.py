@@ -307,18 +307,17 @@ class EventDispatcher:
         self._subscriptions: list[tuple[tuple[type[DomainEvent], ...], Handler]] = []
         self._routes: dict[type[DomainEvent], tuple[Handler, ...]] = {}
         self._on_error = on_error or _report_to_loop
+        self.has_subscribers = False  # read after every unit of work: an attribute, not a call
 
     def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> None:
         self._subscriptions.append((kinds or (DomainEvent,), handler))
         self._routes.clear()
+        self.has_subscribers = True
 
     def unsubscribe(self, handler: Handler) -> None:
         self._subscriptions = [(k, h) for k, h in self._subscriptions if h is not handler]
         self._routes.clear()
-
-    @property
-    def has_subscribers(self) -> bool:
-        return bool(self._subscriptions)
+        self.has_subscribers = bool(self._subscriptions)
 
     async def dispatch(self, events: Iterable[DomainEvent]) -> None:
         if not self._subscriptions:

@@ -102,7 +102,16 @@ def replace(obj: T, **changes: Any) -> T:
     return new
 
 
+def restore(cls: type[T], state: dict[str, Any]) -> T:
+    """A new instance of a frozen aggregate from its whole state (every field, the values
+    already of the fields' types), the way `replace` makes a copy: without `__init__` and
+    the converters it would run for values that need none."""
+    new = object.__new__(cls)
+    _set_attribute(new, "__dict__", state)
+    return new
+
+
 _set_attribute = object.__setattr__
 
 
-__all__ = ["FrozenDict", "freeze", "freeze_mapping", "freeze_urls", "replace"]
+__all__ = ["FrozenDict", "freeze", "freeze_mapping", "freeze_urls", "replace", "restore"]

@@ -36,7 +36,7 @@ from base_core.events import (
     GenerationSubmitted,
     OutputsKept,
 )
-from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace
+from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace, restore
 from base_core.registry import Action
 
 
@@ -204,17 +204,24 @@ class Generation:
             # str() of a StrEnum member is its value, without `.value`'s descriptor call.
             action=str(action if type(action) is Action else Action(action)), cost=cost, version=1,
         )
-        # By position, as the fields are declared: a call by keyword matches each name.
-        return cls(
-            id, user_id, action, model_id, model_name, prompt, input_image_url, settings,
-            replicate_input, cost, created_at, updated_at, P, None, None, None, None, None,
-            None, None, idempotency_key, request_fingerprint, None, None, None, None,
-            input_upload_id, 1, events=(event,),
-        )
+        # Every field, as `__init__` would set it (a test checks that it is every field and
+        # the same generation), without its calls of the converters for fields that are None.
+        return restore(cls, {
+            "id": id, "user_id": user_id, "action": action, "model_id": model_id,
+            "model_name": model_name, "prompt": prompt, "input_image_url": input_image_url,
+            "settings": freeze_mapping(settings), "replicate_input": freeze_mapping(replicate_input),
+            "cost": cost, "created_at": created_at, "updated_at": updated_at, "status": P,
+            "prediction_id": None, "token_id": None, "output_urls": None, "error_message": None,
+            "processing_time_ms": None, "completed_at": None, "deleted_at": None,
+            "idempotency_key": idempotency_key, "request_fingerprint": request_fingerprint,
+            "source_urls": None, "outputs_kept_at": None, "next_check_at": None,
+            "output_keys": None, "input_upload_id": input_upload_id, "version": 1,
+            "events": (event,),
+        })
 
     @property
     def is_terminal(self) -> bool:
-        return self.status.is_terminal
+        return self.status in TERMINAL
 
     @property
     def needs_output_copy(self) -> bool:
@@ -243,7 +250,7 @@ class Generation:
     # Commands: the service's own decisions. Not allowed → IllegalTransition.
 
     def submitted(self, prediction_id: str, token_id: str, now: datetime) -> Generation:
-        target = next_status(self.status, _SUBMIT)
+        target = TRANSITIONS.get((self.status, _SUBMIT))
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
         event = GenerationSubmitted(
@@ -307,7 +314,7 @@ class Generation:
             trigger = Trigger.FAIL
         else:
             trigger = Trigger.CANCEL
-        target = next_status(self.status, trigger)
+        target = TRANSITIONS.get((self.status, trigger))
         if target is None or target is self.status:
             return None
         changes: dict[str, Any] = {"status": target, "updated_at": now, "version": self.version + 1}
@@ -315,7 +322,7 @@ class Generation:
         prediction_id = self.prediction_id
         if prediction_id is None and update is not None:
             prediction_id = changes["prediction_id"] = update.prediction_id
-        if not target.is_terminal:
+        if target not in TERMINAL:
             event: DomainEvent = GenerationSubmitted(
                 at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
                 prediction_id=prediction_id or "", token_id=self.token_id,
@@ -350,19 +357,6 @@ class Generation:
             return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
         kind = _ENDED_EVENTS[target]
         return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]
-
-
-# `Generation.accept` passes the fields by position, in this order: a field added, removed
-# or moved without changing it there fails here, at import, not as a value in a wrong field.
-_ACCEPT_ORDER = (
-    "id", "user_id", "action", "model_id", "model_name", "prompt", "input_image_url",
-    "settings", "replicate_input", "cost", "created_at", "updated_at", "status",
-    "prediction_id", "token_id", "output_urls", "error_message", "processing_time_ms",
-    "completed_at", "deleted_at", "idempotency_key", "request_fingerprint", "source_urls",
-    "outputs_kept_at", "next_check_at", "output_keys", "input_upload_id", "version",
-)
-if tuple(field.name for field in attrs.fields(Generation) if not field.kw_only) != _ACCEPT_ORDER:
-    raise TypeError("Generation's fields changed: update Generation.accept and _ACCEPT_ORDER")
 
 
 # The sizes of a history page, shared with the HTTP layer's parameter declarations.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,6 +216,27 @@ def test_accepting_and_deleting_record_their_events() -> None:
     done = accepted.without_events().advance(Failure("x"), T0).without_events()
     deleted = done.delete(T0)
     assert [type(e) for e in deleted.events] == [GenerationDeleted] and done.deleted_at is None
+
+
+def test_an_accepted_generation_is_what_its_constructor_makes_from_the_same_fields() -> None:
+    """`accept` builds the generation without `__init__`: it must set every field, and to
+    what `__init__` would (the JSON frozen, everything else at its default)."""
+    given = {
+        "id": "g1", "user_id": "u1", "action": Action.CREATE, "model_id": "flux-schnell",
+        "model_name": "flux-schnell", "prompt": "a fox", "input_image_url": "https://x.test/a.png",
+        "settings": {"num_outputs": 1, "tags": ["a"]}, "replicate_input": {"prompt": "a fox"},
+        "cost": 1, "created_at": T0, "updated_at": T0 + timedelta(seconds=1),
+        "idempotency_key": "k1", "request_fingerprint": "f1", "input_upload_id": "up1",
+    }
+    accepted = Generation.accept(**given)
+    assert set(vars(accepted)) == {field.name for field in attrs.fields(Generation)}
+    built = Generation(**given)
+    for field in attrs.fields(Generation):
+        if field.name != "events":
+            assert getattr(accepted, field.name) == getattr(built, field.name), field.name
+            assert type(getattr(accepted, field.name)) is type(getattr(built, field.name)), field.name
+    assert accepted == built
+    assert isinstance(accepted.settings["tags"], tuple)
 
 
 def test_a_generation_and_what_it_carries_cannot_change() -> None:

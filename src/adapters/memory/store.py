@@ -13,6 +13,7 @@ keys are the database's business and are not imitated.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -78,6 +79,9 @@ def _token_keys(token: ReplicateToken) -> tuple[Hashable | None, ...]:
 
 def _parked_keys(parked: tuple[PredictionUpdate, datetime]) -> tuple[Hashable | None, ...]:
     return (parked[0].prediction_id,)
+
+
+_TOKEN_ORDER = operator.attrgetter("created_at", "id")
 
 
 def _purchase_keys(p: Purchase) -> tuple[Hashable | None, ...]:
@@ -308,7 +312,7 @@ class MemoryTokenRepository(_Repository):
         return token
 
     async def all(self) -> list[ReplicateToken]:
-        return sorted(self._store.tokens.rows.values(), key=lambda t: (t.created_at, t.id))
+        return sorted(self._store.tokens.rows.values(), key=_TOKEN_ORDER)
 
     all_for_update = all
 

@@ -58,7 +58,9 @@ def outputs_of(output: Any) -> tuple[str, ...] | None:
     if isinstance(output, str):
         return (output,)
     if type(output) in _SEQUENCES or isinstance(output, Sequence):  # the ABC's check is slow
-        return tuple(str(item) for item in output if item is not None)
+        if None in output:
+            output = [item for item in output if item is not None]
+        return tuple(map(str, output))
     return None
 
 

@@ -87,7 +87,9 @@ class Work:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._uow.__aexit__(exc_type, exc, tb)
-        events = self._uow.collect_events()
-        if events and self._dispatcher.has_subscribers:
-            await self._dispatcher.dispatch(events)
+        uow = self._uow
+        await uow.__aexit__(exc_type, exc, tb)
+        if self._dispatcher.has_subscribers:
+            events = uow.collect_events()
+            if events:
+                await self._dispatcher.dispatch(events)

@@ -64,7 +64,8 @@ ALLOW_OWN = UrlPolicy(allow_private_hosts=True)
 async def create_generation(
     ctx: Context, user_id: str, request: GenerationRequest, idempotency_key: str | None = None
 ) -> Generation:
-    upload = await owned_upload_in(ctx, user_id, request.input_image_url)
+    url = request.input_image_url
+    upload = await owned_upload_in(ctx, user_id, url) if url else None
     # An upload of the caller's is the service's own file: the URL policy (public hosts
     # only) is for what Replicate would fetch from elsewhere.
     prepared = ctx.registry.prepare(request, ALLOW_OWN if upload is not None else ctx.config.urls)
@@ -308,7 +309,7 @@ async def _record_submission(
         # The user deleted it while it was being submitted: stop the work at Replicate.
         await cancel_at_replicate(ctx, token.token_id, prediction.prediction_id)
         return generation
-    if generation.needs_output_copy:  # the create answer itself was final
+    if ctx.outputs is not None and generation.needs_output_copy:  # the create answer was final
         generation = await keep_outputs(ctx, generation.id) or generation
     for update in parked:
         generation = await apply_update(ctx, update) or generation
@@ -345,7 +346,7 @@ async def apply_update(
     if generation is not None:
         if moved is None:
             return generation
-        if moved.needs_output_copy:
+        if ctx.outputs is not None and moved.needs_output_copy:
             return await keep_outputs(ctx, moved.id) or moved
         return moved
     # The create call may have recorded the prediction between our look and our park.
