@@ -92,7 +92,7 @@ class Hold:
         return self.state is _PENDING
 
     def resolved(self, state: HoldState, now: datetime) -> Hold:
-        if not self.is_pending:
+        if self.state is not _PENDING:
             raise HoldAlreadyResolved(self.key, self.state.value)
         return replace(self, state=state, resolved_at=now)
 

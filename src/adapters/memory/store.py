@@ -177,13 +177,17 @@ class MemoryLedgerRepository(_Repository):
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
     async def append(self, entry: LedgerEntry) -> None:
-        if not await self.append_new(entry):
+        if not self._append(entry):
             raise Conflict(f"ledger entry {entry.key} exists")
 
     async def append_new(self, entry: LedgerEntry) -> bool:
-        if self._store.entries.get(entry.key) is not None:
+        return self._append(entry)
+
+    def _append(self, entry: LedgerEntry) -> bool:
+        entries = self._store.entries
+        if entries.get(entry.key) is not None:
             return False
-        self._store.entries.write(entry.key, entry, self._undo)
+        entries.write(entry.key, entry, self._undo)
         return True
 
     async def entry(self, key: str) -> LedgerEntry | None:
@@ -204,7 +208,7 @@ class MemoryLedgerRepository(_Repository):
 
     async def save_hold(self, hold: Hold) -> None:
         stored = self._store.holds.get(hold.key)
-        if stored is not None and not stored.is_pending and stored.state is not hold.state:
+        if stored is not None and stored.state is not _PENDING and stored.state is not hold.state:
             # Like the SQL adapter: a resolved hold never changes state again.
             raise Conflict(f"hold {hold.key} is already resolved")
         self._store.holds.write(hold.key, hold, self._undo)
