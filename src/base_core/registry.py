@@ -205,11 +205,11 @@ class _Shape:
     effective settings start as copies of `input_defaults` and `setting_defaults` (every
     setting that has a default, in the model's order; a default Replicate wants in a list
     is in `list_defaults`, put in a new list per request, since a list can be changed), and
-    only what the request gives is checked and written over them. A setting is looked up by name in `settings`: how
-    errors name it ("settings.<name>"), Replicate's key for it, whether Replicate wants it
-    in a list, and the check that turns a given value into Replicate's (`spec.coerce`
-    without its lookups). The top-level fields (prompt, image) are walked in `top`, with
-    whether each is required and its default.
+    only what the request gives is checked and written over them. A setting is looked up
+    by name in `settings`: how errors name it ("settings.<name>"), Replicate's key for it,
+    whether Replicate wants it in a list, and the check that turns a given value into
+    Replicate's (`spec.coerce` without its lookups). The top-level fields (prompt, image)
+    are walked in `top`, with whether each is required and its default.
     """
 
     by_name: dict[str, SettingSpec]
