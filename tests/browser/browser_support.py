@@ -176,6 +176,16 @@ LOADED_IMAGE = """(() => {
 })()"""
 
 
+# LOADED_IMAGE, and served from arguments[1] (the service's own /outputs/ once it kept
+# the result: until then a completed generation shows Replicate's URL).
+KEPT_IMAGE = """(() => {
+  const card = document.querySelector(arguments[0]);
+  const img = card && card.querySelector('img');
+  return Boolean(img && img.complete && img.naturalWidth > 0 && img.src.startsWith(arguments[1]))
+    && img.naturalWidth;
+})()"""
+
+
 def card_of(browser: Browser, action: str, index: int = 0) -> str:
     """A selector for the `index`-th gallery card of `action`, newest first."""
     ids = browser.js(

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 from browser_servers import ADMIN_ID, SUPABASE_ANON_KEY, Demo, Served
 from browser_support import (
+    KEPT_IMAGE,
     LOADED_IMAGE,
     PHONE,
     ROOT,
@@ -367,7 +368,7 @@ def test_the_gallery_pages_through_the_history(browser: Browser, served: Served)
 def test_an_earlier_result_is_edited_with_a_prompt(browser: Browser, demo: Demo):
     browser.open(demo.url)
     source = create_from_prompt(browser, "A plain white teapot")
-    browser.wait_for(LOADED_IMAGE, source, what="the teapot")
+    browser.wait_for(KEPT_IMAGE, source, f"{demo.url.rstrip('/')}/outputs/", what="the teapot, kept")
     browser.click_text(source, "Edit this")
     browser.wait_for("document.querySelector('input[name=\"action\"]:checked').value === 'edit'")
     assert browser.js("return document.getElementById('create-earlier').value") == \

@@ -47,6 +47,39 @@ def test_a_result_arrives_over_the_event_stream_without_polling(browser: Browser
     assert_clean(browser)
 
 
+# Live (live.js) with an api whose reads are answered when the script says: a poll is
+# asked, the stream tells of a newer state, then the poll's older answer comes.
+OVERTAKEN_READ = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const { Live } = await import('/studio/live.js');
+  const answers = [];
+  const api = { get: () => new Promise((resolve) => answers.push(resolve)) };
+  const shown = [];
+  const live = new Live(api, false, (g) => shown.push(`${g.id} ${g.status} ${g.output_urls.join()}`));
+  live.watch({ id: 'g', status: 'processing' });
+  const overtaken = live.poll();
+  live.deliver({ id: 'g', action: 'create', status: 'completed', output_urls: ['kept'] });
+  answers.shift()({ id: 'g', action: 'create', status: 'processing', output_urls: [] });
+  await overtaken;
+  live.watch({ id: 'h', status: 'processing' });
+  const plain = live.poll();
+  answers.shift()({ id: 'h', action: 'create', status: 'completed', output_urls: ['first'] });
+  await plain;
+  return { shown, running: [...live.running] };
+})().then(done, (error) => done({ error: String(error) }));
+"""
+
+
+def test_a_read_answered_after_newer_news_of_the_generation_is_dropped(browser: Browser, demo: Demo):
+    """A stale read once put Replicate's URL back on a card after the stream had told of
+    the kept one: a read asked before newer news of its generation arrived is dropped,
+    and one that nothing overtook is shown."""
+    browser.open(demo.url)
+    outcome = browser.driver.execute_async_script(OVERTAKEN_READ)
+    assert outcome == {"shown": ["g completed kept", "h completed first"], "running": []}
+
+
 def png_file(tmp_path) -> str:
     from PIL import Image
 

@@ -173,9 +173,9 @@ export function initCreate(app) {
       submit.disabled = true;
       try {
         const created = await app.api.post("/api/generations/create", body, { headers: { "Idempotency-Key": randomKey() } });
-        const generation = await app.api.get(`/api/generations/${encodeURIComponent(created.id)}`);
-        app.gallery.add(generation);
-        app.live.watch(generation);
+        const asked = app.live.now();
+        const read = await app.api.get(`/api/generations/${encodeURIComponent(created.id)}`);
+        app.live.watch(app.gallery.add(read, asked));
         await app.refreshMe();
         toast(`Started: ${ACTIONS[state.action]} with ${model.displayName}.`);
         app.show("gallery");

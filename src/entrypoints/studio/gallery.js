@@ -49,8 +49,9 @@ export function initGallery(app) {
     const params = new URLSearchParams({ page: String(state.page), limit: String(LIMIT) });
     if (state.action) params.set("action", state.action);
     if (state.status) params.set("status", state.status);
+    const asked = app.live ? app.live.now() : 0;
     const page = await app.api.get(`/api/generations/list?${params}`);
-    state.items = page.generations;
+    state.items = page.generations.map((generation) => newest(generation, asked));
     state.total = page.total;
     state.totalPages = Math.max(1, page.totalPages || 1);
     if (state.page > state.totalPages && state.page > 1) {
@@ -62,6 +63,12 @@ export function initGallery(app) {
       app.live && app.live.watch(generation);
     }
     render();
+  }
+
+  // The generation a read asked at `asked` brought, unless newer news of it came meanwhile.
+  function newest(generation, asked) {
+    const heard = app.live && app.live.heardSince(generation.id, asked) && known.get(generation.id);
+    return heard || generation;
   }
 
   function matches(generation) {
@@ -160,19 +167,22 @@ export function initGallery(app) {
 
   return {
     load,
-    // A generation just created: shown at once, on the first page without filters.
-    add(generation) {
+    // A generation just created (read at `asked`): shown at once, on the first page
+    // without filters; what is shown is returned.
+    add(read, asked) {
+      const generation = newest(read, asked);
       known.set(generation.id, generation);
       if (state.page !== 1 || !matches(generation)) {
         state.page = 1;
         state.action = actionFilter.value = "";
         state.status = statusFilter.value = "";
         load();
-        return;
+        return generation;
       }
       state.items = [generation, ...state.items.filter((g) => g.id !== generation.id)].slice(0, LIMIT);
       state.total += 1;
       render();
+      return generation;
     },
     update(generation) {
       const before = known.get(generation.id);

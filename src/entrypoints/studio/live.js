@@ -2,6 +2,11 @@
 // (GET /api/generations/events, the bearer token in a header — EventSource cannot send
 // one), and polling GET /api/generations/{id} for the running ones whenever the stream
 // is not connected (the server has no such endpoint, or it dropped).
+//
+// The stream's events come in order (the server sends a generation only when its version
+// grew), but a read (a poll, a catch-up, the gallery's page, the create form's) can be
+// answered after newer news of the same generation arrived: each read notes the tick it
+// was asked at, and what it brings is dropped if that generation was heard of since.
 import { isTerminal } from "./dom.js";
 
 const POLL_MS = 1500;
@@ -15,6 +20,17 @@ export class Live {
     this.streaming = false;
     this.stopped = false;
     this.controller = null;
+    this.tick = 0;
+    this.heard = new Map();  // generation id → the tick of its last delivery
+  }
+
+  // The tick to note before a read: pass it to deliver() or heardSince() with the answer.
+  now() {
+    return this.tick;
+  }
+
+  heardSince(id, tick) {
+    return (this.heard.get(id) || 0) > tick;
   }
 
   start() {
@@ -43,8 +59,9 @@ export class Live {
     try {
       for (const id of [...this.running]) {
         try {
+          const asked = this.now();
           const generation = await this.api.get(`/api/generations/${encodeURIComponent(id)}`, { quiet: [404] });
-          this.deliver(generation);
+          this.deliver(generation, asked);
         } catch (error) {
           if (error.status === 404) this.running.delete(id);
         }
@@ -54,8 +71,12 @@ export class Live {
     }
   }
 
-  deliver(generation) {
+  // What the stream sends is delivered as it comes (`asked` null); a read's answer only if
+  // nothing newer about the generation was delivered since it was asked.
+  deliver(generation, asked = null) {
     if (!generation || !generation.id) return;
+    if (asked !== null && this.heardSince(generation.id, asked)) return;
+    this.heard.set(generation.id, ++this.tick);
     this.watch(generation);
     this.onChange(generation);
   }
@@ -91,9 +112,10 @@ export class Live {
 
   // What changed while no stream was open is read once when one opens.
   catchUp() {
+    const asked = this.now();
     for (const id of [...this.running]) {
       this.api.get(`/api/generations/${encodeURIComponent(id)}`, { quiet: [404] })
-        .then((g) => this.deliver(g), (error) => { if (error.status === 404) this.running.delete(id); });
+        .then((g) => this.deliver(g, asked), (error) => { if (error.status === 404) this.running.delete(id); });
     }
   }
 
@@ -135,8 +157,9 @@ export class Live {
     else if (payload && (payload.id || payload.generation_id)) {
       // Only the id of what changed: read the generation itself.
       const id = payload.id || payload.generation_id;
+      const asked = this.now();
       this.api.get(`/api/generations/${encodeURIComponent(id)}`, { quiet: [404] })
-        .then((g) => this.deliver(g), () => this.running.delete(id));
+        .then((g) => this.deliver(g, asked), () => this.running.delete(id));
     }
   }
 }
