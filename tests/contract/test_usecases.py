@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import attrs
 import pytest
 
 from base_core.errors import (
@@ -315,6 +314,15 @@ async def test_an_idempotency_key_creates_and_charges_once(world: World) -> None
         await world.create(num_outputs=2, key="req-1", prompt="a wolf")
     await world.user(BOB)
     assert (await world.create(BOB, num_outputs=2, key="req-1")).id != first.id
+
+
+async def test_only_a_create_with_an_idempotency_key_stores_its_fingerprint(world: World) -> None:
+    keyed = await world.create(key="req-2")
+    plain = await world.create()
+    assert keyed.request_fingerprint is not None and len(keyed.request_fingerprint) == 64
+    assert plain.request_fingerprint is None
+    assert (await world.studio.generation(ALICE, plain.id)).request_fingerprint is None
+    assert (await world.studio.generation(ALICE, keyed.id)).request_fingerprint == keyed.request_fingerprint
 
 
 # --- Replicate's news -------------------------------------------------------------------

@@ -69,10 +69,13 @@ async def create_generation(
     # An upload of the caller's is the service's own file: the URL policy (public hosts
     # only) is for what Replicate would fetch from elsewhere.
     prepared = ctx.registry.prepare(request, ALLOW_OWN if upload is not None else ctx.config.urls)
-    fingerprint = _fingerprint(request)
+    # The fingerprint tells a retry from another request under the same key: without a
+    # key nothing will ever compare it, so none is worked out.
+    fingerprint = None
     if idempotency_key is not None:
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InvalidRequest("idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        fingerprint = _fingerprint(request)
         replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
@@ -85,7 +88,7 @@ async def create_generation(
             upload.id if upload is not None else None,
         )
     except Conflict:
-        if idempotency_key is None:
+        if idempotency_key is None or fingerprint is None:
             raise
         # A concurrent request with the same key got there first.
         replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
@@ -141,7 +144,7 @@ async def _accept(
     request: GenerationRequest,
     prepared: PreparedGeneration,
     idempotency_key: str | None,
-    fingerprint: str,
+    fingerprint: str | None,
     upload_id: str | None = None,
 ) -> tuple[Generation, ReplicateToken]:
     """Hold the credits, store the generation and pick its first token, in one unit of work."""
