@@ -60,9 +60,7 @@ def freeze(value: Any) -> Any:
     if kind is dict and _TEXT_KEYS >= set(map(type, value)):
         if _SCALAR_TYPES >= set(map(type, value.values())):
             # A flat JSON object (settings, an input): one C copy, nothing to freeze.
-            flat = dict.__new__(FrozenDict)
-            dict.update(flat, value)
-            return flat
+            return frozen_copy(value)
         return FrozenDict(value)
     if isinstance(value, Mapping):
         return FrozenDict({str(key): item for key, item in value.items()})
@@ -70,6 +68,14 @@ def freeze(value: Any) -> Any:
         items = tuple(freeze(item) for item in value)
         return value if kind is tuple and all(a is b for a, b in zip(items, value)) else items
     return value
+
+
+def frozen_copy(values: dict[str, Any]) -> FrozenDict:
+    """A FrozenDict of `values`, whose keys are text and whose values are frozen already
+    (what the registry builds): one C copy, nothing checked."""
+    copy = dict.__new__(FrozenDict)
+    dict.update(copy, values)
+    return copy
 
 
 def freeze_mapping(value: Mapping[str, Any]) -> FrozenDict:

@@ -21,6 +21,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from base_core.converter import converter, problems
 from base_core.errors import InvalidRegistry, InvalidRequest, UnknownModel
+from base_core.frozen import FrozenDict, freeze, frozen_copy
 from base_core.image_urls import UrlPolicy
 from base_core.text import is_text
 
@@ -98,7 +99,7 @@ class SettingSpec:
         if isinstance(value, bool) or value not in self.options:
             allowed = ", ".join(json.dumps(o) for o in self.options)
             raise InvalidRequest(field, f"must be one of {allowed}")
-        return value
+        return value if type(value) is str else freeze(value)  # an option may be a list
 
     def _integer(self, value: Any, field: str, urls: UrlPolicy) -> int | float:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -184,11 +185,14 @@ class GenerationRequest:
 
 @attrs.frozen(slots=False)  # made per create: a dict-filling __init__ is cheaper
 class PreparedGeneration:
-    """A request that passed validation: the model, Replicate's input, the price."""
+    """A request that passed validation: the model, Replicate's input, the price.
+
+    Its values are frozen as a generation stores them (a setting Replicate wants in a list
+    is a tuple), so a generation takes them without copying."""
 
     model: ModelSpec
-    replicate_input: dict[str, Any]
-    settings: dict[str, Any]  # the effective settings (given values plus defaults)
+    replicate_input: FrozenDict
+    settings: FrozenDict  # the effective settings (given values plus defaults)
     num_outputs: int
     cost: int
 
@@ -203,13 +207,13 @@ class _Shape:
 
     What a request leaves out costs nothing per request: Replicate's input and the
     effective settings start as copies of `input_defaults` and `setting_defaults` (every
-    setting that has a default, in the model's order; a default Replicate wants in a list
-    is in `list_defaults`, put in a new list per request, since a list can be changed), and
-    only what the request gives is checked and written over them. A setting is looked up
-    by name in `settings`: how errors name it ("settings.<name>"), Replicate's key for it,
-    whether Replicate wants it in a list, and the check that turns a given value into
-    Replicate's (`spec.coerce` without its lookups). The top-level fields (prompt, image)
-    are walked in `top`, with whether each is required and its default.
+    setting that has a default, in the model's order, frozen; a default Replicate wants in
+    a list in a tuple), and only what the request gives is checked and written over them.
+    A setting is looked up by name in `settings`: how errors name it ("settings.<name>"),
+    Replicate's key for it, whether Replicate wants it in a list, and the check that turns
+    a given value into Replicate's (`spec.coerce` without its lookups). The top-level
+    fields (prompt, image) are walked in `top`, with whether each is required and its
+    default.
     """
 
     by_name: dict[str, SettingSpec]
@@ -217,7 +221,6 @@ class _Shape:
     required: tuple[str, ...]  # settings (not top-level fields) a request must give
     top: tuple[tuple[str, str, bool, bool, Any, Check], ...]
     input_defaults: dict[str, Any]
-    list_defaults: tuple[tuple[str, Any], ...]
     setting_defaults: dict[str, Any]
 
 
@@ -235,13 +238,15 @@ def _shape_of(model: ModelSpec) -> _Shape:
         },
         required=tuple(spec.name for spec in settings if spec.required),
         top=tuple(
-            (spec.name, spec.replicate_key, spec.as_list, spec.required, spec.default, check(spec))
+            (spec.name, spec.replicate_key, spec.as_list, spec.required, freeze(spec.default), check(spec))
             for spec in model.settings
             if spec.name in TOP_LEVEL_FIELDS
         ),
-        input_defaults={s.replicate_key: s.default for s in with_default if not s.as_list},
-        list_defaults=tuple((s.replicate_key, s.default) for s in with_default if s.as_list),
-        setting_defaults={spec.name: spec.default for spec in with_default},
+        input_defaults={
+            s.replicate_key: (freeze(s.default),) if s.as_list else freeze(s.default)
+            for s in with_default
+        },
+        setting_defaults={spec.name: freeze(spec.default) for spec in with_default},
     )
 
 
@@ -326,10 +331,8 @@ class ModelRegistry:
                 value = default
             else:
                 value = coerce(value, name, urls)
-            replicate_input[key] = [value] if as_list else value
+            replicate_input[key] = (value,) if as_list else value
         replicate_input.update(shape.input_defaults)
-        for key, default in shape.list_defaults:
-            replicate_input[key] = [default]
         effective = shape.setting_defaults.copy()
         settings = shape.settings
         for name, value in given.items():
@@ -337,7 +340,7 @@ class ModelRegistry:
                 continue
             field, key, as_list, coerce = settings[name]
             value = effective[name] = coerce(value, field, urls)
-            replicate_input[key] = [value] if as_list else value
+            replicate_input[key] = (value,) if as_list else value
         for name in shape.required:
             if given.get(name) is None:
                 raise InvalidRequest(f"settings.{name}", "is required")
@@ -345,8 +348,8 @@ class ModelRegistry:
         num_outputs = int(effective.get("num_outputs", 1))
         return PreparedGeneration(
             model=model,
-            replicate_input=replicate_input,
-            settings=effective,
+            replicate_input=frozen_copy(replicate_input),
+            settings=frozen_copy(effective),
             num_outputs=num_outputs,
             cost=model.price * num_outputs,
         )

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from base_core.converter import converter
 from base_core.errors import InvalidRegistry, InvalidRequest
+from base_core.frozen import FrozenDict
 from base_core.image_urls import UrlPolicy
 from base_core.registry import (
     Action,
@@ -104,7 +105,7 @@ def expected_input(model: ModelSpec, request: GenerationRequest) -> dict[str, An
             value = spec.default
         if value is None:
             continue
-        expected[spec.input_key or spec.name] = [value] if spec.as_list else value
+        expected[spec.input_key or spec.name] = (value,) if spec.as_list else value
     return expected
 
 
@@ -164,7 +165,7 @@ def test_defaults_fill_the_flux_input() -> None:
 def test_nano_banana_takes_the_image_as_a_list_under_image_input() -> None:
     url = "https://example.com/cat.png"
     prepared = REGISTRY.prepare(request_for(NANO_BANANA_EDIT, input_image_url=url))
-    assert prepared.replicate_input["image_input"] == [url]
+    assert prepared.replicate_input["image_input"] == (url,)
     assert "image" not in prepared.replicate_input
     assert "input_image_url" not in prepared.replicate_input
 
@@ -538,6 +539,16 @@ def test_any_model_maps_what_is_given_and_its_defaults_to_the_exact_input(data) 
     assert prepared.replicate_input == expected_input(model, request)
     defaults = {s.name: s.default for s in model.settings if s.name not in TOP_LEVEL and s.default is not None}
     assert prepared.settings == {**defaults, **{k: v for k, v in given_settings.items() if v is not None}}
+    # Frozen all the way down, as a generation stores them: it takes them as they are.
+    assert_frozen(prepared.replicate_input)
+    assert_frozen(prepared.settings)
+
+
+def assert_frozen(value: Any) -> None:
+    assert not isinstance(value, (list, dict)) or type(value) is FrozenDict, value
+    if isinstance(value, (tuple, FrozenDict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            assert_frozen(item)
 
 
 def models_of(registry: ModelRegistry) -> list[ModelSpec]:
