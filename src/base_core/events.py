@@ -42,7 +42,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -247,6 +247,25 @@ class TokenRetired(TokenEvent):
 @attrs.frozen(kw_only=True, slots=False)
 class UserRegistered(DomainEvent):
     user_id: str
+
+
+class RecordsEvents:
+    """An aggregate whose changes carry their domain events in `events` (a frozen attrs
+    class without slots, like every aggregate): what a store keeps is the state without
+    them."""
+
+    __slots__ = ()
+    events: tuple[DomainEvent, ...]
+
+    def without_events(self) -> Self:
+        if not self.events:
+            return self
+        stored = object.__new__(type(self))
+        _set_attribute(stored, "__dict__", {**self.__dict__, "events": ()})  # as frozen.replace
+        return stored
+
+
+_set_attribute = object.__setattr__
 
 
 class EventLog:

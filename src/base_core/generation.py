@@ -35,6 +35,7 @@ from base_core.events import (
     GenerationFailed,
     GenerationSubmitted,
     OutputsKept,
+    RecordsEvents,
 )
 from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace, restore
 from base_core.registry import Action
@@ -138,7 +139,7 @@ _ENDED_EVENTS: dict[Status, type[GenerationEnded]] = {
 
 
 @attrs.frozen(slots=False)
-class Generation:
+class Generation(RecordsEvents):
     """One image job. Frozen: every change is a new Generation carrying its `events`."""
 
     id: str
@@ -244,9 +245,6 @@ class Generation:
         if not self.is_visible_to(user_id):
             raise NotFound("generation", self.id)
 
-    def without_events(self) -> Generation:
-        return replace(self, events=()) if self.events else self
-
     # Commands: the service's own decisions. Not allowed → IllegalTransition.
 
     def submitted(self, prediction_id: str, token_id: str, now: datetime) -> Generation:
@@ -348,15 +346,17 @@ class Generation:
     def _ended_event(
         self, target: Status, changes: dict[str, Any], prediction_id: str | None, now: datetime
     ) -> GenerationEnded:
-        common: dict[str, Any] = {
-            "at": now, "generation_id": self.id, "user_id": self.user_id, "version": changes["version"],
-            "model_id": self.model_id, "action": str(self.action),
-            "prediction_id": prediction_id, "accepted_at": self.created_at,
-        }
         if target is C:
-            return GenerationCompleted(**common, outputs=len(changes["output_urls"]))
-        kind = _ENDED_EVENTS[target]
-        return kind(**common, message=changes["error_message"])  # type: ignore[call-arg]
+            kind: type[GenerationEnded] = GenerationCompleted
+            detail: dict[str, Any] = {"outputs": len(changes["output_urls"])}
+        else:
+            kind = _ENDED_EVENTS[target]
+            detail = {"message": changes["error_message"]}
+        return kind(
+            at=now, generation_id=self.id, user_id=self.user_id, version=changes["version"],
+            model_id=self.model_id, action=str(self.action), prediction_id=prediction_id,
+            accepted_at=self.created_at, **detail,
+        )
 
 
 # The sizes of a history page, shared with the HTTP layer's parameter declarations.

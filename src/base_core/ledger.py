@@ -37,6 +37,7 @@ from base_core.events import (
     CreditsRefunded,
     CreditsSettled,
     DomainEvent,
+    RecordsEvents,
 )
 from base_core.frozen import replace
 
@@ -98,7 +99,7 @@ class Hold:
 
 
 @attrs.frozen(slots=False)
-class CreditAccount:
+class CreditAccount(RecordsEvents):
     """One user's balance. Frozen: every method returns the account after the change, with
     the entry that records it and the domain event in `events`."""
 
@@ -195,9 +196,6 @@ class CreditAccount:
         details.setdefault("amount", abs(entry.amount))
         recorded = event(at=entry.created_at, user_id=self.user_id, balance=balance, key=entry.key, **details)
         return replace(self, balance=balance, events=(*self.events, recorded))
-
-    def without_events(self) -> CreditAccount:
-        return replace(self, events=()) if self.events else self
 
 
 def check_replay(

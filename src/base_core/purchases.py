@@ -31,6 +31,7 @@ from base_core.events import (
     PurchasePaid,
     PurchaseRefunded,
     PurchaseStarted,
+    RecordsEvents,
 )
 from base_core.frozen import replace
 from base_core.packs import STARS, CreditPack
@@ -68,7 +69,7 @@ def price_for(pack: CreditPack, provider: Provider) -> tuple[int, str] | None:
 
 
 @attrs.frozen(slots=False)
-class Purchase:
+class Purchase(RecordsEvents):
     id: str
     user_id: str
     pack_id: str
@@ -200,9 +201,6 @@ class Purchase:
             return None
         changed = replace(self, status=status, ended_at=now, updated_at=now)
         return self._with(changed, PurchaseEnded(at=now, status=status.value, reason=reason, **self._ids()))
-
-    def without_events(self) -> Purchase:
-        return replace(self, events=()) if self.events else self
 
     def _check(self, target: PurchaseStatus) -> None:
         if target not in TRANSITIONS[self.status]:

@@ -31,7 +31,14 @@ from base_core.errors import (
     TokenRateLimited,
     TokenRejected,
 )
-from base_core.events import DomainEvent, TokenAdded, TokenCooledDown, TokenEnabled, TokenRetired
+from base_core.events import (
+    DomainEvent,
+    RecordsEvents,
+    TokenAdded,
+    TokenCooledDown,
+    TokenEnabled,
+    TokenRetired,
+)
 from base_core.frozen import replace
 
 
@@ -72,7 +79,7 @@ def _least_recently_used(token: ReplicateToken) -> tuple[int, datetime | None, i
 
 
 @attrs.frozen(slots=False)
-class ReplicateToken:
+class ReplicateToken(RecordsEvents):
     """One API token of the pool. Frozen: every change returns the new state, with the
     domain events of the change (cooled down, retired, enabled) in `events`."""
 
@@ -137,9 +144,6 @@ class ReplicateToken:
 
     def disable(self, now: datetime, reason: str = "disabled by an operator") -> ReplicateToken:
         return self._retire(reason, now)
-
-    def without_events(self) -> ReplicateToken:
-        return replace(self, events=()) if self.events else self
 
     def _retire(self, reason: str, now: datetime) -> ReplicateToken:
         event = TokenRetired(at=now, token_id=self.id, label=self.label, reason=reason)

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import attrs
 
-from base_core.events import DomainEvent, UserRegistered
+from base_core.events import DomainEvent, RecordsEvents, UserRegistered
 from base_core.frozen import replace
 from base_core.text import strip_forbidden
 
 
 @attrs.frozen(slots=False)
-class User:
+class User(RecordsEvents):
     id: str
     created_at: datetime
     telegram_id: int | None = None
@@ -31,9 +31,6 @@ class User:
         if (self.telegram_username, self.telegram_first_name) == (username, first_name):
             return None
         return replace(self, telegram_username=username, telegram_first_name=first_name)
-
-    def without_events(self) -> User:
-        return replace(self, events=()) if self.events else self
 
 
 MAX_NAME_LENGTH = 256

@@ -37,17 +37,15 @@ class Table:
     def get(self, pk: Any) -> Any:
         return self.rows.get(pk)
 
-    def write(self, pk: Any, value: Any, undo: Undo) -> None:
-        """Store `value` (None deletes), noting in `undo` what it replaced."""
-        old = self.rows.get(pk)
+    def write(self, pk: Any, new: Any, undo: Undo) -> None:
+        """Store `new` (None deletes), noting in `undo` what it replaced."""
+        rows = self.rows
+        old = rows.get(pk)
         undo.append((self, pk, old))
-        self.put(pk, old, value)
-
-    def put(self, pk: Any, old: Any, new: Any) -> None:
         if new is None:
-            self.rows.pop(pk, None)
+            rows.pop(pk, None)
         else:
-            self.rows[pk] = new
+            rows[pk] = new
         keys_of = self._keys_of
         if keys_of is None:
             return
@@ -85,6 +83,7 @@ class Table:
 
 
 def undo_all(undo: Undo) -> None:
+    undone: Undo = []  # what undoing replaced: nobody needs it
     while undo:
         table, pk, old = undo.pop()
-        table.put(pk, table.rows.get(pk), old)
+        table.write(pk, old, undone)
