@@ -210,7 +210,11 @@ class Generation(RecordsEvents):
         return restore(cls, {
             "id": id, "user_id": user_id, "action": action, "model_id": model_id,
             "model_name": model_name, "prompt": prompt, "input_image_url": input_image_url,
-            "settings": freeze_mapping(settings), "replicate_input": freeze_mapping(replicate_input),
+            # A prepared request's are frozen already (registry.PreparedGeneration).
+            "settings": settings if type(settings) is FrozenDict else freeze_mapping(settings),
+            "replicate_input": (
+                replicate_input if type(replicate_input) is FrozenDict else freeze_mapping(replicate_input)
+            ),
             "cost": cost, "created_at": created_at, "updated_at": updated_at, "status": P,
             "prediction_id": None, "token_id": None, "output_urls": None, "error_message": None,
             "processing_time_ms": None, "completed_at": None, "deleted_at": None,

@@ -81,7 +81,17 @@ class Work:
     def __aenter__(self) -> Awaitable[UnitOfWork]:
         return self._uow.__aenter__()  # awaited by `async with` itself: no coroutine of ours
 
-    async def __aexit__(
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Awaitable[None]:
+        if not self._dispatcher.has_subscribers:  # nobody to tell: the unit of work's own end
+            return self._uow.__aexit__(exc_type, exc, tb)
+        return self._end_and_dispatch(exc_type, exc, tb)
+
+    async def _end_and_dispatch(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -89,7 +99,6 @@ class Work:
     ) -> None:
         uow = self._uow
         await uow.__aexit__(exc_type, exc, tb)
-        if self._dispatcher.has_subscribers:
-            events = uow.collect_events()
-            if events:
-                await self._dispatcher.dispatch(events)
+        events = uow.collect_events()
+        if events:
+            await self._dispatcher.dispatch(events)
