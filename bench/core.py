@@ -4,11 +4,15 @@ A lifecycle is what the service does for one generation: create (validate, price
 submit to the fake Replicate, record the prediction), then Replicate's `succeeded` news
 applied (complete and settle). The store grows as it goes, so a store whose reads scan
 the tables slows down here.
+
+The creates carry no idempotency key; `keyed=True` gives each one its own, as the studio
+does (the request's fingerprint, and a look for an earlier create under the key).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import attrs
@@ -58,13 +62,15 @@ async def _studio() -> tuple[Studio, FakeInference]:
     return studio, inference
 
 
-async def _lifecycles(studio: Studio, inference: FakeInference, count: int) -> None:
+async def _lifecycles(studio: Studio, inference: FakeInference, count: int, keyed: bool = False) -> None:
     users = [f"user-{n}" for n in range(USERS)]
     for user in users:
         await studio.ensure_user(user)
+    keys = itertools.count(1) if keyed else None
     for n in range(count):
         user = users[n % USERS]
-        generation = await studio.create_generation(user, REQUEST)
+        key = f"key-{next(keys)}" if keys is not None else None
+        generation = await studio.create_generation(user, REQUEST, key)
         assert generation.prediction_id is not None
         settled = await studio.apply_update(inference.complete(generation.prediction_id))
         assert settled is not None and settled.status.value == "completed"

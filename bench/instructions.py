@@ -8,10 +8,14 @@ studio) is the same in both runs, so the difference divided by 1,000 is what one
 lifecycle costs. Hash randomisation is off (PYTHONHASHSEED=0) so two runs of the same
 tree give the same figure to a fraction of a percent.
 
+`--keyed` counts lifecycles whose creates each carry an idempotency key, as the
+studio's do: the request's fingerprint and the look for an earlier create under the key
+come on top.
+
 `--parts` also counts, the same way (after the same warm-up, 0 and 1,000 repetitions,
 less what the repetition loop costs by itself), the pieces of a lifecycle that can run on
 their own: the registry's validation, the
-request fingerprint, building the accepted generation, an empty unit of work (a lifecycle
+request fingerprint (in a keyed lifecycle only), building the accepted generation, an empty unit of work (a lifecycle
 has three) and the fake Replicate's create and complete; the rest of a lifecycle is the
 repositories' reads and writes and the aggregates' transitions.
 """
@@ -33,11 +37,12 @@ STEP = 1000
 WARMUP = 200
 
 
-PARTS = ("prepare", "fingerprint", "accept", "unit of work", "fake replicate")
+FINGERPRINT = "fingerprint"
+PARTS = ("prepare", FINGERPRINT, "accept", "unit of work", "fake replicate")
 NOTHING = "nothing"  # the repetition loop alone, taken off each part's figure
 
 
-def _child(count: int, part: str | None = None) -> None:
+def _child(count: int, part: str | None = None, keyed: bool = False) -> None:
     """The measured program: a warm-up on one studio, then `count` lifecycles on a fresh
     one (what bench/core.py's `measure` does, without the clock), or `count` times `part`
     after a warm-up of lifecycles and of the part itself."""
@@ -45,10 +50,10 @@ def _child(count: int, part: str | None = None) -> None:
 
     async def run() -> None:
         studio, inference = await _studio()
-        await _lifecycles(studio, inference, WARMUP)
+        await _lifecycles(studio, inference, WARMUP, keyed)
         studio, inference = await _studio()
         if part is None:
-            await _lifecycles(studio, inference, count)
+            await _lifecycles(studio, inference, count, keyed)
             return
         await _lifecycles(studio, inference, WARMUP)
         step = _part(studio, inference, part)
@@ -105,7 +110,9 @@ def _part(studio: Any, inference: Any, part: str) -> Callable[[], Awaitable[obje
     return steps[part]
 
 
-def count_instructions(lifecycles: int, python: str = sys.executable, part: str | None = None) -> int:
+def count_instructions(
+    lifecycles: int, python: str = sys.executable, part: str | None = None, keyed: bool = False
+) -> int:
     """Instructions (Ir) of the whole child process for `lifecycles` lifecycles (or
     repetitions of `part`)."""
     with tempfile.TemporaryDirectory(prefix="base-callgrind-") as tmp:
@@ -114,7 +121,7 @@ def count_instructions(lifecycles: int, python: str = sys.executable, part: str 
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              python, "-m", "bench.instructions", "--child", str(lifecycles),
-             *(["--part", part] if part else [])],
+             *(["--part", part] if part else []), *(["--keyed"] if keyed else [])],
             check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         match = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.MULTILINE)
@@ -123,10 +130,12 @@ def count_instructions(lifecycles: int, python: str = sys.executable, part: str 
         return int(match.group(1))
 
 
-def per_lifecycle(lifecycles: int, python: str = sys.executable) -> tuple[int, int, float]:
+def per_lifecycle(
+    lifecycles: int, python: str = sys.executable, keyed: bool = False
+) -> tuple[int, int, float]:
     """The totals for `lifecycles` and `lifecycles + 1000`, and instructions per lifecycle."""
-    low = count_instructions(lifecycles, python)
-    high = count_instructions(lifecycles + STEP, python)
+    low = count_instructions(lifecycles, python, keyed=keyed)
+    high = count_instructions(lifecycles + STEP, python, keyed=keyed)
     return low, high, (high - low) / STEP
 
 
@@ -141,22 +150,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
     parser.add_argument("--lifecycles", type=int, default=200, help="N: the first run's count")
     parser.add_argument("--parts", action="store_true", help="also count a lifecycle's pieces")
+    parser.add_argument("--keyed", action="store_true", help="each create with an idempotency key")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part", choices=(*PARTS, NOTHING), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        _child(args.child, args.part)
+        _child(args.child, args.part, args.keyed)
         return 0
-    low, high, each = per_lifecycle(args.lifecycles)
-    print(f"{args.lifecycles:,} lifecycles: {low:,} instructions; "
+    low, high, each = per_lifecycle(args.lifecycles, keyed=args.keyed)
+    print(f"{args.lifecycles:,} {'keyed ' if args.keyed else ''}lifecycles: {low:,} instructions; "
           f"{args.lifecycles + STEP:,}: {high:,}; per lifecycle: {each:,.0f}", flush=True)
     if args.parts:
         rest = each
         loop = per_part(NOTHING)
         print(f"  (the repetition loop, taken off each part: {loop:,.0f})", flush=True)
         for part in PARTS:
+            if part == FINGERPRINT and not args.keyed:
+                continue  # only a create with an idempotency key works one out
             cost = per_part(part) - loop
-            times = 3 if part == "unit of work" else 1  # a lifecycle has three
+            # A lifecycle has three units of work; a keyed one a fourth, the look for an
+            # earlier create under its key.
+            times = (4 if args.keyed else 3) if part == "unit of work" else 1
             rest -= cost * times
             label = f"{part} (x{times})" if times > 1 else part
             print(f"  {label:22} {cost * times:10,.0f}  ({cost * times / each:.0%})", flush=True)
