@@ -329,7 +329,8 @@ class Generation(RecordsEvents):
                 at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
                 prediction_id=prediction_id or "", token_id=self.token_id,
             )
-            return replace(self, **changes, events=(*self.events, event))
+            changes["events"] = (*self.events, event)
+            return restore(Generation, {**self.__dict__, **changes})
         if update is None:
             changes["completed_at"] = now
             changes["error_message"] = news.message  # type: ignore[union-attr]
@@ -345,7 +346,7 @@ class Generation(RecordsEvents):
             else:
                 changes["error_message"] = update.error or _DEFAULT_MESSAGES[trigger]
         changes["events"] = (*self.events, self._ended_event(target, changes, prediction_id, now))
-        return replace(self, **changes)
+        return restore(Generation, {**self.__dict__, **changes})
 
     def _ended_event(
         self, target: Status, changes: dict[str, Any], prediction_id: str | None, now: datetime

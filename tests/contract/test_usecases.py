@@ -302,6 +302,21 @@ async def test_the_in_flight_cap_refuses_more_work(uow_factory) -> None:
     await world.create()
 
 
+async def test_a_retry_at_the_in_flight_cap_answers_the_create_it_repeats(uow_factory) -> None:
+    world = World(uow_factory, max_in_flight_per_user=1)
+    await world.token()
+    await world.user()
+    first = await world.create(key="req-cap")
+    again = await world.create(key="req-cap")
+    assert again.id == first.id
+    with pytest.raises(TooManyInFlight):
+        await world.create(key="req-other")
+    with pytest.raises(IdempotencyConflict):  # another request under the key: refused, not capped
+        await world.create(num_outputs=2, key="req-cap")
+    assert await world.studio.balance(ALICE) == INITIAL - 1
+    assert len([c for c in world.inference.calls if c[0] == "create"]) == 1
+
+
 async def test_an_idempotency_key_creates_and_charges_once(world: World) -> None:
     first = await world.create(num_outputs=2, key="req-1")
     again = await world.create(num_outputs=2, key="req-1")

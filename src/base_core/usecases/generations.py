@@ -76,9 +76,6 @@ async def create_generation(
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InvalidRequest("idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         fingerprint = _fingerprint(request)
-        replay = await _replayed(ctx, user_id, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
     provider_input = None
     if upload is not None:
         provider_input = await provider_input_for(ctx, prepared.replicate_input, request, upload)
@@ -95,6 +92,8 @@ async def create_generation(
         if replay is None:
             raise
         return replay
+    if token is None:  # created before under the same key: the request is answered again
+        return generation
     return await submit(ctx, generation.id, generation, token, provider_input)
 
 
@@ -131,8 +130,11 @@ async def _data_url(ctx: Context, upload: Upload) -> str:
 async def _replayed(ctx: Context, user_id: str, key: str, fingerprint: str) -> Generation | None:
     async with ctx.work() as uow:
         existing = await uow.generations.get_by_idempotency_key(user_id, key)
-    if existing is None:
-        return None
+    return None if existing is None else _same_request(existing, key, fingerprint)
+
+
+def _same_request(existing: Generation, key: str, fingerprint: str | None) -> Generation:
+    """The generation created before under `key`, if this request is the same one."""
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict(key)
     return existing
@@ -146,8 +148,11 @@ async def _accept(
     idempotency_key: str | None,
     fingerprint: str | None,
     upload_id: str | None = None,
-) -> tuple[Generation, ReplicateToken]:
-    """Hold the credits, store the generation and pick its first token, in one unit of work."""
+) -> tuple[Generation, ReplicateToken | None]:
+    """Hold the credits, store the generation and pick its first token, in one unit of
+    work; or, when a create under the same idempotency key is stored, that generation and
+    no token, with nothing held. (Two such requests at once: the second's insert meets the
+    key's unique index, a Conflict, and the caller reads the first.)"""
     now = ctx.clock.now()
     model = prepared.model
     generation = Generation.accept(
@@ -168,6 +173,10 @@ async def _accept(
         input_upload_id=upload_id,
     )
     async with ctx.work() as uow:
+        if idempotency_key is not None:
+            existing = await uow.generations.get_by_idempotency_key(user_id, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, idempotency_key, fingerprint), None
         account = await uow.ledger.account_for_update(user_id)
         if account is None:
             raise NotFound("user", user_id)
