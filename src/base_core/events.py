@@ -260,8 +260,10 @@ class RecordsEvents:
     def without_events(self) -> Self:
         if not self.events:
             return self
+        state = self.__dict__.copy()
+        state["events"] = ()
         stored = object.__new__(type(self))
-        _set_attribute(stored, "__dict__", {**self.__dict__, "events": ()})  # as frozen.replace
+        _set_attribute(stored, "__dict__", state)  # as frozen.replace
         return stored
 
 
