@@ -101,6 +101,12 @@ def replace(obj: T, **changes: Any) -> T:
     sixth of `attrs.evolve`'s cost, which runs `__init__` and its converters again for
     values that are already checked. Only the aggregates' own transitions call it, with
     values of the fields' types.
+
+    The transitions every generation goes through (accepted, submitted, advanced, its
+    hold resolved and its account posted, its token's request counted) skip it: they copy
+    `__dict__`, store the changed fields into the copy and `restore` it, which spares the
+    keyword dict and its merge (about 2,000 instructions a change, counted with
+    bench/instructions.py).
     """
     new = object.__new__(type(obj))
     state = {**obj.__dict__, **changes}

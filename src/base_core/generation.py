@@ -265,10 +265,14 @@ class Generation(RecordsEvents):
             at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
             prediction_id=prediction_id, token_id=token_id,
         )
-        return replace(
-            self, status=target, updated_at=now, prediction_id=prediction_id,
-            token_id=token_id, version=self.version + 1, events=(*self.events, event),
-        )
+        state = self.__dict__.copy()
+        state["status"] = target
+        state["updated_at"] = now
+        state["prediction_id"] = prediction_id
+        state["token_id"] = token_id
+        state["version"] = self.version + 1
+        state["events"] = (*self.events, event)
+        return restore(Generation, state)
 
     def delete(self, now: datetime) -> Generation:
         if self.is_deleted:

@@ -39,7 +39,7 @@ from base_core.events import (
     DomainEvent,
     RecordsEvents,
 )
-from base_core.frozen import replace
+from base_core.frozen import restore
 
 DEFAULT_HOLD_TTL = timedelta(hours=2)  # Replicate stops a prediction after 30 minutes
 PURCHASE_REASON = "purchase"
@@ -95,7 +95,10 @@ class Hold:
     def resolved(self, state: HoldState, now: datetime) -> Hold:
         if self.state is not _PENDING:
             raise HoldAlreadyResolved(self.key, self.state.value)
-        return replace(self, state=state, resolved_at=now)
+        changed = self.__dict__.copy()
+        changed["state"] = state
+        changed["resolved_at"] = now
+        return restore(Hold, changed)
 
 
 @attrs.frozen(slots=False)
@@ -195,7 +198,10 @@ class CreditAccount(RecordsEvents):
             raise InsufficientCredits(needed=-entry.amount, available=self.balance)
         details.setdefault("amount", abs(entry.amount))
         recorded = event(at=entry.created_at, user_id=self.user_id, balance=balance, key=entry.key, **details)
-        return replace(self, balance=balance, events=(*self.events, recorded))
+        state = self.__dict__.copy()
+        state["balance"] = balance
+        state["events"] = (*self.events, recorded)
+        return restore(CreditAccount, state)
 
 
 def check_replay(

@@ -39,7 +39,7 @@ from base_core.events import (
     TokenEnabled,
     TokenRetired,
 )
-from base_core.frozen import replace
+from base_core.frozen import replace, restore
 
 
 @attrs.frozen
@@ -109,7 +109,10 @@ class ReplicateToken(RecordsEvents):
         return self.is_active and (self.cooldown_until is None or self.cooldown_until <= now)
 
     def record_request(self, now: datetime) -> ReplicateToken:
-        return replace(self, request_count=self.request_count + 1, last_used_at=now)
+        state = self.__dict__.copy()
+        state["request_count"] = self.request_count + 1
+        state["last_used_at"] = now
+        return restore(ReplicateToken, state)
 
     def record_success(self) -> ReplicateToken | None:
         """The token with its failures in a row forgotten; None when there were none
