@@ -159,7 +159,8 @@ class CreditAccount(RecordsEvents):
     ) -> tuple[CreditAccount, Hold, LedgerEntry]:
         if amount < 0:
             raise InvalidRequest("amount", "a hold must not be negative")
-        entry = LedgerEntry(key, self.user_id, _HOLD, -amount, now, hold_key=key, reason="hold")
+        # By position (… hold_key, reason): a class called with keywords builds a dict of them.
+        entry = LedgerEntry(key, self.user_id, _HOLD, -amount, now, key, "hold")
         account = self._post(entry, CreditsHeld, hold_key=key)
         return account, Hold(key, self.user_id, amount, _PENDING, now, now + ttl), entry
 
@@ -186,9 +187,8 @@ class CreditAccount(RecordsEvents):
             raise ValueError("the hold belongs to another account")
         resolved = hold.resolved(state, now)
         reason = str(kind)  # a StrEnum's str is its value
-        entry = LedgerEntry(
-            f"{reason}:{hold.key}", self.user_id, kind, refund, now, hold_key=hold.key, reason=reason
-        )
+        # By position (… hold_key, reason), as in `hold`.
+        entry = LedgerEntry(f"{reason}:{hold.key}", self.user_id, kind, refund, now, hold.key, reason)
         return resolved, entry
 
     def _post(self, entry: LedgerEntry, event: type[CreditEvent], **details: Any) -> CreditAccount:

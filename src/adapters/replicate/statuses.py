@@ -41,13 +41,9 @@ def update_for(
     """What Replicate said about a prediction, as the core's PredictionUpdate."""
     if status == "aborted" and not error:
         error = "prediction aborted"
+    # By position, in the fields' order: a class called with keywords builds a dict of them.
     return PredictionUpdate(
-        prediction_id=prediction_id,
-        trigger=TRIGGERS.get(status, _RUNNING),
-        output=outputs_of(output),
-        error=error,
-        predict_time=predict_time,
-        completed_at=completed_at,
+        prediction_id, TRIGGERS.get(status, _RUNNING), outputs_of(output), error, predict_time, completed_at
     )
 
 
