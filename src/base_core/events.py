@@ -8,7 +8,11 @@ dispatches nothing. Logging, metrics and the live feed subscribe to the dispatch
 Events are small frozen values in the product's words: ids, amounts, states, times. They
 never carry secrets or user input (no prompts, no tokens' secrets). They are made on every
 change and dropped once dispatched, so they have no slots: attrs's `__init__` then fills
-the instance's dict instead of calling `object.__setattr__` once per field.
+the instance's dict instead of calling `object.__setattr__` once per field. The generation
+events also take their fields by position (`at`, `generation_id`, `user_id`, `version`,
+then their own, in order): the transitions every generation goes through build them that
+way, since a class called with keywords first builds a dict of them. Everything else
+names the fields.
 
     GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
@@ -47,7 +51,7 @@ from typing import Any, Self
 import attrs
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class DomainEvent:
     at: datetime
 
@@ -55,30 +59,30 @@ class DomainEvent:
 # Generations
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationEvent(DomainEvent):
     generation_id: str
     user_id: str
     # The generation's version after this change (`Generation.version`); 0 when the event
     # changed nothing stored (OutputsNotKept). Left out of equality: two events telling
     # the same thing are equal whichever version they were numbered with.
-    version: int = attrs.field(default=0, eq=False)
+    version: int = attrs.field(eq=False)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationAccepted(GenerationEvent):
     model_id: str
     action: str
     cost: int
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationSubmitted(GenerationEvent):
     prediction_id: str
     token_id: str | None
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationEnded(GenerationEvent):
     """One of the three endings; `accepted_at` tells how long it took."""
 
@@ -88,32 +92,32 @@ class GenerationEnded(GenerationEvent):
     accepted_at: datetime
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationCompleted(GenerationEnded):
     outputs: int
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationFailed(GenerationEnded):
     message: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationCanceled(GenerationEnded):
     message: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class GenerationDeleted(GenerationEvent):
     pass
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class OutputsKept(GenerationEvent):
     outputs: int
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class OutputsNotKept(GenerationEvent):
     """Copying the results failed (nothing changed; the reconciler tries again)."""
 

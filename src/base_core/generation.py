@@ -200,10 +200,10 @@ class Generation(RecordsEvents):
         input_upload_id: str | None = None,
     ) -> Generation:
         """A new generation, pending, its credits held by the caller."""
+        # By position (events.py): at, generation_id, user_id, version, model_id, action,
+        # cost. str() of a StrEnum member is its value, without `.value`'s descriptor call.
         event = GenerationAccepted(
-            at=created_at, generation_id=id, user_id=user_id, model_id=model_id,
-            # str() of a StrEnum member is its value, without `.value`'s descriptor call.
-            action=str(action if type(action) is Action else Action(action)), cost=cost, version=1,
+            created_at, id, user_id, 1, model_id, str(action if type(action) is Action else Action(action)), cost
         )
         # Every field, as `__init__` would set it (a test checks that it is every field and
         # the same generation), without its calls of the converters for fields that are None:
@@ -261,10 +261,8 @@ class Generation(RecordsEvents):
         target = TRANSITIONS.get((self.status, _SUBMIT))
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
-        event = GenerationSubmitted(
-            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
-            prediction_id=prediction_id, token_id=token_id,
-        )
+        # By position (events.py): at, generation_id, user_id, version, prediction_id, token_id.
+        event = GenerationSubmitted(now, self.id, self.user_id, self.version + 1, prediction_id, token_id)
         state = self.__dict__.copy()
         state["status"] = target
         state["updated_at"] = now
@@ -340,9 +338,8 @@ class Generation(RecordsEvents):
         if prediction_id is None and update is not None:
             prediction_id = state["prediction_id"] = update.prediction_id
         if target not in TERMINAL:
-            event: DomainEvent = GenerationSubmitted(
-                at=now, generation_id=self.id, user_id=self.user_id, version=version,
-                prediction_id=prediction_id or "", token_id=self.token_id,
+            event: DomainEvent = GenerationSubmitted(  # by position, as in `submitted`
+                now, self.id, self.user_id, version, prediction_id or "", self.token_id
             )
             state["events"] = (*self.events, event)
             return restore(Generation, state)
@@ -367,16 +364,17 @@ class Generation(RecordsEvents):
         self, target: Status, state: dict[str, Any], prediction_id: str | None, now: datetime
     ) -> GenerationEnded:
         """The event of reaching `target`, whose new `state` is given."""
+        # By position (events.py): at, generation_id, user_id, version, model_id, action,
+        # prediction_id, accepted_at, then `outputs` (completed) or `message` (the others).
         if target is C:
             kind: type[GenerationEnded] = GenerationCompleted
-            detail: dict[str, Any] = {"outputs": len(state["output_urls"])}
+            detail: object = len(state["output_urls"])
         else:
             kind = _ENDED_EVENTS[target]
-            detail = {"message": state["error_message"]}
-        return kind(
-            at=now, generation_id=self.id, user_id=self.user_id, version=state["version"],
-            model_id=self.model_id, action=str(self.action), prediction_id=prediction_id,
-            accepted_at=self.created_at, **detail,
+            detail = state["error_message"]
+        return kind(  # type: ignore[call-arg]  # each ending adds one field to GenerationEnded's
+            now, self.id, self.user_id, state["version"], self.model_id, str(self.action),
+            prediction_id, self.created_at, detail,
         )
 
 

@@ -75,14 +75,26 @@ async def test_a_lifecycle_tells_every_step_in_order(studio, recorder) -> None:
     generation = await studio.create_generation("alice", REQUEST)
     accepted, held, submitted = recorder.events
     assert recorder.kinds() == [GenerationAccepted, CreditsHeld, GenerationSubmitted]
-    assert (accepted.generation_id, accepted.cost, accepted.model_id) == (generation.id, 1, "flux-schnell")
+    # Whole events, named field by field: the transitions build them by position.
+    at, gid = generation.created_at, generation.id
+    assert accepted == GenerationAccepted(
+        at=at, generation_id=gid, user_id="alice", version=1, model_id="flux-schnell", action="create", cost=1
+    )
     assert (held.amount, held.balance, held.hold_key) == (1, 9, f"hold:{generation.id}")
-    assert submitted.prediction_id == generation.prediction_id
+    assert submitted == GenerationSubmitted(
+        at=generation.updated_at, generation_id=gid, user_id="alice", version=2,
+        prediction_id=generation.prediction_id, token_id=generation.token_id,
+    )
+    assert (accepted.version, submitted.version, generation.version) == (1, 2, 2)  # not in ==
 
-    await studio.apply_update(inference.complete(generation.prediction_id))
+    done = await studio.apply_update(inference.complete(generation.prediction_id))
     completed, settled = recorder.events
     assert recorder.kinds() == [GenerationCompleted, CreditsSettled]
-    assert (completed.outputs, completed.accepted_at) == (1, generation.created_at)
+    assert completed == GenerationCompleted(
+        at=done.updated_at, generation_id=gid, user_id="alice", version=3, model_id="flux-schnell",
+        action="create", prediction_id=generation.prediction_id, accepted_at=generation.created_at, outputs=1,
+    )
+    assert (completed.version, done.version) == (3, 3)
     assert (settled.amount, settled.refunded, settled.balance) == (1, 0, 9)
 
     # A duplicate of the same news changes nothing and tells nothing.

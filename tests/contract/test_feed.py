@@ -187,7 +187,7 @@ async def test_committed_generation_events_are_published_through_the_dispatcher(
     await dispatcher.dispatch([
         GenerationSubmitted(at=now, generation_id="g1", user_id="u1", version=2,
                             prediction_id="p1", token_id="t1"),
-        OutputsNotKept(at=now, generation_id="g1", user_id="u1", reason="down"),  # changes nothing
+        OutputsNotKept(at=now, generation_id="g1", user_id="u1", version=0, reason="down"),  # changes nothing
     ])
     assert heard.changes == [GenerationChange("g1", "u1", 2)]
 

@@ -212,7 +212,7 @@ def test_accepting_and_deleting_record_their_events() -> None:
         "id", "user_id", "action", "model_id", "model_name", "prompt", "input_image_url",
         "settings", "replicate_input", "cost", "created_at", "updated_at")})
     assert accepted.events == (GenerationAccepted(
-        at=T0, generation_id="g1", user_id="u1", model_id="flux-schnell", action="create", cost=1),)
+        at=T0, generation_id="g1", user_id="u1", version=1, model_id="flux-schnell", action="create", cost=1),)
     done = accepted.without_events().advance(Failure("x"), T0).without_events()
     deleted = done.delete(T0)
     assert [type(e) for e in deleted.events] == [GenerationDeleted] and done.deleted_at is None

@@ -32,7 +32,8 @@ async def keep_outputs(ctx: Context, generation_id: str) -> Generation | None:
         stored = await ctx.outputs.keep(generation.id, list(generation.source_urls or ()))
     except OutputCopyFailed as error:
         failed = OutputsNotKept(
-            at=ctx.clock.now(), generation_id=generation.id, user_id=generation.user_id, reason=error.message
+            at=ctx.clock.now(), generation_id=generation.id, user_id=generation.user_id, version=0,
+            reason=error.message,
         )
         await ctx.dispatcher.dispatch([failed])
         return None
