@@ -363,6 +363,14 @@ def _problems_of(model: ModelSpec, path: str) -> list[str]:
     names = [s.name for s in model.settings]
     for name in sorted({n for n in names if names.count(n) > 1}):
         found.append(f"{path}.settings.{name}: duplicate setting name")
+    # Two settings writing the same key of Replicate's input: which one wins would depend
+    # on which the request gives.
+    keys: dict[str, str] = {}
+    for spec in model.settings:
+        first = keys.setdefault(spec.replicate_key, spec.name)
+        if first != spec.name:
+            taken = f"Replicate's key {spec.replicate_key!r} is taken by setting {first!r}"
+            found.append(f"{path}.settings.{spec.name}.inputKey: {taken}")
     for spec in model.settings:
         where = f"{path}.settings.{spec.name}"
         if spec.type is SettingType.SELECT and not spec.options:

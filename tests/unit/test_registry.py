@@ -470,6 +470,8 @@ def setting_specs(draw, name: str) -> SettingSpec:
 def model_specs(draw, model_id: str) -> ModelSpec:
     setting_names = draw(st.lists(names.filter(lambda n: n not in TOP_LEVEL), max_size=5, unique=True))
     settings_ = [draw(setting_specs(n)) for n in setting_names]
+    keys = [spec.replicate_key for spec in settings_]
+    assume(len(set(keys)) == len(keys) and not set(keys) & {"prompt", "image", "image_input"})
     if draw(st.booleans()):
         settings_.insert(0, SettingSpec("prompt", draw(labels), SettingType.TEXTAREA, required=True, max=4000))
     if draw(st.booleans()):
@@ -712,6 +714,8 @@ def test_rules_beyond_types_name_their_path() -> None:
         {**MINIMAL, "price": -1},
         {**MINIMAL, "id": "two", "settings": [select, image, {"name": "a", "type": "text"}, {"name": "a", "type": "text"}]},
         {**MINIMAL},
+        {**MINIMAL, "id": "three", "settings": [{"name": "seed", "type": "text"},
+                                                {"name": "noise", "type": "text", "inputKey": "seed"}]},
     ]}
     assert problems_of(data) == (
         "models[0].price: must not be negative",
@@ -719,6 +723,7 @@ def test_rules_beyond_types_name_their_path() -> None:
         "models[1].settings.look.options: a select needs options",
         "models[1].settings.picture.type: the image setting is 'input_image_url'",
         "models[2].id: duplicate model id 'm'",
+        "models[3].settings.noise.inputKey: Replicate's key 'seed' is taken by setting 'seed'",
     )
 
 
