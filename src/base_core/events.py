@@ -9,10 +9,10 @@ Events are small frozen values in the product's words: ids, amounts, states, tim
 never carry secrets or user input (no prompts, no tokens' secrets). They are made on every
 change and dropped once dispatched, so they have no slots: attrs's `__init__` then fills
 the instance's dict instead of calling `object.__setattr__` once per field. The generation
-events also take their fields by position (`at`, `generation_id`, `user_id`, `version`,
+and credit events also take their fields by position (`at`, then the base class's fields,
 then their own, in order): the transitions every generation goes through build them that
-way, since a class called with keywords first builds a dict of them. Everything else
-names the fields.
+way (`Generation`, `CreditAccount._post`), since a class called with keywords first builds
+a dict of them. Everything else names the fields.
 
     GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
@@ -127,7 +127,7 @@ class OutputsNotKept(GenerationEvent):
 # Credits
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditEvent(DomainEvent):
     user_id: str
     amount: int  # always positive; the event's kind says which way it went
@@ -135,22 +135,22 @@ class CreditEvent(DomainEvent):
     key: str  # the ledger entry's key
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsGranted(CreditEvent):
     reason: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsDeducted(CreditEvent):
     reason: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsHeld(CreditEvent):
     hold_key: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsSettled(CreditEvent):
     """`amount` was charged; `refunded` of the hold came back."""
 
@@ -158,12 +158,12 @@ class CreditsSettled(CreditEvent):
     refunded: int
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsRefunded(CreditEvent):
     hold_key: str
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(slots=False)
 class CreditsPurchased(CreditEvent):
     """A payment credited `amount` credits: what a "credits purchased" counter counts."""
 

@@ -116,7 +116,7 @@ class CreditAccount(RecordsEvents):
         if amount <= 0:
             raise InvalidRequest("amount", "a grant must be positive")
         entry = LedgerEntry(key, self.user_id, EntryKind.GRANT, amount, now, reason=reason)
-        return self._post(entry, CreditsGranted, reason=reason), entry
+        return self._post(entry, CreditsGranted, amount, reason), entry
 
     def adjust(
         self, amount: int, key: str, now: datetime, reason: str
@@ -126,7 +126,7 @@ class CreditAccount(RecordsEvents):
             raise InvalidRequest("amount", "must not be zero")
         entry = LedgerEntry(key, self.user_id, EntryKind.ADJUST, amount, now, reason=reason)
         kind = CreditsGranted if amount > 0 else CreditsDeducted
-        return self._post(entry, kind, reason=reason), entry
+        return self._post(entry, kind, abs(amount), reason), entry
 
     def credit_purchase(
         self, amount: int, key: str, now: datetime, *, purchase_id: str, provider: str, pack_id: str
@@ -137,7 +137,7 @@ class CreditAccount(RecordsEvents):
         entry = LedgerEntry(
             key, self.user_id, EntryKind.GRANT, amount, now, reason=PURCHASE_REASON, purchase_id=purchase_id
         )
-        account = self._post(entry, CreditsPurchased, purchase_id=purchase_id, provider=provider, pack_id=pack_id)
+        account = self._post(entry, CreditsPurchased, amount, purchase_id, provider, pack_id)
         return account, entry
 
     def take_back_purchase(
@@ -152,7 +152,7 @@ class CreditAccount(RecordsEvents):
             key, self.user_id, EntryKind.ADJUST, -taken, now, reason=PURCHASE_REFUND_REASON,
             purchase_id=purchase_id,
         )
-        return self._post(entry, CreditsDeducted, reason=PURCHASE_REFUND_REASON), entry, taken
+        return self._post(entry, CreditsDeducted, taken, PURCHASE_REFUND_REASON), entry, taken
 
     def hold(
         self, amount: int, key: str, now: datetime, ttl: timedelta = DEFAULT_HOLD_TTL
@@ -161,7 +161,7 @@ class CreditAccount(RecordsEvents):
             raise InvalidRequest("amount", "a hold must not be negative")
         # By position (… hold_key, reason): a class called with keywords builds a dict of them.
         entry = LedgerEntry(key, self.user_id, _HOLD, -amount, now, key, "hold")
-        account = self._post(entry, CreditsHeld, hold_key=key)
+        account = self._post(entry, CreditsHeld, amount, key)
         return account, Hold(key, self.user_id, amount, _PENDING, now, now + ttl), entry
 
     def settle(
@@ -173,12 +173,12 @@ class CreditAccount(RecordsEvents):
             raise InvalidRequest("charge", f"must be between 0 and {hold.amount}")
         refund = hold.amount - charge
         resolved, entry = self._resolve(hold, _SETTLED, _SETTLE, refund, now)
-        account = self._post(entry, CreditsSettled, amount=charge, hold_key=hold.key, refunded=refund)
+        account = self._post(entry, CreditsSettled, charge, hold.key, refund)
         return account, resolved, entry
 
     def void(self, hold: Hold, now: datetime) -> tuple[CreditAccount, Hold, LedgerEntry]:
         resolved, entry = self._resolve(hold, _VOIDED, _VOID, hold.amount, now)
-        return self._post(entry, CreditsRefunded, hold_key=hold.key), resolved, entry
+        return self._post(entry, CreditsRefunded, hold.amount, hold.key), resolved, entry
 
     def _resolve(
         self, hold: Hold, state: HoldState, kind: EntryKind, refund: int, now: datetime
@@ -191,13 +191,15 @@ class CreditAccount(RecordsEvents):
         entry = LedgerEntry(f"{reason}:{hold.key}", self.user_id, kind, refund, now, hold.key, reason)
         return resolved, entry
 
-    def _post(self, entry: LedgerEntry, event: type[CreditEvent], **details: Any) -> CreditAccount:
-        """The account with `entry` posted: the one place a balance changes."""
+    def _post(self, entry: LedgerEntry, event: type[CreditEvent], amount: int, *own: Any) -> CreditAccount:
+        """The account with `entry` posted: the one place a balance changes. Its event is
+        `event(at, user_id, amount, balance, key, *own)`, `own` being the event's own fields
+        in their order (events.py): built by position, since a class called with keywords
+        builds a dict of them first."""
         balance = self.balance + entry.amount
         if balance < 0:
             raise InsufficientCredits(needed=-entry.amount, available=self.balance)
-        details.setdefault("amount", abs(entry.amount))
-        recorded = event(at=entry.created_at, user_id=self.user_id, balance=balance, key=entry.key, **details)
+        recorded = event(entry.created_at, self.user_id, amount, balance, entry.key, *own)
         state = self.__dict__.copy()
         state["balance"] = balance
         state["events"] = (*self.events, recorded)
