@@ -346,12 +346,10 @@ class ModelRegistry:
                 raise InvalidRequest(f"settings.{name}", "is required")
 
         num_outputs = int(effective.get("num_outputs", 1))
+        # By position (model, replicate_input, settings, num_outputs, cost): a class called
+        # with keywords builds a dict of them first.
         return PreparedGeneration(
-            model=model,
-            replicate_input=frozen_copy(replicate_input),
-            settings=frozen_copy(effective),
-            num_outputs=num_outputs,
-            cost=model.price * num_outputs,
+            model, frozen_copy(replicate_input), frozen_copy(effective), num_outputs, model.price * num_outputs
         )
 
 
