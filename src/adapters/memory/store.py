@@ -120,9 +120,18 @@ class MemoryStore:
             "purchases": MemoryPurchaseRepository(self),
             "files": MemoryFileRepository(self),
         }
+        self._unit_state: dict[str, object] = {"_store": self, **self.repositories}
 
     def unit_of_work(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self)
+        """A unit of work on this store: its state is a copy of the store's own (the store
+        and its repositories) and a fresh list for what it commits. Made without
+        `__init__`: filling a new instance's dict from a prepared one costs less than
+        setting its attributes one by one."""
+        uow = object.__new__(MemoryUnitOfWork)
+        state = self._unit_state.copy()
+        state["_committed"] = []
+        uow.__dict__ = state
+        return uow
 
     __call__ = unit_of_work
 
@@ -413,7 +422,8 @@ class MemoryFileRepository(_Repository):
 
 class MemoryUnitOfWork:
     """One transaction: the store's lock from `__aenter__` to `__aexit__`, the store's
-    repositories meanwhile, its writes undone unless committed."""
+    repositories meanwhile, its writes undone unless committed. Made by
+    `MemoryStore.unit_of_work` (or calling the store)."""
 
     # Typed as the ports: the UnitOfWork protocol declares plain (settable) attributes.
     users: UserRepository
@@ -424,10 +434,9 @@ class MemoryUnitOfWork:
     purchases: PurchaseRepository
     files: FileRepository
 
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-        self._committed: list[DomainEvent] = []
-        self.__dict__.update(store.repositories)
+    # Set by MemoryStore.unit_of_work, with the repositories above.
+    _store: MemoryStore
+    _committed: list[DomainEvent]
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         waiting = self._store.lock.take()
