@@ -127,6 +127,25 @@ async def test_a_refused_request_tells_nothing(uow_factory, recorder) -> None:
     assert recorder.kinds() == []
 
 
+async def test_a_subscriber_hears_from_the_units_of_work_begun_after_it_subscribed(uow_factory, recorder) -> None:
+    dispatcher = EventDispatcher()
+    studio, _ = make_studio(uow_factory, dispatcher)
+    await studio.ensure_user("alice")
+    ctx = studio.context
+    begun = ctx.work()  # nobody subscribed yet: nothing will hand its events out
+    dispatcher.subscribe(recorder)
+    async with begun as uow:
+        account = await uow.ledger.account_for_update("alice")
+        account, entry = account.grant(5, "grant:before", ctx.clock.now())
+        await uow.ledger.append(entry)
+        await uow.ledger.save_account(account)
+        await uow.commit()
+    assert recorder.kinds() == []
+    await studio.adjust_credits("alice", 5, "a correction")
+    assert recorder.kinds() == [CreditsGranted]
+    assert await studio.balance("alice") == 20
+
+
 async def test_a_rolled_back_unit_of_work_dispatches_nothing_and_a_committed_one_does(studio, recorder) -> None:
     studio, _ = studio
     await studio.ensure_user("alice")

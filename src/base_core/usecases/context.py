@@ -59,9 +59,14 @@ class Context:
     # How Replicate reads an upload given as input; None: a data URL read from the store.
     links: InputLinks | None = None
 
-    def work(self) -> Work:
-        """A unit of work whose committed events reach the dispatcher once it is closed."""
-        return Work(self.uow(), self.dispatcher)
+    def work(self) -> Work | UnitOfWork:
+        """A unit of work whose committed events reach the dispatcher once it is closed;
+        the unit of work itself when nobody has subscribed (asked here, at its start: a
+        subscriber added meanwhile hears from the next one on)."""
+        uow = self.uow()
+        if not self.dispatcher.has_subscribers:
+            return uow
+        return Work(uow, self.dispatcher)
 
 
 class Work:
@@ -81,17 +86,7 @@ class Work:
     def __aenter__(self) -> Awaitable[UnitOfWork]:
         return self._uow.__aenter__()  # awaited by `async with` itself: no coroutine of ours
 
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        if not self._dispatcher.has_subscribers:  # nobody to tell: the unit of work's own end
-            return self._uow.__aexit__(exc_type, exc, tb)
-        return self._end_and_dispatch(exc_type, exc, tb)
-
-    async def _end_and_dispatch(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
