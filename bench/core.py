@@ -6,7 +6,10 @@ applied (complete and settle). The store grows as it goes, so a store whose read
 the tables slows down here.
 
 The creates carry no idempotency key; `keyed=True` gives each one its own, as the studio
-does (the request's fingerprint, and a look for an earlier create under the key).
+does (the request's fingerprint, and a look for an earlier create under the key). Nobody
+subscribes to the domain events (an embedder's studio without logs or metrics);
+`subscribed=True` adds one subscriber that does nothing, as a served studio has its log
+and metrics subscribers, so every unit of work hands its events out.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ class CoreResult:
         return self.lifecycles / self.cpu_seconds
 
 
-async def _studio() -> tuple[Studio, FakeInference]:
+def _ignore(event: object) -> None:
+    return None
+
+
+async def _studio(subscribed: bool = False) -> tuple[Studio, FakeInference]:
     clock = ManualClock()
     inference = FakeInference(clock)
     context = Context(
@@ -56,6 +63,8 @@ async def _studio() -> tuple[Studio, FakeInference]:
         ids=SequentialIds(),
         config=StudioConfig(initial_credits=10**9),
     )
+    if subscribed:
+        context.dispatcher.subscribe(_ignore)
     studio = Studio(context)
     await studio.add_token("r8_bench_token_1")
     await studio.add_token("r8_bench_token_2")

@@ -10,14 +10,16 @@ tree give the same figure to a fraction of a percent.
 
 `--keyed` counts lifecycles whose creates each carry an idempotency key, as the
 studio's do: the request's fingerprint and the look for an earlier create under the key
-come on top.
+come on top. `--subscribed` counts them with one subscriber to the domain events (that
+does nothing), as a served studio has its log and metrics subscribers: every unit of
+work then collects and dispatches its events.
 
 `--parts` also counts, the same way (after the same warm-up, 0 and 1,000 repetitions,
 less what the repetition loop costs by itself), the pieces of a lifecycle that can run on
-their own: the registry's validation, the
-request fingerprint (in a keyed lifecycle only), building the accepted generation, an empty unit of work (a lifecycle
-has three) and the fake Replicate's create and complete; the rest of a lifecycle is the
-repositories' reads and writes and the aggregates' transitions.
+their own: the registry's validation, the request fingerprint (in a keyed lifecycle
+only), building the accepted generation, an empty unit of work (a lifecycle has three) and
+the fake Replicate's create and complete; the rest of a lifecycle is the repositories'
+reads and writes and the aggregates' transitions.
 """
 
 from __future__ import annotations
@@ -42,16 +44,16 @@ PARTS = ("prepare", FINGERPRINT, "accept", "unit of work", "fake replicate")
 NOTHING = "nothing"  # the repetition loop alone, taken off each part's figure
 
 
-def _child(count: int, part: str | None = None, keyed: bool = False) -> None:
+def _child(count: int, part: str | None = None, keyed: bool = False, subscribed: bool = False) -> None:
     """The measured program: a warm-up on one studio, then `count` lifecycles on a fresh
     one (what bench/core.py's `measure` does, without the clock), or `count` times `part`
     after a warm-up of lifecycles and of the part itself."""
     from bench.core import _lifecycles, _studio
 
     async def run() -> None:
-        studio, inference = await _studio()
+        studio, inference = await _studio(subscribed)
         await _lifecycles(studio, inference, WARMUP, keyed)
-        studio, inference = await _studio()
+        studio, inference = await _studio(subscribed)
         if part is None:
             await _lifecycles(studio, inference, count, keyed)
             return
@@ -111,7 +113,8 @@ def _part(studio: Any, inference: Any, part: str) -> Callable[[], Awaitable[obje
 
 
 def count_instructions(
-    lifecycles: int, python: str = sys.executable, part: str | None = None, keyed: bool = False
+    lifecycles: int, python: str = sys.executable, part: str | None = None, keyed: bool = False,
+    subscribed: bool = False,
 ) -> int:
     """Instructions (Ir) of the whole child process for `lifecycles` lifecycles (or
     repetitions of `part`)."""
@@ -121,7 +124,8 @@ def count_instructions(
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              python, "-m", "bench.instructions", "--child", str(lifecycles),
-             *(["--part", part] if part else []), *(["--keyed"] if keyed else [])],
+             *(["--part", part] if part else []), *(["--keyed"] if keyed else []),
+             *(["--subscribed"] if subscribed else [])],
             check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         match = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.MULTILINE)
@@ -131,11 +135,11 @@ def count_instructions(
 
 
 def per_lifecycle(
-    lifecycles: int, python: str = sys.executable, keyed: bool = False
+    lifecycles: int, python: str = sys.executable, keyed: bool = False, subscribed: bool = False
 ) -> tuple[int, int, float]:
     """The totals for `lifecycles` and `lifecycles + 1000`, and instructions per lifecycle."""
-    low = count_instructions(lifecycles, python, keyed=keyed)
-    high = count_instructions(lifecycles + STEP, python, keyed=keyed)
+    low = count_instructions(lifecycles, python, keyed=keyed, subscribed=subscribed)
+    high = count_instructions(lifecycles + STEP, python, keyed=keyed, subscribed=subscribed)
     return low, high, (high - low) / STEP
 
 
@@ -151,14 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lifecycles", type=int, default=200, help="N: the first run's count")
     parser.add_argument("--parts", action="store_true", help="also count a lifecycle's pieces")
     parser.add_argument("--keyed", action="store_true", help="each create with an idempotency key")
+    parser.add_argument("--subscribed", action="store_true", help="one subscriber to the domain events")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part", choices=(*PARTS, NOTHING), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        _child(args.child, args.part, args.keyed)
+        _child(args.child, args.part, args.keyed, args.subscribed)
         return 0
-    low, high, each = per_lifecycle(args.lifecycles, keyed=args.keyed)
-    print(f"{args.lifecycles:,} {'keyed ' if args.keyed else ''}lifecycles: {low:,} instructions; "
+    low, high, each = per_lifecycle(args.lifecycles, keyed=args.keyed, subscribed=args.subscribed)
+    kind = "".join(["keyed " if args.keyed else "", "subscribed " if args.subscribed else ""])
+    print(f"{args.lifecycles:,} {kind}lifecycles: {low:,} instructions; "
           f"{args.lifecycles + STEP:,}: {high:,}; per lifecycle: {each:,.0f}", flush=True)
     if args.parts:
         rest = each
