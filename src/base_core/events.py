@@ -351,7 +351,8 @@ class EventDispatcher:
             for handler in self._handlers_for(type(event)):
                 try:
                     result = handler(event)
-                    if inspect.isawaitable(result):
+                    # A plain function answers None: no awaitable check (an ABC's) for it.
+                    if result is not None and inspect.isawaitable(result):
                         await result
                 except Exception as error:  # a subscriber's fault is not the use case's
                     self._on_error(event, handler, error)
