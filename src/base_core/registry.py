@@ -320,7 +320,7 @@ class ModelRegistry:
             if value is not None and name not in by_name:
                 raise InvalidRequest(name, f"not accepted by model {model.id!r}")
 
-        replicate_input: dict[str, Any] = {}
+        replicate_input: dict[str, Any] = shape.input_defaults.copy()
         for name, key, as_list, required, default, coerce in shape.top:
             value = top_level[name]
             if value is None:
@@ -332,7 +332,6 @@ class ModelRegistry:
             else:
                 value = coerce(value, name, urls)
             replicate_input[key] = (value,) if as_list else value
-        replicate_input.update(shape.input_defaults)
         effective = shape.setting_defaults.copy()
         settings = shape.settings
         for name, value in given.items():

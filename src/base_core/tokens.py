@@ -52,7 +52,7 @@ class RotationPolicy:
     def choose(
         self, tokens: Iterable[ReplicateToken], now: datetime, exclude: Collection[str] = ()
     ) -> ReplicateToken:
-        pool = list(tokens)
+        pool = tokens if type(tokens) is list else list(tokens)
         healthy = [t for t in pool if t.id not in exclude and t.is_available(now)]
         if healthy:
             return min(healthy, key=_least_recently_used)

@@ -231,7 +231,7 @@ async def submit(
         credential = TokenCredential(token.id, token.secret)
         try:
             prediction = await ctx.inference.create(
-                credential, _model_of(ctx, generation),
+                credential, ctx.registry.get(generation.model_id).replicate_model,
                 provider_input if provider_input is not None else generation.replicate_input,
                 ctx.config.webhook,
             )
@@ -245,10 +245,6 @@ async def submit(
         return await _record_submission(
             ctx, generation_id, credential, prediction, had_failures=token.consecutive_failures > 0
         )
-
-
-def _model_of(ctx: Context, generation: Generation) -> str:
-    return ctx.registry.get(generation.model_id).replicate_model
 
 
 async def _take_token(ctx: Context, tried: set[str]) -> ReplicateToken:
