@@ -98,14 +98,11 @@ class FakeInference:
         self._call("create", token)
         if "prompt" in replicate_input and replicate_input["prompt"] == "":
             raise ProviderInputRejected({"prompt": "prompt is required"})
+        # By position (id, token_id, replicate_model, input, webhook, status, created_at): a
+        # class called with keywords builds a dict of them first.
         prediction = FakePrediction(
-            id=f"fake{next(self._ids):08d}",
-            token_id=token.token_id,
-            replicate_model=replicate_model,
-            input=dict(replicate_input),
-            webhook=webhook,
-            status="starting",
-            created_at=self._clock.now(),
+            f"fake{next(self._ids):08d}", token.token_id, replicate_model, dict(replicate_input),
+            webhook, "starting", self._clock.now(),
         )
         self.predictions[prediction.id] = prediction
         return prediction.as_update()

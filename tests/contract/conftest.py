@@ -166,8 +166,7 @@ class Builders:
             await uow.ledger.add_account(account)
             if credits:
                 account, entry = account.grant(credits, f"grant:{user_id}", T0)
-                await uow.ledger.append(entry)
-                await uow.ledger.save_account(account)
+                await uow.ledger.post(account, entry)
             await uow.commit()
 
     @classmethod
@@ -178,9 +177,7 @@ class Builders:
         async with uow_factory() as uow:
             account = await uow.ledger.account_for_update(user_id)
             account, hold, entry = account.hold(amount, key, cls.at(1), ttl=timedelta(minutes=5))
-            await uow.ledger.add_hold(hold)
-            await uow.ledger.append(entry)
-            await uow.ledger.save_account(account)
+            await uow.ledger.post(account, entry, hold)
             await uow.commit()
         return hold
 

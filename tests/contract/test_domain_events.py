@@ -137,8 +137,7 @@ async def test_a_subscriber_hears_from_the_units_of_work_begun_after_it_subscrib
     async with begun as uow:
         account = await uow.ledger.account_for_update("alice")
         account, entry = account.grant(5, "grant:before", ctx.clock.now())
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry)
         await uow.commit()
     assert recorder.kinds() == []
     await studio.adjust_credits("alice", 5, "a correction")
@@ -155,15 +154,13 @@ async def test_a_rolled_back_unit_of_work_dispatches_nothing_and_a_committed_one
         async with ctx.work() as uow:
             account = await uow.ledger.account_for_update("alice")
             account, entry = account.grant(5, "grant:rolled-back", ctx.clock.now())
-            await uow.ledger.append(entry)
-            await uow.ledger.save_account(account)
+            await uow.ledger.post(account, entry)
             raise RuntimeError("the use case fails before its commit")
     assert recorder.kinds() == []
     async with ctx.work() as uow:
         account = await uow.ledger.account_for_update("alice")
         account, entry = account.grant(5, "grant:kept", ctx.clock.now())
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry)
         await uow.commit()
         assert recorder.events == []  # not before the unit of work has ended
     [granted] = recorder.events

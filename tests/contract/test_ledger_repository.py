@@ -32,11 +32,9 @@ async def test_entries_come_back_oldest_first_with_every_field(uow_factory, buil
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
         account, hold, hold_entry = account.hold(4, "hold:g1", build.at(1))
+        await uow.ledger.post(account, hold_entry, hold)
         account, adjust = account.adjust(-2, "adjust:1", build.at(2), "refund «ручной»")
-        for entry in (hold_entry, adjust):
-            await uow.ledger.append(entry)
-        await uow.ledger.add_hold(hold)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, adjust)
         await uow.commit()
     async with uow_factory() as uow:
         entries = await uow.ledger.entries("user-1")
@@ -53,7 +51,10 @@ async def test_an_entry_key_is_used_once(uow_factory, build) -> None:
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
         with pytest.raises(Conflict):
-            await uow.ledger.append(account.grant(1, "grant:user-1", build.at(1))[1])
+            await uow.ledger.post(*account.grant(1, "grant:user-1", build.at(1)))
+    async with uow_factory() as uow:
+        assert (await uow.ledger.account("user-1")).balance == 10
+        assert [e.amount for e in await uow.ledger.entries("user-1")] == [10]
 
 
 async def test_append_new_inserts_once_and_reports_whether_it_did(uow_factory, build) -> None:
@@ -85,11 +86,15 @@ async def test_a_balance_never_goes_below_zero(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=3)
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
-        account = attrs.evolve(account, balance=-1)  # what a buggy caller might do
+        _, entry = account.grant(1, "grant:more", build.at(1))
+        below = attrs.evolve(account, balance=-1)  # what a buggy caller might do
         with pytest.raises(Conflict):
-            await uow.ledger.save_account(account)
+            await uow.ledger.save_account(below)
+        with pytest.raises(Conflict):
+            await uow.ledger.post(below, entry)
     async with uow_factory() as uow:
         assert (await uow.ledger.account("user-1")).balance == 3
+        assert await uow.ledger.entry("grant:more") is None
 
 
 async def test_a_hold_round_trips_and_resolves_once(uow_factory, build) -> None:
@@ -100,34 +105,50 @@ async def test_a_hold_round_trips_and_resolves_once(uow_factory, build) -> None:
         assert stored == hold and stored.state is HoldState.PENDING
         account = await uow.ledger.account_for_update("user-1")
         account, resolved, settle = account.settle(stored, build.at(2), charge=4)
-        await uow.ledger.append(settle)
-        await uow.ledger.save_hold(resolved)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, settle, resolved)
         await uow.commit()
     async with uow_factory() as uow:
         settled = await uow.ledger.hold_for_update("hold:g1")
         assert (settled.state, settled.resolved_at) == (HoldState.SETTLED, build.at(2))
         assert (await uow.ledger.account("user-1")).balance == 6
         assert (await uow.ledger.entry("settle:hold:g1")).kind is EntryKind.SETTLE
-        # A second resolution is refused by the state and by the entry key.
+        account = await uow.ledger.account_for_update("user-1")
+        # A second resolution is refused by the entry key, and by the state under another key.
+        pending = attrs.evolve(settled, state=HoldState.PENDING, resolved_at=None)
+        again, voided, void = account.void(pending, build.at(3))
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(attrs.evolve(settled, state=HoldState.VOIDED))
+            await uow.ledger.post(again, void, voided)
+        other = LedgerEntry("void:again", "user-1", EntryKind.VOID, 6, build.at(3), hold_key="hold:g1")
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(attrs.evolve(settled, state=HoldState.PENDING))
+            await uow.ledger.post(again, other, voided)
         with pytest.raises(Conflict):
-            await uow.ledger.append(
-                LedgerEntry("settle:hold:g1", "user-1", EntryKind.SETTLE, 2, build.at(3), hold_key="hold:g1")
+            await uow.ledger.post(again, attrs.evolve(other, key="pending:again"), pending)
+        with pytest.raises(Conflict):
+            await uow.ledger.post(
+                account,
+                LedgerEntry("settle:hold:g1", "user-1", EntryKind.SETTLE, 2, build.at(3), hold_key="hold:g1"),
             )
+    async with uow_factory() as uow:
+        assert (await uow.ledger.hold_for_update("hold:g1")).state is HoldState.SETTLED
+        assert (await uow.ledger.account("user-1")).balance == 6
+        assert await uow.ledger.entry("void:again") is None
 
 
 async def test_a_hold_key_is_used_once(uow_factory, build) -> None:
     await build.user_with_credits(uow_factory, "user-1", credits=10)
     async with uow_factory() as uow:
         account = await uow.ledger.account_for_update("user-1")
-        _, hold, _ = account.hold(1, "hold:g1", build.at(1))
-        await uow.ledger.add_hold(hold)
+        account, hold, entry = account.hold(1, "hold:g1", build.at(1))
+        await uow.ledger.post(account, entry, hold)
+        await uow.commit()
+    async with uow_factory() as uow:  # a Conflict: the unit of work ends without its commit
+        account = await uow.ledger.account_for_update("user-1")
+        again, _, other = account.hold(1, "hold:g1", build.at(2))
         with pytest.raises(Conflict):
-            await uow.ledger.add_hold(hold)
+            await uow.ledger.post(again, attrs.evolve(other, key="hold:other"), hold)
+    async with uow_factory() as uow:
+        assert (await uow.ledger.account("user-1")).balance == 9
+        assert await uow.ledger.entry("hold:other") is None
 
 
 async def test_expired_holds_are_the_pending_ones_past_their_time_oldest_first(uow_factory, build) -> None:
@@ -136,15 +157,11 @@ async def test_expired_holds_are_the_pending_ones_past_their_time_oldest_first(u
         account = await uow.ledger.account_for_update("user-1")
         for key, created, ttl in [("h-late", 0, 300), ("h-early", 10, 60), ("h-mid", 0, 120), ("h-future", 0, 9999)]:
             account, hold, entry = account.hold(1, key, build.at(created), ttl=timedelta(seconds=ttl))
-            await uow.ledger.add_hold(hold)
-            await uow.ledger.append(entry)
+            await uow.ledger.post(account, entry, hold)
         account, done, entry = account.hold(1, "h-done", build.at(0), ttl=timedelta(seconds=1))
-        await uow.ledger.add_hold(done)
-        await uow.ledger.append(entry)
+        await uow.ledger.post(account, entry, done)
         account, done, void = account.void(done, build.at(1))
-        await uow.ledger.append(void)
-        await uow.ledger.save_hold(done)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, void, done)
         await uow.commit()
     async with uow_factory() as uow:
         now = build.at(400)

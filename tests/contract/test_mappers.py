@@ -329,8 +329,7 @@ def test_ledger_rows_round_trip_through_the_database(
         async with store.db() as uow:
             await uow.users.add(User(id=account.user_id, created_at=datetime(2025, 1, 1, tzinfo=UTC)))
             await uow.ledger.add_account(account)
-            await uow.ledger.append(entry)
-            await uow.ledger.add_hold(hold)
+            await uow.ledger.post(account, entry, hold)
             return (
                 await uow.ledger.account(account.user_id),
                 await uow.ledger.entry(entry.key),

@@ -245,8 +245,7 @@ async def _post_charge_behind_the_core(shop, purchase, charge: str, amount: int)
             amount, purchase_entry_key(purchase.provider.value, charge), shop.clock.now(),
             purchase_id=purchase.id, provider=purchase.provider.value, pack_id=purchase.pack_id,
         )
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry)
         await uow.commit()
 
 

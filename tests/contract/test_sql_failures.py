@@ -17,9 +17,7 @@ async def _start_a_generation(uow, build) -> None:
     account = await uow.ledger.account_for_update("user-1")
     account, hold, entry = account.hold(3, hold_key_for("gen-1"), build.at(1))
     await uow.generations.add(build.generation("gen-1", cost=3))
-    await uow.ledger.add_hold(hold)
-    await uow.ledger.append(entry)
-    await uow.ledger.save_account(account)
+    await uow.ledger.post(account, entry, hold)
 
 
 async def _assert_nothing_half_done(db: SqlDatabase) -> None:

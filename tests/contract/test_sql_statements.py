@@ -36,12 +36,10 @@ async def test_a_writer_without_the_lock_loses_no_credits(sql_db: SqlDatabase, b
         async with sql_db() as fast:
             other = await fast.ledger.account_for_update("user-1")
             other, entry = other.grant(5, "grant:fast", build.at(1))
-            await fast.ledger.append(entry)
-            await fast.ledger.save_account(other)
+            await fast.ledger.post(other, entry)
             await fast.commit()
         account, entry = account.grant(3, "grant:slow", build.at(2))
-        await slow.ledger.append(entry)
-        await slow.ledger.save_account(account)
+        await slow.ledger.post(account, entry)
         await slow.commit()
     async with sql_db() as uow:
         assert (await uow.ledger.account("user-1")).balance == 18
@@ -81,16 +79,19 @@ async def test_repeating_a_resolution_is_allowed_and_changing_it_is_not(sql_db, 
         hold = await uow.ledger.hold_for_update("hold:g1")
         account = await uow.ledger.account_for_update("user-1")
         account, hold, entry = account.void(hold, build.at(2))
-        await uow.ledger.append(entry)
-        await uow.ledger.save_hold(hold)
-        await uow.ledger.save_hold(hold)  # the same resolution again: no change, no error
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry, hold)
+        # The same resolution again (under another entry key): no change, no error.
+        await uow.ledger.post(account, attrs.evolve(entry, key="void:again", amount=0), hold)
         await uow.commit()
     async with sql_db() as uow:
         stored = await uow.ledger.hold_for_update("hold:g1")
         assert (stored.state, stored.resolved_at) == (HoldState.VOIDED, build.at(2))
+        account = await uow.ledger.account_for_update("user-1")
         with pytest.raises(Conflict):
-            await uow.ledger.save_hold(attrs.evolve(stored, state=HoldState.SETTLED))
+            await uow.ledger.post(
+                account, attrs.evolve(entry, key="settle:other", amount=0),
+                attrs.evolve(stored, state=HoldState.SETTLED),
+            )
 
 
 async def test_save_stores_what_is_not_stored_yet(sql_db, build) -> None:
@@ -134,13 +135,10 @@ async def hot_calls(db: SqlDatabase, build, n: int) -> None:
         account = CreditAccount(user_id)
         await uow.ledger.add_account(account)
         account, entry = account.grant(10, f"grant:{user_id}", build.at(n))
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry)
         account = await uow.ledger.account_for_update(user_id)
         account, hold, entry = account.hold(2, f"hold:{generation_id}", build.at(n))
-        await uow.ledger.add_hold(hold)
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry, hold)
         await uow.tokens.add(build.token(f"t{n}", f"r8_secret_{n}"))
         await uow.tokens.all()
         [token, *_] = await uow.tokens.all_for_update()
@@ -163,9 +161,7 @@ async def hot_calls(db: SqlDatabase, build, n: int) -> None:
         hold = await uow.ledger.hold_for_update(f"hold:{generation_id}")
         account = await uow.ledger.account_for_update(user_id)
         account, hold, entry = account.settle(hold, build.at(n))
-        await uow.ledger.append(entry)
-        await uow.ledger.save_hold(hold)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry, hold)
         await uow.generations.save(generation)
         await uow.ledger.account(user_id)
         await uow.ledger.entry(f"grant:{user_id}")

@@ -179,20 +179,36 @@ class MemoryLedgerRepository(_Repository):
 
     account_for_update = account
 
+    async def post(self, account: CreditAccount, entry: LedgerEntry, hold: Hold | None = None) -> None:
+        # Every check first: a Conflict leaves the tables as they were.
+        if account.balance < 0:
+            raise Conflict("a balance cannot go below zero")
+        store = self._store
+        entries = store.entries
+        if entries.get(entry.key) is not None:
+            raise Conflict(f"ledger entry {entry.key} exists")
+        undo = self._undo
+        if hold is not None:
+            holds = store.holds
+            stored = holds.get(hold.key)
+            if hold.state is _PENDING:
+                if stored is not None:
+                    raise Conflict(f"hold {hold.key} exists")
+            elif stored is not None and stored.state is not _PENDING and stored.state is not hold.state:
+                # Like the SQL adapter: a resolved hold never changes state again.
+                raise Conflict(f"hold {hold.key} is already resolved")
+            holds.write(hold.key, hold, undo)
+        entries.write(entry.key, entry, undo)
+        self._events.record(account.events)
+        store.accounts.write(account.user_id, account.without_events(), undo)
+
     async def save_account(self, account: CreditAccount) -> None:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
         self._events.record(account.events)
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
 
-    async def append(self, entry: LedgerEntry) -> None:
-        if not self._append(entry):
-            raise Conflict(f"ledger entry {entry.key} exists")
-
     async def append_new(self, entry: LedgerEntry) -> bool:
-        return self._append(entry)
-
-    def _append(self, entry: LedgerEntry) -> bool:
         entries = self._store.entries
         if entries.get(entry.key) is not None:
             return False
@@ -206,21 +222,9 @@ class MemoryLedgerRepository(_Repository):
     async def entries(self, user_id: str) -> list[LedgerEntry]:
         return list(self._store.entries.lookup("user", user_id))  # in the order appended
 
-    async def add_hold(self, hold: Hold) -> None:
-        if self._store.holds.get(hold.key) is not None:
-            raise Conflict(f"hold {hold.key} exists")
-        self._store.holds.write(hold.key, hold, self._undo)
-
     async def hold_for_update(self, key: str) -> Hold | None:
         hold: Hold | None = self._store.holds.get(key)
         return hold
-
-    async def save_hold(self, hold: Hold) -> None:
-        stored = self._store.holds.get(hold.key)
-        if stored is not None and stored.state is not _PENDING and stored.state is not hold.state:
-            # Like the SQL adapter: a resolved hold never changes state again.
-            raise Conflict(f"hold {hold.key} is already resolved")
-        self._store.holds.write(hold.key, hold, self._undo)
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
         expired = [h for h in self._store.holds.lookup("pending", True) if h.expires_at <= now]

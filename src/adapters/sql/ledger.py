@@ -95,6 +95,15 @@ class SqlLedgerRepository:
     async def account_for_update(self, user_id: str) -> CreditAccount | None:
         return await self._read_account(user_id, lock=True)
 
+    async def post(self, account: CreditAccount, entry: LedgerEntry, hold: Hold | None = None) -> None:
+        if account.balance < 0:
+            raise Conflict("a balance cannot go below zero")
+        if not await self._session.insert_new(ledger_entries, entry_to_row(entry)):
+            raise Conflict(f"ledger entry {entry.key} exists")
+        if hold is not None:
+            await (self._add_hold(hold) if hold.is_pending else self._save_hold(hold))
+        await self.save_account(account)
+
     async def save_account(self, account: CreditAccount) -> None:
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
@@ -127,10 +136,6 @@ class SqlLedgerRepository:
 
     # Entries
 
-    async def append(self, entry: LedgerEntry) -> None:
-        if not await self._session.insert_new(ledger_entries, entry_to_row(entry)):
-            raise Conflict(f"ledger entry {entry.key} exists")
-
     async def append_new(self, entry: LedgerEntry) -> bool:
         # INSERT ... ON CONFLICT DO NOTHING: the transaction stays usable either way.
         return await self._session.insert_new(ledger_entries, entry_to_row(entry))
@@ -146,7 +151,7 @@ class SqlLedgerRepository:
 
     # Holds
 
-    async def add_hold(self, hold: Hold) -> None:
+    async def _add_hold(self, hold: Hold) -> None:
         if not await self._session.insert_new(credit_holds, hold_to_row(hold)):
             raise Conflict(f"hold {hold.key} exists")
 
@@ -155,7 +160,8 @@ class SqlLedgerRepository:
         row = result.mappings().first()
         return hold_from_row(row) if row is not None else None
 
-    async def save_hold(self, hold: Hold) -> None:
+    async def _save_hold(self, hold: Hold) -> None:
+        """A resolved hold over its pending self (inserted when there is none)."""
         parameters = {f"b_{name}": value for name, value in hold_to_row(hold).items()}
         parameters["b_where_key"] = hold.key
         parameters["b_where_state"] = hold.state.value
@@ -164,7 +170,7 @@ class SqlLedgerRepository:
             return
         if await self._exists(hold.key):
             raise Conflict(f"hold {hold.key} is already resolved")
-        await self.add_hold(hold)
+        await self._add_hold(hold)
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Hold]:
         result = await self._session.execute(

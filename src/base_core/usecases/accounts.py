@@ -66,8 +66,7 @@ async def _create_user(ctx: Context, user: User) -> UserView:
                 account, entry = account.grant(
                     ctx.config.initial_credits, f"initial:{user.id}", ctx.clock.now(), "initial credits"
                 )
-                await uow.ledger.append(entry)
-                await uow.ledger.save_account(account)
+                await uow.ledger.post(account, entry)
             await uow.commit()
             return UserView(user.without_events(), account.balance)
     except Conflict:
@@ -134,8 +133,7 @@ async def adjust_credits(
         account, entry = (
             account.grant(amount, key, now, reason) if amount > 0 else account.adjust(amount, key, now, reason)
         )
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry)
         await uow.commit()
         return account.balance
 

@@ -45,9 +45,7 @@ async def resolve_hold(uow: UnitOfWork, hold_key: str, user_id: str, now: dateti
     if account is None:
         return False
     account, hold, entry = account.settle(hold, now) if settle else account.void(hold, now)
-    await uow.ledger.append(entry)
-    await uow.ledger.save_hold(hold)
-    await uow.ledger.save_account(account)
+    await uow.ledger.post(account, entry, hold)
     return True
 
 

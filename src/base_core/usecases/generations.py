@@ -190,9 +190,7 @@ async def _accept(
         # no token could take.
         token = ctx.policy.choose(await uow.tokens.all_for_update(), now).record_request(now)
         await uow.generations.add(generation)
-        await uow.ledger.add_hold(hold)
-        await uow.ledger.append(entry)
-        await uow.ledger.save_account(account)
+        await uow.ledger.post(account, entry, hold)
         await uow.tokens.save(token)
         await uow.commit()
     return generation, token

@@ -202,8 +202,7 @@ async def _refund(ctx: Context, news: PaymentNews) -> Purchase | None:
                 purchase.credited, purchase_refund_key(purchase.id), now, purchase_id=purchase.id
             )
             if entry is not None:
-                await uow.ledger.append(entry)
-                await uow.ledger.save_account(account)
+                await uow.ledger.post(account, entry)
         refunded = purchase.refunded(deducted, now)
         await uow.purchases.save(refunded)
         await uow.commit()
