@@ -62,13 +62,11 @@ def _hold_keys(hold: Hold) -> tuple[Hashable | None, ...]:
 
 def _generation_keys(g: Generation) -> tuple[Hashable | None, ...]:
     visible = g.deleted_at is None
-    in_flight = g.status in IN_FLIGHT
     return (
         g.prediction_id,
         None if g.idempotency_key is None else (g.user_id, g.idempotency_key),
         g.user_id if visible else None,
-        True if in_flight else None,
-        g.user_id if in_flight else None,
+        g.user_id if g.status in IN_FLIGHT else None,  # by user; all of them: every bucket
         g.input_upload_id if visible else None,
     )
 
@@ -96,7 +94,7 @@ class MemoryStore:
         self.holds = Table(_hold_keys, "pending")
         self.generations = Table(
             _generation_keys,
-            "prediction", "idempotency", "visible", "in_flight", "in_flight_user", "upload",
+            "prediction", "idempotency", "visible", "in_flight", "upload",
         )
         self.tokens = Table(_token_keys, "secret")
         self.deliveries = Table()
@@ -285,10 +283,17 @@ class MemoryGenerationRepository(_Repository):
         return GenerationPage(items=items, total=len(matching), page=query.page, limit=query.limit)
 
     async def count_in_flight(self, user_id: str) -> int:
-        return self._store.generations.count("in_flight_user", user_id)
+        return self._store.generations.count("in_flight", user_id)
 
     async def in_flight_updated_before(self, cutoff: datetime, limit: int) -> list[Generation]:
-        stale = [g for g in self._store.generations.lookup("in_flight", True) if g.updated_at < cutoff]
+        table = self._store.generations
+        rows = table.rows
+        stale = [
+            g
+            for bucket in table.indexes["in_flight"].values()
+            for g in map(rows.__getitem__, bucket)
+            if g.updated_at < cutoff
+        ]
         return sorted(stale, key=lambda g: (g.updated_at, g.id))[:limit]
 
     async def changed_since(self, user_id: str, since: datetime, limit: int) -> list[Generation]:
