@@ -262,10 +262,11 @@ class MemoryGenerationRepository(_Repository):
 
     def _store_row(self, generation: Generation) -> Generation:
         table = self._store.generations
-        if generation.prediction_id is not None:
-            owner = table.first("prediction", generation.prediction_id)
-            if owner is not None and owner.id != generation.id:
-                raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
+        prediction_id = generation.prediction_id
+        if prediction_id is not None:
+            owners = table.indexes["prediction"].get(prediction_id)
+            if owners and generation.id not in owners:
+                raise Conflict(f"prediction {prediction_id} belongs to another generation")
         self._events.record(generation.events)
         stored = generation.without_events()
         table.write(generation.id, stored, self._undo)
