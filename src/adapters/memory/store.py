@@ -178,30 +178,30 @@ class MemoryLedgerRepository(_Repository):
     account_for_update = account
 
     async def post(self, account: CreditAccount, entry: LedgerEntry, hold: Hold | None = None) -> None:
-        # Every check first: a Conflict leaves the tables as they were.
-        if account.balance < 0:
-            raise Conflict("a balance cannot go below zero")
+        # Every check before any write: a Conflict leaves the tables as they were.
         store = self._store
         entries = store.entries
         if entries.get(entry.key) is not None:
             raise Conflict(f"ledger entry {entry.key} exists")
-        undo = self._undo
         if hold is not None:
-            holds = store.holds
-            stored = holds.get(hold.key)
+            stored = store.holds.get(hold.key)
             if hold.state is _PENDING:
                 if stored is not None:
                     raise Conflict(f"hold {hold.key} exists")
             elif stored is not None and stored.state is not _PENDING and stored.state is not hold.state:
                 # Like the SQL adapter: a resolved hold never changes state again.
                 raise Conflict(f"hold {hold.key} is already resolved")
-            holds.write(hold.key, hold, undo)
+        self._store_account(account)  # checks the balance before it writes
+        undo = self._undo
+        if hold is not None:
+            store.holds.write(hold.key, hold, undo)
         entries.write(entry.key, entry, undo)
-        self._events.record(account.events)
-        store.accounts.write(account.user_id, account.without_events(), undo)
 
     async def save_account(self, account: CreditAccount) -> None:
-        if account.balance < 0:
+        self._store_account(account)
+
+    def _store_account(self, account: CreditAccount) -> None:
+        if account.balance < 0:  # the SQL schema's CHECK
             raise Conflict("a balance cannot go below zero")
         self._events.record(account.events)
         self._store.accounts.write(account.user_id, account.without_events(), self._undo)
