@@ -80,6 +80,46 @@ def test_a_read_answered_after_newer_news_of_the_generation_is_dropped(browser: 
     assert outcome == {"shown": ["g completed kept", "h completed first"], "running": []}
 
 
+# The gallery (gallery.js) on a fresh section of the page, with an api whose reads are
+# answered when the script says: the unfiltered page is asked, then the failed ones, and
+# the answers come in the other order.
+LOADS_ANSWERED_OUT_OF_ORDER = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const { initGallery } = await import('/studio/gallery.js');
+  const fresh = document.createElement('section');
+  fresh.id = 'view-gallery';
+  document.getElementById('view-gallery').replaceWith(fresh);
+  const answers = [];
+  const api = { get: (url) => new Promise((resolve) => answers.push({ url, resolve })) };
+  const gallery = initGallery({ api, live: null, models: [] });
+  const everything = gallery.load();
+  const status = document.getElementById('filter-status');
+  status.value = 'failed';
+  status.dispatchEvent(new Event('change'));
+  const [all, failed] = answers;
+  failed.resolve({ generations: [], total: 0, totalPages: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  all.resolve({ generations: [{
+    id: 'g', action: 'create', status: 'completed', model_id: 'flux-schnell', model_name: 'FLUX Schnell',
+    prompt: 'an older answer', output_urls: [], created_at: '2026-12-03T09:00:00Z', cost: 1,
+  }], total: 1, totalPages: 1 });
+  await everything;
+  return { asked: answers.map((a) => a.url), shown: document.getElementById('gallery-list').textContent };
+})().then(done, (error) => done({ error: String(error) }));
+"""
+
+
+def test_a_gallery_page_answered_after_a_newer_load_was_asked_is_dropped(browser: Browser, demo: Demo):
+    """Changing the filters twice in quick succession once left the first change's page on
+    screen when its answer came last: only the newest load's answer is shown."""
+    browser.open(demo.url)
+    outcome = browser.driver.execute_async_script(LOADS_ANSWERED_OUT_OF_ORDER)
+    assert "error" not in outcome, outcome
+    assert [("status=failed" in url) for url in outcome["asked"]] == [False, True]
+    assert "Nothing here yet" in outcome["shown"] and "an older answer" not in outcome["shown"]
+
+
 def png_file(tmp_path) -> str:
     from PIL import Image
 

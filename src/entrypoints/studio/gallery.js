@@ -45,12 +45,18 @@ export function initGallery(app) {
     viewer.showModal();
   }
 
+  // Loads asked so far: a page answered after a newer load was asked (the filters changed
+  // twice in quick succession, say) is dropped, whatever order the answers come in.
+  let loads = 0;
+
   async function load() {
+    const mine = ++loads;
     const params = new URLSearchParams({ page: String(state.page), limit: String(LIMIT) });
     if (state.action) params.set("action", state.action);
     if (state.status) params.set("status", state.status);
     const asked = app.live ? app.live.now() : 0;
     const page = await app.api.get(`/api/generations/list?${params}`);
+    if (mine !== loads) return;
     state.items = page.generations.map((generation) => newest(generation, asked));
     state.total = page.total;
     state.totalPages = Math.max(1, page.totalPages || 1);
