@@ -120,6 +120,55 @@ def test_a_gallery_page_answered_after_a_newer_load_was_asked_is_dropped(browser
     assert "Nothing here yet" in outcome["shown"] and "an older answer" not in outcome["shown"]
 
 
+# The credits view (credits.js) on a fresh section of the page, opened twice at once; the
+# second opening's answers come first, the first's after them.
+CREDITS_OPENED_TWICE = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const { initCredits } = await import('/studio/credits.js');
+  const fresh = document.createElement('section');
+  fresh.id = 'view-credits';
+  document.getElementById('view-credits').replaceWith(fresh);
+  const answers = [];
+  const api = { get: (url) => new Promise((resolve) => answers.push({ url, resolve })) };
+  const app = {
+    api, config: { features: { packs: true, credit_history: true } }, me: { credits: 5 },
+    onBalance: () => {}, onShow: {}, webApp: null,
+  };
+  initCredits(app);
+  app.onShow.credits();
+  app.onShow.credits();
+  const [packs1, history1, packs2, history2] = answers;
+  const pack = (title) => ({ packs: [{ id: title, title, credits: 10, amount: 100, currency: 'usd' }] });
+  const page = (amount) => ({ entries: [{ amount, kind: 'purchase', created_at: '2026-12-03T09:00:00Z' }],
+                              totalPages: 1 });
+  packs2.resolve(pack('newer pack'));
+  history2.resolve(page(10));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  packs1.resolve(pack('older pack'));
+  history1.resolve(page(99));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return {
+    asked: answers.map((a) => a.url.split('?')[0]),
+    packs: [...document.querySelectorAll('#packs .pack strong')].map((e) => e.textContent),
+    history: [...document.querySelectorAll('#credit-history li')].map((e) => e.textContent),
+  };
+})().then(done, (error) => done({ error: String(error) }));
+"""
+
+
+def test_the_credits_view_opened_twice_at_once_shows_one_list_of_each(browser: Browser, demo: Demo):
+    """Each list was emptied when its load began and filled when its answer came, so two
+    loads at once showed every pack and entry twice: now only the newest load's answer is
+    shown, whichever comes last."""
+    browser.open(demo.url)
+    outcome = browser.driver.execute_async_script(CREDITS_OPENED_TWICE)
+    assert "error" not in outcome, outcome
+    assert outcome["asked"] == ["/api/credits/packs", "/api/credits/history"] * 2
+    assert outcome["packs"] == ["newer pack"]
+    assert len(outcome["history"]) == 1 and outcome["history"][0].startswith("+10"), outcome["history"]
+
+
 def png_file(tmp_path) -> str:
     from PIL import Image
 

@@ -1,6 +1,6 @@
 // The operators' pages, shown to admins only (the API refuses everyone else anyway):
 // the Replicate token pool, purchases with refunds, and granting credits.
-import { append, clear, h, toast, when } from "./dom.js";
+import { append, clear, h, newestLoad, toast, when } from "./dom.js";
 
 export function initAdmin(app) {
   const root = document.getElementById("view-admin");
@@ -55,8 +55,14 @@ export function initAdmin(app) {
     h("h2", { text: "Grant or deduct credits" }), grantForm,
   ]);
 
+  // As in credits.js: each list shows its newest load's answer only.
+  const beginTokens = newestLoad();
+  const beginPurchases = newestLoad();
+
   async function loadTokens() {
+    const current = beginTokens();
     const stats = await app.api.get("/api/admin/tokens/stats");
+    if (!current()) return;
     const t = stats.totals;
     totals.textContent = `${t.active_tokens} of ${t.total_tokens} active · ${t.total_requests} requests · ${t.total_errors} errors`;
     const rows = stats.tokens.map((token) => h("tr", {},
@@ -79,8 +85,9 @@ export function initAdmin(app) {
   }
 
   async function loadPurchases() {
-    clear(purchases);
+    const current = beginPurchases();
     if (!features.admin_purchases) {
+      clear(purchases);
       purchases.append(h("p", { class: "muted", text: "Purchases are not available on this server." }));
       return;
     }
@@ -88,9 +95,13 @@ export function initAdmin(app) {
     try {
       listed = await app.api.get("/api/admin/purchases", { quiet: [404] });
     } catch (error) {
+      if (!current()) return;
+      clear(purchases);
       purchases.append(h("p", { class: "muted", text: error.message }));
       return;
     }
+    if (!current()) return;
+    clear(purchases);
     const items = listed.purchases || listed.items || [];
     if (!items.length) purchases.append(h("p", { class: "muted", text: "No purchases yet." }));
     const rows = items.map((p) => h("tr", {},

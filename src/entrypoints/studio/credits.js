@@ -1,7 +1,7 @@
 // Credits: the balance, the ledger (GET /api/credits/history) and the packs
 // (GET /api/credits/packs, POST /api/credits/purchase): Telegram.WebApp.openInvoice inside
 // Telegram, a redirect to Stripe Checkout in a browser. A 402 anywhere leads here.
-import { append, clear, credits, h, safeUrl, toast, when } from "./dom.js";
+import { append, clear, credits, h, newestLoad, safeUrl, toast, when } from "./dom.js";
 
 const KINDS = {
   initial_grant: "Welcome credits",
@@ -44,9 +44,15 @@ export function initCredits(app) {
   app.onBalance((n) => { balance.textContent = credits(n); });
   balance.textContent = credits(app.me.credits);
 
+  // Each list is emptied and filled only once its newest load has its answer: two loads
+  // at once (the view opened twice, a payment landing while it opens) show one list.
+  const beginPacks = newestLoad();
+  const beginHistory = newestLoad();
+
   async function loadPacks() {
-    clear(packs);
+    const current = beginPacks();
     if (!features.packs) {
+      clear(packs);
       packs.append(h("p", { class: "muted", text: "Buying credits is not available on this server." }));
       return;
     }
@@ -54,9 +60,13 @@ export function initCredits(app) {
     try {
       listed = await app.api.get("/api/credits/packs", { quiet: [404, 405] });
     } catch (error) {
+      if (!current()) return;
+      clear(packs);
       packs.append(h("p", { class: "muted", text: error.status === 404 ? "Buying credits is not available on this server." : `The packs could not be loaded: ${error.message}` }));
       return;
     }
+    if (!current()) return;
+    clear(packs);
     for (const pack of listed.packs || []) {
       const cost = price(pack, provider);
       append(packs, [h("div", { class: "pack", "data-pack": pack.id },
@@ -110,9 +120,10 @@ export function initCredits(app) {
   }
 
   async function loadHistory() {
-    clear(history);
-    clear(historyPager);
+    const current = beginHistory();
     if (!features.credit_history) {
+      clear(history);
+      clear(historyPager);
       history.append(h("li", { class: "muted", text: "The credit history is not available on this server." }));
       return;
     }
@@ -120,9 +131,15 @@ export function initCredits(app) {
     try {
       page = await app.api.get(`/api/credits/history?page=${state.page}&limit=20`, { quiet: [404] });
     } catch (error) {
+      if (!current()) return;
+      clear(history);
+      clear(historyPager);
       history.append(h("li", { class: "muted", text: `The history could not be loaded: ${error.message}` }));
       return;
     }
+    if (!current()) return;
+    clear(history);
+    clear(historyPager);
     const entries = page.entries || page.items || page.history || [];
     if (!entries.length) history.append(h("li", { class: "muted", text: "No entries yet." }));
     for (const entry of entries) {

@@ -28,6 +28,18 @@ export function clear(el) {
   return el;
 }
 
+// For a view that loads what it shows: each call of `begin()` starts a load and answers a
+// check, true while no later load has begun. A load whose answer comes after a newer one
+// was asked (filters changed twice, a view opened twice) drops its answer, whatever order
+// the answers come in, so the newest load is the one shown.
+export function newestLoad() {
+  let begun = 0;
+  return function begin() {
+    const mine = ++begun;
+    return () => mine === begun;
+  };
+}
+
 // Only http(s) and same-origin paths may become a link or an image source.
 export function safeUrl(url) {
   if (typeof url !== "string") return null;

@@ -1,6 +1,6 @@
 // The gallery: the caller's history (GET /api/generations/list) with the action and status
 // filters and paging, live updates from live.js, full-size view, download, delete.
-import { ACTIONS, STATUSES, append, clear, credits, h, isTerminal, safeUrl, toast, when } from "./dom.js";
+import { ACTIONS, STATUSES, append, clear, credits, h, isTerminal, newestLoad, safeUrl, toast, when } from "./dom.js";
 
 const LIMIT = 12;
 
@@ -45,18 +45,16 @@ export function initGallery(app) {
     viewer.showModal();
   }
 
-  // Loads asked so far: a page answered after a newer load was asked (the filters changed
-  // twice in quick succession, say) is dropped, whatever order the answers come in.
-  let loads = 0;
+  const beginLoad = newestLoad();
 
   async function load() {
-    const mine = ++loads;
+    const current = beginLoad();
     const params = new URLSearchParams({ page: String(state.page), limit: String(LIMIT) });
     if (state.action) params.set("action", state.action);
     if (state.status) params.set("status", state.status);
     const asked = app.live ? app.live.now() : 0;
     const page = await app.api.get(`/api/generations/list?${params}`);
-    if (mine !== loads) return;
+    if (!current()) return;
     state.items = page.generations.map((generation) => newest(generation, asked));
     state.total = page.total;
     state.totalPages = Math.max(1, page.totalPages || 1);
