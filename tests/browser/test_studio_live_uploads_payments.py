@@ -80,18 +80,29 @@ def test_a_read_answered_after_newer_news_of_the_generation_is_dropped(browser: 
     assert outcome == {"shown": ["g completed kept", "h completed first"], "running": []}
 
 
-# The gallery (gallery.js) on a fresh section of the page, with an api whose reads are
-# answered when the script says: the unfiltered page is asked, then the failed ones, and
-# the answers come in the other order.
-LOADS_ANSWERED_OUT_OF_ORDER = """
-const done = arguments[arguments.length - 1];
-(async () => {
+def held_reads(view: str, body: str) -> str:
+    """A script for `execute_async_script`: the page's section `view` replaced by an empty
+    one, an `api` whose reads wait in `answers` (each `{ url, resolve }`) until `body`
+    answers them, and `settle()` to let the page take an answer in; what `body` returns is
+    the outcome (or `{ error }`)."""
+    return (
+        "const done = arguments[arguments.length - 1];\n"
+        "(async () => {\n"
+        "  const fresh = document.createElement('section');\n"
+        f"  fresh.id = '{view}';\n"
+        "  document.getElementById(fresh.id).replaceWith(fresh);\n"
+        "  const answers = [];\n"
+        "  const api = { get: (url) => new Promise((resolve) => answers.push({ url, resolve })) };\n"
+        "  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));\n"
+        f"{body}\n"
+        "})().then(done, (error) => done({ error: String(error) }));\n"
+    )
+
+
+# The gallery (gallery.js): the unfiltered page is asked, then the failed ones, and the
+# answers come in the other order.
+LOADS_ANSWERED_OUT_OF_ORDER = held_reads("view-gallery", """
   const { initGallery } = await import('/studio/gallery.js');
-  const fresh = document.createElement('section');
-  fresh.id = 'view-gallery';
-  document.getElementById('view-gallery').replaceWith(fresh);
-  const answers = [];
-  const api = { get: (url) => new Promise((resolve) => answers.push({ url, resolve })) };
   const gallery = initGallery({ api, live: null, models: [] });
   const everything = gallery.load();
   const status = document.getElementById('filter-status');
@@ -99,15 +110,14 @@ const done = arguments[arguments.length - 1];
   status.dispatchEvent(new Event('change'));
   const [all, failed] = answers;
   failed.resolve({ generations: [], total: 0, totalPages: 1 });
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await settle();
   all.resolve({ generations: [{
     id: 'g', action: 'create', status: 'completed', model_id: 'flux-schnell', model_name: 'FLUX Schnell',
     prompt: 'an older answer', output_urls: [], created_at: '2026-12-03T09:00:00Z', cost: 1,
   }], total: 1, totalPages: 1 });
   await everything;
   return { asked: answers.map((a) => a.url), shown: document.getElementById('gallery-list').textContent };
-})().then(done, (error) => done({ error: String(error) }));
-"""
+""")
 
 
 def test_a_gallery_page_answered_after_a_newer_load_was_asked_is_dropped(browser: Browser, demo: Demo):
@@ -120,17 +130,10 @@ def test_a_gallery_page_answered_after_a_newer_load_was_asked_is_dropped(browser
     assert "Nothing here yet" in outcome["shown"] and "an older answer" not in outcome["shown"]
 
 
-# The credits view (credits.js) on a fresh section of the page, opened twice at once; the
-# second opening's answers come first, the first's after them.
-CREDITS_OPENED_TWICE = """
-const done = arguments[arguments.length - 1];
-(async () => {
+# The credits view (credits.js), opened twice at once; the second opening's answers come
+# first, the first's after them.
+CREDITS_OPENED_TWICE = held_reads("view-credits", """
   const { initCredits } = await import('/studio/credits.js');
-  const fresh = document.createElement('section');
-  fresh.id = 'view-credits';
-  document.getElementById('view-credits').replaceWith(fresh);
-  const answers = [];
-  const api = { get: (url) => new Promise((resolve) => answers.push({ url, resolve })) };
   const app = {
     api, config: { features: { packs: true, credit_history: true } }, me: { credits: 5 },
     onBalance: () => {}, onShow: {}, webApp: null,
@@ -144,17 +147,16 @@ const done = arguments[arguments.length - 1];
                               totalPages: 1 });
   packs2.resolve(pack('newer pack'));
   history2.resolve(page(10));
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await settle();
   packs1.resolve(pack('older pack'));
   history1.resolve(page(99));
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await settle();
   return {
     asked: answers.map((a) => a.url.split('?')[0]),
     packs: [...document.querySelectorAll('#packs .pack strong')].map((e) => e.textContent),
     history: [...document.querySelectorAll('#credit-history li')].map((e) => e.textContent),
   };
-})().then(done, (error) => done({ error: String(error) }));
-"""
+""")
 
 
 def test_the_credits_view_opened_twice_at_once_shows_one_list_of_each(browser: Browser, demo: Demo):

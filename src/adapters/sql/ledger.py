@@ -96,6 +96,8 @@ class SqlLedgerRepository:
         return await self._read_account(user_id, lock=True)
 
     async def post(self, account: CreditAccount, entry: LedgerEntry, hold: Hold | None = None) -> None:
+        # The balance checked before anything is written (save_account checks it again for
+        # its own callers).
         if account.balance < 0:
             raise Conflict("a balance cannot go below zero")
         if not await self._session.insert_new(ledger_entries, entry_to_row(entry)):
