@@ -46,9 +46,12 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Self
+from functools import partial
+from typing import Any, TypeVar
 
 import attrs
+
+A = TypeVar("A", bound="RecordsEvents")
 
 
 @attrs.frozen(slots=False)
@@ -253,45 +256,80 @@ class UserRegistered(DomainEvent):
     user_id: str
 
 
+# What an aggregate records of a change: the event's class, then its fields by position
+# (`(GenerationSubmitted, at, generation_id, …)`), or a partial of the class that names
+# them (`named`), alone. The event itself is made from it when it is handed out (`made`):
+# a unit of work that nobody listens to builds no event objects at all.
+Recorded = tuple[Any, ...]
+
+
+def made(recorded: Recorded) -> DomainEvent:
+    event: DomainEvent = recorded[0](*recorded[1:])
+    return event
+
+
+def named(kind: Callable[..., DomainEvent], **fields: Any) -> Recorded:
+    """The record of an event whose fields are given by name."""
+    return (partial(kind, **fields),)
+
+
 class RecordsEvents:
-    """An aggregate whose changes carry their domain events in `events` (a frozen attrs
-    class without slots, like every aggregate): what a store keeps is the state without
-    them."""
+    """An aggregate whose changes record their domain events (a frozen attrs class without
+    slots, like every aggregate).
 
-    __slots__ = ()
-    events: tuple[DomainEvent, ...]
+    What a change recorded is kept in `recorded`, a slot beside the instance's dict: not
+    part of the state, so not compared, copied with it or stored. A new state is made with
+    what made it (`with_recorded`); the unit of work takes it when the state is saved
+    (`EventLog.collect`), which leaves the slot empty: a stored object, which a memory
+    store hands to every reader, never carries events, and saving it again records nothing
+    twice. An aggregate made by `__init__` (read from a database, built in a test) has
+    recorded nothing; one made without it (`frozen.restore`) is given its record by its
+    maker, and `frozen.replace` carries it over.
+    """
 
-    def without_events(self) -> Self:
-        if not self.events:
-            return self
-        state = self.__dict__.copy()
-        state["events"] = ()
-        stored = object.__new__(type(self))
-        _set_attribute(stored, "__dict__", state)  # as frozen.replace
-        return stored
+    __slots__ = ("recorded",)
+    recorded: tuple[Recorded, ...]
+
+    def __attrs_post_init__(self) -> None:  # attrs's __init__ calls it; a transition sets its own
+        _set_attribute(self, "recorded", ())
+
+    @property
+    def events(self) -> tuple[DomainEvent, ...]:
+        """The events of the changes that made this state since it was read or saved."""
+        return tuple(map(made, self.recorded))
 
 
 _set_attribute = object.__setattr__
 
 
+def with_recorded(aggregate: A, recorded: tuple[Recorded, ...]) -> A:
+    """`aggregate`, a new state that nobody else holds yet, with what made it recorded."""
+    _set_attribute(aggregate, "recorded", recorded)
+    return aggregate
+
+
 class EventLog:
-    """A unit of work's events: recorded as aggregates are saved, kept by a commit,
-    dropped by a rollback. One per unit of work, never shared."""
+    """A unit of work's events: collected from the aggregates it saves, kept by a commit,
+    dropped by a rollback. One per unit of work, never shared. It keeps the records; the
+    events are made when they are asked for (`pending`, `take`)."""
 
     __slots__ = ("_committed", "_pending")
 
     def __init__(self) -> None:
-        self._pending: list[DomainEvent] = []
-        self._committed: list[DomainEvent] = []
+        self._pending: list[Recorded] = []
+        self._committed: list[Recorded] = []
 
-    def record(self, events: Sequence[DomainEvent]) -> None:
-        if events:
-            self._pending.extend(events)
+    def collect(self, aggregate: RecordsEvents) -> None:
+        """Take what `aggregate` recorded, for the next commit, leaving it none."""
+        recorded = aggregate.recorded
+        if recorded:
+            self._pending.extend(recorded)
+            _set_attribute(aggregate, "recorded", ())
 
     @property
-    def pending(self) -> Sequence[DomainEvent]:
+    def pending(self) -> list[DomainEvent]:
         """What the next commit keeps (an adapter may announce it in the same transaction)."""
-        return self._pending
+        return list(map(made, self._pending))
 
     def commit(self) -> None:
         if self._pending:
@@ -303,11 +341,11 @@ class EventLog:
 
     def take(self) -> list[DomainEvent]:
         """The committed events not taken yet."""
-        committed, self._committed = self._committed, []
-        return committed
+        return list(map(made, self.close()))
 
-    def close(self) -> list[DomainEvent]:
-        """At the end of a unit of work: what was not committed dropped, what was taken."""
+    def close(self) -> list[Recorded]:
+        """At the end of a unit of work: what was not committed dropped, the records of
+        what was taken (`made` makes their events)."""
         if self._pending:
             self._pending = []
         committed, self._committed = self._committed, []
@@ -410,5 +448,10 @@ __all__ = [
     "TokenEnabled",
     "TokenEvent",
     "TokenRetired",
+    "Recorded",
+    "RecordsEvents",
     "UserRegistered",
+    "made",
+    "named",
+    "with_recorded",
 ]

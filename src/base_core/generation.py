@@ -11,8 +11,8 @@ Replicate's news, the service giving up and a user canceling are all news of tha
 so every ending takes one path. `submitted` is a command: not allowed → IllegalTransition.
 Deletion is a mark, allowed once the generation is no longer running.
 
-A Generation is frozen: each change returns a new one carrying the domain events of the
-change (base_core.events), which the unit of work collects when it is saved.
+A Generation is frozen: each change returns a new one that has recorded the domain event
+of the change (base_core.events), which the unit of work collects when it is saved.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import attrs
 
 from base_core.errors import IllegalTransition, InvalidRequest, NotFound
 from base_core.events import (
-    DomainEvent,
     GenerationAccepted,
     GenerationCanceled,
     GenerationCompleted,
@@ -35,7 +34,10 @@ from base_core.events import (
     GenerationFailed,
     GenerationSubmitted,
     OutputsKept,
+    Recorded,
     RecordsEvents,
+    named,
+    with_recorded,
 )
 from base_core.frozen import FrozenDict, freeze_mapping, freeze_urls, replace, restore
 from base_core.registry import Action
@@ -140,7 +142,7 @@ _ENDED_EVENTS: dict[Status, type[GenerationEnded]] = {
 
 @attrs.frozen(slots=False)
 class Generation(RecordsEvents):
-    """One image job. Frozen: every change is a new Generation carrying its `events`."""
+    """One image job. Frozen: every change is a new Generation that has recorded its event."""
 
     id: str
     user_id: str
@@ -176,8 +178,6 @@ class Generation(RecordsEvents):
     # Counts the changes a user can see (each transition that records an event): what the
     # live feed and its streams order a generation's states by.
     version: int = 1
-    # What happened to make this state, since it was read; not stored.
-    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     @classmethod
     def accept(
@@ -200,10 +200,11 @@ class Generation(RecordsEvents):
         input_upload_id: str | None = None,
     ) -> Generation:
         """A new generation, pending, its credits held by the caller."""
-        # By position (events.py): at, generation_id, user_id, version, model_id, action,
-        # cost. str() of a StrEnum member is its value, without `.value`'s descriptor call.
-        event = GenerationAccepted(
-            created_at, id, user_id, 1, model_id, str(action if type(action) is Action else Action(action)), cost
+        # Recorded by position (events.py): at, generation_id, user_id, version, model_id,
+        # action, cost. str() of a StrEnum member is its value, without `.value`'s call.
+        event = (
+            GenerationAccepted, created_at, id, user_id, 1, model_id,
+            str(action if type(action) is Action else Action(action)), cost,
         )
         # Every field, as `__init__` would set it (a test checks that it is every field and
         # the same generation), without its calls of the converters for fields that are None:
@@ -227,8 +228,9 @@ class Generation(RecordsEvents):
         state["idempotency_key"] = idempotency_key
         state["request_fingerprint"] = request_fingerprint
         state["input_upload_id"] = input_upload_id
-        state["events"] = (event,)
-        return restore(cls, state)
+        accepted = restore(cls, state)
+        _set_recorded(accepted, "recorded", (event,))
+        return accepted
 
     @property
     def is_terminal(self) -> bool:
@@ -261,29 +263,30 @@ class Generation(RecordsEvents):
         target = TRANSITIONS.get((self.status, _SUBMIT))
         if target is None:
             raise IllegalTransition(self.status.value, Trigger.SUBMIT.value)
-        # By position (events.py): at, generation_id, user_id, version, prediction_id, token_id.
-        event = GenerationSubmitted(now, self.id, self.user_id, self.version + 1, prediction_id, token_id)
+        # Recorded by position (events.py): at, generation_id, user_id, version,
+        # prediction_id, token_id.
+        event = (GenerationSubmitted, now, self.id, self.user_id, self.version + 1, prediction_id, token_id)
         state = self.__dict__.copy()
         state["status"] = target
         state["updated_at"] = now
         state["prediction_id"] = prediction_id
         state["token_id"] = token_id
         state["version"] = self.version + 1
-        state["events"] = (*self.events, event)
-        return restore(Generation, state)
+        submitted = restore(Generation, state)
+        _set_recorded(submitted, "recorded", self.recorded + (event,))
+        return submitted
 
     def delete(self, now: datetime) -> Generation:
         if self.is_deleted:
             raise NotFound("generation", self.id)
         if not self.is_terminal:
             raise IllegalTransition(self.status.value, "delete")
-        event = GenerationDeleted(
-            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1
+        event = named(
+            GenerationDeleted, at=now, generation_id=self.id, user_id=self.user_id,
+            version=self.version + 1,
         )
-        return replace(
-            self, deleted_at=now, updated_at=now, version=self.version + 1,
-            events=(*self.events, event),
-        )
+        deleted = replace(self, deleted_at=now, updated_at=now, version=self.version + 1)
+        return with_recorded(deleted, self.recorded + (event,))
 
     def outputs_kept(self, stored_keys: Sequence[str], now: datetime) -> Generation | None:
         """Record the store's keys of the copies of `source_urls`; None when nothing to do.
@@ -294,14 +297,15 @@ class Generation(RecordsEvents):
             return None
         if len(stored_keys) != len(self.source_urls or ()):
             raise ValueError("one stored copy per output is needed")
-        event = OutputsKept(
-            at=now, generation_id=self.id, user_id=self.user_id, version=self.version + 1,
-            outputs=len(stored_keys),
+        event = named(
+            OutputsKept, at=now, generation_id=self.id, user_id=self.user_id,
+            version=self.version + 1, outputs=len(stored_keys),
         )
-        return replace(
+        kept = replace(
             self, output_keys=tuple(stored_keys), outputs_kept_at=now, updated_at=now,
-            version=self.version + 1, events=(*self.events, event),
+            version=self.version + 1,
         )
+        return with_recorded(kept, self.recorded + (event,))
 
     @property
     def stored_keys(self) -> tuple[str, ...]:
@@ -338,11 +342,12 @@ class Generation(RecordsEvents):
         if prediction_id is None and update is not None:
             prediction_id = state["prediction_id"] = update.prediction_id
         if target not in TERMINAL:
-            event: DomainEvent = GenerationSubmitted(  # by position, as in `submitted`
-                now, self.id, self.user_id, version, prediction_id or "", self.token_id
+            event = (  # by position, as in `submitted`
+                GenerationSubmitted, now, self.id, self.user_id, version, prediction_id or "", self.token_id
             )
-            state["events"] = (*self.events, event)
-            return restore(Generation, state)
+            running = restore(Generation, state)
+            _set_recorded(running, "recorded", self.recorded + (event,))
+            return running
         if update is None:
             state["completed_at"] = now
             state["error_message"] = news.message  # type: ignore[union-attr]
@@ -357,13 +362,14 @@ class Generation(RecordsEvents):
                     state["outputs_kept_at"] = now  # nothing to copy
             else:
                 state["error_message"] = update.error or _DEFAULT_MESSAGES[trigger]
-        state["events"] = (*self.events, self._ended_event(target, state, prediction_id, now))
-        return restore(Generation, state)
+        ended = restore(Generation, state)
+        _set_recorded(ended, "recorded", self.recorded + (self._ended_event(target, state, prediction_id, now),))
+        return ended
 
     def _ended_event(
         self, target: Status, state: dict[str, Any], prediction_id: str | None, now: datetime
-    ) -> GenerationEnded:
-        """The event of reaching `target`, whose new `state` is given."""
+    ) -> Recorded:
+        """The record of the event of reaching `target`, whose new `state` is given."""
         # By position (events.py): at, generation_id, user_id, version, model_id, action,
         # prediction_id, accepted_at, then `outputs` (completed) or `message` (the others).
         if target is C:
@@ -372,8 +378,8 @@ class Generation(RecordsEvents):
         else:
             kind = _ENDED_EVENTS[target]
             detail = state["error_message"]
-        return kind(  # type: ignore[call-arg]  # each ending adds one field to GenerationEnded's
-            now, self.id, self.user_id, state["version"], self.model_id, str(self.action),
+        return (
+            kind, now, self.id, self.user_id, state["version"], self.model_id, str(self.action),
             prediction_id, self.created_at, detail,
         )
 
@@ -381,6 +387,9 @@ class Generation(RecordsEvents):
 # A new generation's state before what `accept` is given: every field at its default (None
 # where it has none), in the order `__init__` sets them. Copying it and storing the given
 # values costs less than building the 29 entries from nothing.
+# `with_recorded`, without its call, in the transitions every generation goes through.
+_set_recorded = object.__setattr__
+
 _PENDING_STATE: dict[str, Any] = {
     field.name: None if field.default is attrs.NOTHING else field.default
     for field in attrs.fields(Generation)

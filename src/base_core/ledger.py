@@ -36,7 +36,6 @@ from base_core.events import (
     CreditsPurchased,
     CreditsRefunded,
     CreditsSettled,
-    DomainEvent,
     RecordsEvents,
 )
 from base_core.frozen import restore
@@ -104,11 +103,10 @@ class Hold:
 @attrs.frozen(slots=False)
 class CreditAccount(RecordsEvents):
     """One user's balance. Frozen: every method returns the account after the change, with
-    the entry that records it and the domain event in `events`."""
+    the entry that records it; the account has recorded the change's domain event."""
 
     user_id: str
     balance: int = 0
-    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     def grant(
         self, amount: int, key: str, now: datetime, reason: str = "grant"
@@ -192,18 +190,22 @@ class CreditAccount(RecordsEvents):
         return resolved, entry
 
     def _post(self, entry: LedgerEntry, event: type[CreditEvent], amount: int, *own: Any) -> CreditAccount:
-        """The account with `entry` posted: the one place a balance changes. Its event is
+        """The account with `entry` posted: the one place a balance changes. It records
         `event(at, user_id, amount, balance, key, *own)`, `own` being the event's own fields
-        in their order (events.py): built by position, since a class called with keywords
-        builds a dict of them first."""
+        in their order (events.py)."""
         balance = self.balance + entry.amount
         if balance < 0:
             raise InsufficientCredits(needed=-entry.amount, available=self.balance)
-        recorded = event(entry.created_at, self.user_id, amount, balance, entry.key, *own)
+        recorded = (event, entry.created_at, self.user_id, amount, balance, entry.key, *own)
         state = self.__dict__.copy()
         state["balance"] = balance
-        state["events"] = (*self.events, recorded)
-        return restore(CreditAccount, state)
+        posted = restore(CreditAccount, state)
+        _set_recorded(posted, "recorded", self.recorded + (recorded,))
+        return posted
+
+
+# `events.with_recorded`, without its call: every generation's hold and its settling post.
+_set_recorded = object.__setattr__
 
 
 def check_replay(

@@ -13,7 +13,8 @@ for review. A purchase is paid once: the provider's charge id is recorded, and n
 same charge again is "already done". A refund takes back what the pack credited, but
 never more than the balance holds; what could not be taken back is the shortfall.
 
-Frozen like the other aggregates: every change returns the new purchase with its events.
+Frozen like the other aggregates: every change returns the new purchase, which has recorded
+its event.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import attrs
 
 from base_core.errors import Conflict, InvalidRequest
 from base_core.events import (
-    DomainEvent,
     PurchaseEnded,
     PurchaseNeedsReview,
     PurchasePaid,
     PurchaseRefunded,
     PurchaseStarted,
+    Recorded,
     RecordsEvents,
+    named,
+    with_recorded,
 )
 from base_core.frozen import replace
 from base_core.packs import STARS, CreditPack
@@ -91,7 +94,6 @@ class Purchase(RecordsEvents):
     deducted: int = 0
     shortfall: int = 0
     review_reason: str | None = None
-    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     @classmethod
     def start(
@@ -105,11 +107,11 @@ class Purchase(RecordsEvents):
             id=purchase_id, user_id=user_id, pack_id=pack.id, provider=provider, credits=pack.credits,
             amount=amount, currency=currency, status=PurchaseStatus.PENDING, created_at=now, updated_at=now,
         )
-        event = PurchaseStarted(
-            at=now, purchase_id=purchase_id, user_id=user_id, provider=provider.value,
+        event = named(
+            PurchaseStarted, at=now, purchase_id=purchase_id, user_id=user_id, provider=provider.value,
             pack_id=pack.id, credits=pack.credits, amount=amount, currency=currency,
         )
-        return replace(purchase, events=(event,))
+        return with_recorded(purchase, (event,))
 
     # What a payment may do
 
@@ -152,8 +154,8 @@ class Purchase(RecordsEvents):
             self, status=PurchaseStatus.PAID, charge_id=charge_id, payment_ref=payment_ref,
             payer_ref=payer_ref, paid_at=now, updated_at=now, credited=self.credits,
         )
-        return self._with(changed, PurchasePaid(
-            at=now, pack_id=self.pack_id, credits=self.credits, amount=self.amount,
+        return self._with(changed, named(
+            PurchasePaid, at=now, pack_id=self.pack_id, credits=self.credits, amount=self.amount,
             currency=self.currency, **self._ids(),
         ))
 
@@ -175,7 +177,7 @@ class Purchase(RecordsEvents):
             )
         else:
             changed = replace(self, review_reason=reason, updated_at=now)
-        return self._with(changed, PurchaseNeedsReview(at=now, reason=reason, **self._ids()))
+        return self._with(changed, named(PurchaseNeedsReview, at=now, reason=reason, **self._ids()))
 
     def refunded(self, deducted: int, now: datetime) -> Purchase:
         """Paid (or failed with a charge) → refunded; `deducted` of the credited pack was
@@ -189,8 +191,8 @@ class Purchase(RecordsEvents):
             self, status=PurchaseStatus.REFUNDED, deducted=deducted,
             shortfall=self.credited - deducted, ended_at=now, updated_at=now,
         )
-        return self._with(changed, PurchaseRefunded(
-            at=now, deducted=deducted, shortfall=changed.shortfall, **self._ids(),
+        return self._with(changed, named(
+            PurchaseRefunded, at=now, deducted=deducted, shortfall=changed.shortfall, **self._ids(),
         ))
 
     def ended(self, status: PurchaseStatus, reason: str, now: datetime) -> Purchase | None:
@@ -200,7 +202,9 @@ class Purchase(RecordsEvents):
         if self.status is not PurchaseStatus.PENDING:
             return None
         changed = replace(self, status=status, ended_at=now, updated_at=now)
-        return self._with(changed, PurchaseEnded(at=now, status=status.value, reason=reason, **self._ids()))
+        return self._with(
+            changed, named(PurchaseEnded, at=now, status=status.value, reason=reason, **self._ids())
+        )
 
     def _check(self, target: PurchaseStatus) -> None:
         if target not in TRANSITIONS[self.status]:
@@ -210,8 +214,8 @@ class Purchase(RecordsEvents):
         return {"purchase_id": self.id, "user_id": self.user_id, "provider": self.provider.value}
 
     @staticmethod
-    def _with(changed: Purchase, event: DomainEvent) -> Purchase:
-        return replace(changed, events=(*changed.events, event))
+    def _with(changed: Purchase, event: Recorded) -> Purchase:
+        return with_recorded(changed, changed.recorded + (event,))
 
 
 @attrs.frozen

@@ -32,12 +32,13 @@ from base_core.errors import (
     TokenRejected,
 )
 from base_core.events import (
-    DomainEvent,
     RecordsEvents,
     TokenAdded,
     TokenCooledDown,
     TokenEnabled,
     TokenRetired,
+    named,
+    with_recorded,
 )
 from base_core.frozen import replace, restore
 
@@ -80,8 +81,8 @@ def _least_recently_used(token: ReplicateToken) -> tuple[int, datetime | None, i
 
 @attrs.frozen(slots=False)
 class ReplicateToken(RecordsEvents):
-    """One API token of the pool. Frozen: every change returns the new state, with the
-    domain events of the change (cooled down, retired, enabled) in `events`."""
+    """One API token of the pool. Frozen: every change returns the new state, which has
+    recorded the domain events of the change (cooled down, retired, enabled)."""
 
     id: str
     label: str
@@ -94,12 +95,11 @@ class ReplicateToken(RecordsEvents):
     cooldown_until: datetime | None = None
     consecutive_failures: int = 0
     disabled_reason: str | None = None
-    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     @classmethod
     def add(cls, token_id: str, label: str, secret: str, now: datetime) -> ReplicateToken:
         token = cls(id=token_id, label=label, secret=secret, created_at=now)
-        return replace(token, events=(TokenAdded(at=now, token_id=token_id, label=label),))
+        return with_recorded(token, (named(TokenAdded, at=now, token_id=token_id, label=label),))
 
     @property
     def masked(self) -> str:
@@ -112,7 +112,7 @@ class ReplicateToken(RecordsEvents):
         state = self.__dict__.copy()
         state["request_count"] = self.request_count + 1
         state["last_used_at"] = now
-        return restore(ReplicateToken, state)
+        return with_recorded(restore(ReplicateToken, state), self.recorded)
 
     def record_success(self) -> ReplicateToken | None:
         """The token with its failures in a row forgotten; None when there were none
@@ -139,22 +139,23 @@ class ReplicateToken(RecordsEvents):
         return failed
 
     def enable(self, now: datetime) -> ReplicateToken:
-        event = TokenEnabled(at=now, token_id=self.id, label=self.label)
-        return replace(
-            self, is_active=True, disabled_reason=None, cooldown_until=None,
-            consecutive_failures=0, events=(*self.events, event),
+        event = named(TokenEnabled, at=now, token_id=self.id, label=self.label)
+        enabled = replace(
+            self, is_active=True, disabled_reason=None, cooldown_until=None, consecutive_failures=0
         )
+        return with_recorded(enabled, self.recorded + (event,))
 
     def disable(self, now: datetime, reason: str = "disabled by an operator") -> ReplicateToken:
         return self._retire(reason, now)
 
     def _retire(self, reason: str, now: datetime) -> ReplicateToken:
-        event = TokenRetired(at=now, token_id=self.id, label=self.label, reason=reason)
-        return replace(self, is_active=False, disabled_reason=reason, events=(*self.events, event))
+        event = named(TokenRetired, at=now, token_id=self.id, label=self.label, reason=reason)
+        retired = replace(self, is_active=False, disabled_reason=reason)
+        return with_recorded(retired, self.recorded + (event,))
 
     def _cool_down(self, until: datetime, reason: str, now: datetime) -> ReplicateToken:
-        event = TokenCooledDown(at=now, token_id=self.id, label=self.label, until=until, reason=reason)
-        return replace(self, cooldown_until=until, events=(*self.events, event))
+        event = named(TokenCooledDown, at=now, token_id=self.id, label=self.label, until=until, reason=reason)
+        return with_recorded(replace(self, cooldown_until=until), self.recorded + (event,))
 
 
 REPLICATE_TOKEN_PREFIX = "r8_"

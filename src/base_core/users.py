@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from base_core.events import DomainEvent, RecordsEvents, UserRegistered
+from base_core.events import RecordsEvents, UserRegistered, named, with_recorded
 from base_core.frozen import replace
 from base_core.text import strip_forbidden
 
@@ -19,12 +19,11 @@ class User(RecordsEvents):
     telegram_username: str | None = None
     telegram_first_name: str | None = None
     email: str | None = None
-    events: tuple[DomainEvent, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
     @classmethod
     def register(cls, user_id: str, now: datetime, **profile: object) -> User:
         user = cls(id=user_id, created_at=now, **profile)  # type: ignore[arg-type]
-        return replace(user, events=(UserRegistered(at=now, user_id=user_id),))
+        return with_recorded(user, (named(UserRegistered, at=now, user_id=user_id),))
 
     def with_telegram_profile(self, username: str | None, first_name: str | None) -> User | None:
         """The user with the profile Telegram last sent; None when it did not change."""

@@ -227,7 +227,8 @@ async def test_a_change_announced_in_its_transaction_is_heard_once_and_only_if_c
 async def test_a_unit_of_work_announces_its_changes_before_it_commits(pg_feeds):
     from datetime import UTC, datetime
 
-    from base_core.events import GenerationSubmitted
+    from base_core.events import GenerationSubmitted, made, with_recorded
+    from base_core.users import User
 
     feeds = pg_feeds
     a = await feeds.open()
@@ -239,12 +240,13 @@ async def test_a_unit_of_work_announces_its_changes_before_it_commits(pg_feeds):
         await a.announce(connection, events)
 
     db.before_commit = before_commit
-    event = GenerationSubmitted(at=datetime(2026, 1, 1, tzinfo=UTC), generation_id="g9",
-                                user_id="u9", version=4, prediction_id="p9", token_id=None)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    recorded = (GenerationSubmitted, at, "g9", "u9", 4, "p9", None)
+    event = made(recorded)
     try:
         async with db.unit_of_work() as uow:
             await uow.commit()  # nothing recorded: nothing to announce
-            uow._session.events.record([event])
+            uow._session.events.collect(with_recorded(User("u9", at), (recorded,)))
             await uow.connection.execute(sa.text("SELECT 1"))
             await uow.commit()
     finally:

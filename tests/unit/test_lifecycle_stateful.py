@@ -23,6 +23,7 @@ from base_core.events import (
     GenerationDeleted,
     GenerationFailed,
     GenerationSubmitted,
+    with_recorded,
 )
 from base_core.frozen import FrozenDict
 from base_core.generation import (
@@ -73,7 +74,7 @@ def new_generation(status: Status = P) -> Generation:
         updated_at=T0,
     )
     if status is R:
-        generation = generation.submitted("p1", "t1", T0).without_events()
+        generation = with_recorded(generation.submitted("p1", "t1", T0), ())
     return generation
 
 
@@ -138,7 +139,7 @@ def test_any_order_of_updates_ends_where_the_first_terminal_one_says(start: Stat
         assert moved.status is not before.status
         assert before.status not in TERMINAL
         events += moved.events
-        generation = moved.without_events()
+        generation = with_recorded(moved, ())
     status, decisive = expected_outcome(start, sequence)
     assert generation.status is status
     ended = [e for e in events if isinstance(e, (GenerationCompleted, GenerationFailed, GenerationCanceled))]
@@ -213,7 +214,7 @@ def test_accepting_and_deleting_record_their_events() -> None:
         "settings", "replicate_input", "cost", "created_at", "updated_at")})
     assert accepted.events == (GenerationAccepted(
         at=T0, generation_id="g1", user_id="u1", version=1, model_id="flux-schnell", action="create", cost=1),)
-    done = accepted.without_events().advance(Failure("x"), T0).without_events()
+    done = with_recorded(with_recorded(accepted, ()).advance(Failure("x"), T0), ())
     deleted = done.delete(T0)
     assert [type(e) for e in deleted.events] == [GenerationDeleted] and done.deleted_at is None
 
@@ -280,7 +281,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert [type(e) for e in moved.events] == [ENDED_EVENT[target]]
         else:
             assert [type(e) for e in moved.events] == [GenerationSubmitted]
-        self.generation = moved.without_events()
+        self.generation = with_recorded(moved, ())
         self.model_status = target
 
     @rule()
@@ -320,7 +321,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             deleted = self.generation.delete(self.tick())
             assert [type(e) for e in deleted.events] == [GenerationDeleted]
-            self.generation = deleted.without_events()
+            self.generation = with_recorded(deleted, ())
             self.model_deleted = True
 
     @precondition(lambda self: self.model_deleted)

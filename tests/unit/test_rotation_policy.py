@@ -18,7 +18,7 @@ from base_core.errors import (
     TokenRateLimited,
     TokenRejected,
 )
-from base_core.events import TokenCooledDown, TokenEnabled, TokenRetired
+from base_core.events import TokenCooledDown, TokenEnabled, TokenRetired, with_recorded
 from base_core.tokens import ReplicateToken, RotationPolicy, TokenStat, TokenStats, mask_secret
 
 T0 = datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
@@ -211,7 +211,7 @@ def test_rejected_and_out_of_credit_tokens_are_retired(error) -> None:
     assert token.disabled_reason
     assert token.error_count == 1
     assert not token.is_available(T0 + timedelta(days=365))
-    token = token.without_events().enable(T0)
+    token = with_recorded(token, ()).enable(T0)
     assert token.is_available(T0) and token.disabled_reason is None
     assert [type(e) for e in token.events] == [TokenEnabled]
 

@@ -21,7 +21,7 @@ from types import TracebackType
 from adapters.memory.tables import Table, Undo, undo_all
 from adapters.memory.turns import Turns
 from base_core.errors import Conflict
-from base_core.events import DomainEvent, EventLog
+from base_core.events import DomainEvent, EventLog, Recorded, made
 from base_core.generation import (
     IN_FLIGHT,
     CheckQuery,
@@ -161,8 +161,8 @@ class MemoryUserRepository(_Repository):
         await self.save(user)
 
     async def save(self, user: User) -> None:
-        self._events.record(user.events)
-        self._store.users.write(user.id, user.without_events(), self._undo)
+        self._events.collect(user)
+        self._store.users.write(user.id, user, self._undo)
 
 
 class MemoryLedgerRepository(_Repository):
@@ -203,8 +203,8 @@ class MemoryLedgerRepository(_Repository):
     def _store_account(self, account: CreditAccount) -> None:
         if account.balance < 0:  # the SQL schema's CHECK
             raise Conflict("a balance cannot go below zero")
-        self._events.record(account.events)
-        self._store.accounts.write(account.user_id, account.without_events(), self._undo)
+        self._events.collect(account)
+        self._store.accounts.write(account.user_id, account, self._undo)
 
     async def append_new(self, entry: LedgerEntry) -> bool:
         entries = self._store.entries
@@ -267,10 +267,9 @@ class MemoryGenerationRepository(_Repository):
             owners = table.indexes["prediction"].get(prediction_id)
             if owners and generation.id not in owners:
                 raise Conflict(f"prediction {prediction_id} belongs to another generation")
-        self._events.record(generation.events)
-        stored = generation.without_events()
-        table.write(generation.id, stored, self._undo)
-        return stored
+        self._events.collect(generation)
+        table.write(generation.id, generation, self._undo)
+        return generation
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         matching = [
@@ -340,8 +339,8 @@ class MemoryTokenRepository(_Repository):
     all_for_update = all
 
     async def save(self, token: ReplicateToken) -> None:
-        self._events.record(token.events)
-        self._store.tokens.write(token.id, token.without_events(), self._undo)
+        self._events.collect(token)
+        self._store.tokens.write(token.id, token, self._undo)
 
 
 class MemoryUpdateInbox(_Repository):
@@ -389,8 +388,8 @@ class MemoryPurchaseRepository(_Repository):
         return purchase
 
     async def save(self, purchase: Purchase) -> None:
-        self._events.record(purchase.events)
-        self._store.purchases.write(purchase.id, purchase.without_events(), self._undo)
+        self._events.collect(purchase)
+        self._store.purchases.write(purchase.id, purchase, self._undo)
 
     async def find(self, query: PurchaseQuery) -> list[Purchase]:
         matching = [
@@ -446,7 +445,7 @@ class MemoryUnitOfWork:
 
     # Set by MemoryStore.unit_of_work, with the repositories above.
     _store: MemoryStore
-    _committed: list[DomainEvent]
+    _committed: list[Recorded]
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         waiting = self._store.lock.take()
@@ -478,4 +477,4 @@ class MemoryUnitOfWork:
 
     def collect_events(self) -> list[DomainEvent]:
         committed, self._committed = self._committed, []
-        return committed
+        return list(map(made, committed))

@@ -77,7 +77,7 @@ class SqlGenerationRepository:
             raise Conflict(
                 f"generation {generation.id} exists, or its prediction or idempotency key is taken"
             )
-        self._session.events.record(generation.events)
+        self._session.events.collect(generation)
 
     async def get(self, generation_id: str) -> Generation | None:
         return await self._one(BY_ID, {"id": generation_id})
@@ -95,8 +95,8 @@ class SqlGenerationRepository:
         # One statement on the common path: the update is written only if no other row has
         # this prediction, so the common mistake leaves the transaction usable.
         if await self._session.update_row(SAVE, generation, generation_to_row(generation)):
-            self._session.events.record(generation.events)
-            return generation.without_events()
+            self._session.events.collect(generation)
+            return generation
         if generation.prediction_id is not None:
             taken = await self._session.execute(
                 PREDICTION_TAKEN, {"prediction_id": generation.prediction_id, "id": generation.id}
@@ -104,7 +104,7 @@ class SqlGenerationRepository:
             if taken.first() is not None:
                 raise Conflict(f"prediction {generation.prediction_id} belongs to another generation")
         await self.add(generation)
-        return generation.without_events()
+        return generation
 
     async def page(self, query: GenerationQuery) -> GenerationPage:
         count, page = _page_statements(query.action is not None, query.status is not None)

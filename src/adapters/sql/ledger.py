@@ -87,7 +87,7 @@ class SqlLedgerRepository:
         if not await self._session.insert_new(credit_accounts, account_to_row(account)):
             raise Conflict(f"account {account.user_id} exists")
         self._seen_balances[account.user_id] = account.balance
-        self._session.events.record(account.events)
+        self._session.events.collect(account)
 
     async def account(self, user_id: str) -> CreditAccount | None:
         return await self._read_account(user_id, lock=False)
@@ -125,7 +125,7 @@ class SqlLedgerRepository:
             await self.add_account(account)
             return
         self._seen_balances[account.user_id] = row.balance
-        self._session.events.record(account.events)
+        self._session.events.collect(account)
 
     async def _read_account(self, user_id: str, *, lock: bool) -> CreditAccount | None:
         statement = ACCOUNT_FOR_UPDATE if lock else ACCOUNT

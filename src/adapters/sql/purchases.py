@@ -30,7 +30,7 @@ class SqlPurchaseRepository:
     async def add(self, purchase: Purchase) -> None:
         if not await self._session.insert_new(purchases, purchase_to_row(purchase)):
             raise Conflict(f"purchase {purchase.id} exists")
-        self._session.events.record(purchase.events)
+        self._session.events.collect(purchase)
 
     async def get(self, purchase_id: str) -> Purchase | None:
         return await self._one(BY_ID, {"id": purchase_id})
@@ -47,7 +47,7 @@ class SqlPurchaseRepository:
         if not await self._session.update_row(SAVE, purchase, purchase_to_row(purchase)):
             await self.add(purchase)
             return
-        self._session.events.record(purchase.events)
+        self._session.events.collect(purchase)
 
     async def find(self, query: PurchaseQuery) -> list[Purchase]:
         statement = sa.select(p)

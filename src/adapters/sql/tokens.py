@@ -32,7 +32,7 @@ class SqlTokenRepository:
     async def add(self, token: ReplicateToken) -> None:
         if not await self._session.insert_new(t, token_to_row(token)):
             raise Conflict("token exists")
-        self._session.events.record(token.events)
+        self._session.events.collect(token)
 
     async def get(self, token_id: str) -> ReplicateToken | None:
         return await self._one(BY_ID, {"id": token_id})
@@ -54,7 +54,7 @@ class SqlTokenRepository:
         if not await self._session.update_row(SAVE, token, token_to_row(token)):
             await self.add(token)
             return
-        self._session.events.record(token.events)
+        self._session.events.collect(token)
 
     async def _one(
         self, statement: RowsSelect, parameters: dict[str, object]

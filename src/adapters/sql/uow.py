@@ -100,9 +100,10 @@ class SqlUnitOfWork:
         connection = self.connection
         try:
             with translated():
-                pending = self._session.events.pending
-                if self._before_commit is not None and pending:
-                    await self._before_commit(connection, pending)
+                if self._before_commit is not None:
+                    pending = self._session.events.pending
+                    if pending:
+                        await self._before_commit(connection, pending)
                 await connection.commit()
         except BaseException:
             self._ledger.forget()

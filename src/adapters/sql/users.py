@@ -31,13 +31,13 @@ class SqlUserRepository:
     async def add(self, user: User) -> None:
         if not await self._session.insert_new(users, user_to_row(user)):
             raise Conflict(f"user {user.id} (telegram {user.telegram_id}) exists")
-        self._session.events.record(user.events)
+        self._session.events.collect(user)
 
     async def save(self, user: User) -> None:
         if not await self._session.update_row(SAVE, user, user_to_row(user)):
             await self.add(user)
             return
-        self._session.events.record(user.events)
+        self._session.events.collect(user)
 
     async def _one(
         self, statement: RowsSelect, parameters: dict[str, object]

@@ -41,7 +41,7 @@ async def sign_in_telegram(ctx: Context, profile: TelegramProfile) -> UserView:
             updated = user.with_telegram_profile(profile.username, profile.first_name)
             if updated is not None:
                 await uow.users.save(updated)
-                user = updated.without_events()
+                user = updated
             account = await uow.ledger.account(user.id)
             await uow.commit()
             return UserView(user, account.balance if account else 0)
@@ -68,7 +68,7 @@ async def _create_user(ctx: Context, user: User) -> UserView:
                 )
                 await uow.ledger.post(account, entry)
             await uow.commit()
-            return UserView(user.without_events(), account.balance)
+            return UserView(user, account.balance)
     except Conflict:
         async with ctx.work() as uow:
             existing = await (

@@ -101,7 +101,7 @@ async def start_purchase(ctx: Context, user_id: str, pack_id: str, provider: Pro
         await uow.purchases.add(purchase)
         await uow.commit()
     try:
-        checkout = await payments.checkout(purchase.without_events(), pack)
+        checkout = await payments.checkout(purchase, pack)
     except Exception:
         await _end(ctx, purchase.id, PurchaseStatus.FAILED, "the checkout could not be made")
         raise
@@ -110,7 +110,7 @@ async def start_purchase(ctx: Context, user_id: str, pack_id: str, provider: Pro
         opened = current.checkout_opened(checkout.url, checkout.ref, ctx.clock.now())
         await uow.purchases.save(opened)
         await uow.commit()
-        return opened.without_events()
+        return opened
 
 
 async def pre_checkout_refusal(
@@ -159,7 +159,7 @@ async def _pay(ctx: Context, news: PaymentNews) -> Purchase | None:
             )
             await uow.purchases.save(reviewed)
             await uow.commit()
-            return reviewed.without_events()
+            return reviewed
         account = await uow.ledger.account_for_update(purchase.user_id)
         if account is None:
             raise NotFound("user", purchase.user_id)
@@ -180,7 +180,7 @@ async def _pay(ctx: Context, news: PaymentNews) -> Purchase | None:
         paid = purchase.paid(charge_id, now, payment_ref=news.payment_ref, payer_ref=news.payer_ref)
         await uow.purchases.save(paid)
         await uow.commit()
-        return paid.without_events()
+        return paid
 
 
 async def _refund(ctx: Context, news: PaymentNews) -> Purchase | None:
@@ -206,7 +206,7 @@ async def _refund(ctx: Context, news: PaymentNews) -> Purchase | None:
         refunded = purchase.refunded(deducted, now)
         await uow.purchases.save(refunded)
         await uow.commit()
-        return refunded.without_events()
+        return refunded
 
 
 async def _locked(uow: UnitOfWork, purchase_id: str) -> Purchase:
@@ -239,7 +239,7 @@ async def _end(ctx: Context, purchase_id: str, status: PurchaseStatus, reason: s
             return purchase
         await uow.purchases.save(ended)
         await uow.commit()
-        return ended.without_events()
+        return ended
 
 
 async def refund_purchase(ctx: Context, purchase_id: str) -> Purchase:

@@ -41,7 +41,7 @@ async def add_token(ctx: Context, secret: str, label: str | None = None) -> Repl
             token = ReplicateToken.add(token_id, label or f"token {token_id[:8]}", secret, ctx.clock.now())
             await uow.tokens.add(token)
             await uow.commit()
-            return token.without_events()
+            return token
     except Conflict:
         # Another process (several servers starting at once) added it after our read.
         async with ctx.work() as uow:
@@ -74,7 +74,7 @@ async def set_token_active(ctx: Context, token_id: str, active: bool) -> Replica
         token = token.enable(now) if active else token.disable(now)
         await uow.tokens.save(token)
         await uow.commit()
-        return token.without_events()
+        return token
 
 
 async def token_stats(ctx: Context) -> TokenStats:
