@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -74,15 +74,15 @@ class Studio:
 
     # Generations
 
-    async def create_generation(
+    def create_generation(
         self, user_id: str, request: GenerationRequest, idempotency_key: str | None = None
-    ) -> Generation:
-        return await generations.create_generation(self.context, user_id, request, idempotency_key)
+    ) -> Coroutine[Any, Any, Generation]:
+        return generations.create_generation(self.context, user_id, request, idempotency_key)
 
-    async def apply_update(
+    def apply_update(
         self, update: PredictionUpdate, delivery_id: str | None = None
-    ) -> Generation | None:
-        return await generations.apply_update(self.context, update, delivery_id)
+    ) -> Coroutine[Any, Any, Generation | None]:
+        return generations.apply_update(self.context, update, delivery_id)
 
     async def generation(self, user_id: str, generation_id: str) -> Generation:
         return await generations.get_generation(self.context, user_id, generation_id)

@@ -356,7 +356,10 @@ class MemoryUpdateInbox(_Repository):
 
     async def take(self, prediction_id: str) -> list[PredictionUpdate]:
         parked = self._store.parked
-        seqs = list(parked.indexes["prediction"].get(prediction_id, ()))
+        bucket = parked.indexes["prediction"].get(prediction_id)
+        if bucket is None:  # the common case: no webhook came before the create's answer
+            return []
+        seqs = list(bucket)
         taken = [parked.rows[seq][0] for seq in seqs]
         for seq in seqs:
             parked.write(seq, None, self._undo)

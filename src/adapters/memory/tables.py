@@ -22,20 +22,20 @@ Undo = list[tuple["Table", Any, Any]]
 
 
 class Table:
-    __slots__ = ("_indexes", "_keys_of", "_unindexed", "indexes", "rows")
+    __slots__ = ("_indexes", "_keys_of", "_unindexed", "get", "indexes", "rows")
 
     def __init__(self, keys_of: KeysOf | None = None, *names: str) -> None:
         """`keys_of(row)` answers the row's key in each index of `names`, in that order."""
         if (keys_of is None) != (not names):
             raise ValueError("a key function needs index names, and index names a key function")
         self.rows: dict[Any, Any] = {}
+        # The row stored under a primary key, or None: the rows' own `dict.get`, called
+        # without a method of ours in between.
+        self.get: Callable[[Any], Any] = self.rows.get
         self.indexes: dict[str, dict[Hashable, dict[Any, None]]] = {name: {} for name in names}
         self._indexes = tuple(self.indexes.values())
         self._keys_of = keys_of
         self._unindexed = (None,) * len(names)
-
-    def get(self, pk: Any) -> Any:
-        return self.rows.get(pk)
 
     def write(self, pk: Any, new: Any, undo: Undo) -> None:
         """Store `new` (None deletes), noting in `undo` what it replaced."""
