@@ -1,18 +1,20 @@
 """What happened: the domain events the aggregates record when they change.
 
-An aggregate's transition returns the new state carrying the events of that change
-(`events`). The unit of work collects them from what it saves (`EventLog`) and, once it
-has committed, hands them to the `EventDispatcher`; a unit of work that rolls back
-dispatches nothing. Logging, metrics and the live feed subscribe to the dispatcher.
+An aggregate's transition returns the new state, which has recorded the events of that
+change (`RecordsEvents.recorded`, shown as event objects by `events`). The unit of work
+takes them from what it saves (`EventLog.collect`) and, once it has committed, hands them
+to the `EventDispatcher`; a unit of work that rolls back dispatches nothing. Logging,
+metrics and the live feed subscribe to the dispatcher.
 
 Events are small frozen values in the product's words: ids, amounts, states, times. They
-never carry secrets or user input (no prompts, no tokens' secrets). They are made on every
-change and dropped once dispatched, so they have no slots: attrs's `__init__` then fills
-the instance's dict instead of calling `object.__setattr__` once per field. The generation
-and credit events also take their fields by position (`at`, then the base class's fields,
-then their own, in order): the transitions every generation goes through build them that
-way (`Generation`, `CreditAccount._post`), since a class called with keywords first builds
-a dict of them. Everything else names the fields.
+never carry secrets or user input (no prompts, no tokens' secrets). A transition records
+an event as its class and its fields (`Recorded`), and the event object is made only when
+it is handed out: a studio that nobody listens to (an embedder's, without logs or
+metrics) builds none, and one that is listened to builds each once. The generation and
+credit events are recorded by position (`at`, then the base class's fields, then their
+own, in order: the transitions every generation goes through, `Generation` and
+`CreditAccount._post`); everything else names the fields (`named`). The contract tests
+compare whole dispatched events, field by field, with what a lifecycle did.
 
     GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar

@@ -6,9 +6,9 @@ a unit of work and written back through it commits or rolls back together. Metho
 PostgreSQL, the write transaction on SQLite, the store's lock in memory), so the
 read-decide-write sequences of the use cases are safe with many processes on one database.
 
-Saving an aggregate records the domain events it carries (base_core.events): the unit of
-work keeps them until it commits, drops them when it rolls back, and hands the committed
-ones out through `collect_events`.
+Saving an aggregate takes the domain events it recorded (base_core.events: the saved
+object keeps none): the unit of work keeps them until it commits, drops them when it rolls
+back, and hands the committed ones out through `collect_events`.
 
 Adapters raise only the core's errors (base_core.errors); a database failure is an
 InfrastructureError and the unit of work has rolled back.

@@ -17,6 +17,7 @@ import attrs
 
 from adapters.replicate.statuses import TERMINAL_STATUSES, update_for
 from base_core.errors import BaseError, NotFound, ProviderInputRejected
+from base_core.frozen import FrozenDict
 from base_core.generation import PredictionUpdate
 from base_core.ports import Clock, TokenCredential, WebhookTarget
 
@@ -99,9 +100,11 @@ class FakeInference:
         if "prompt" in replicate_input and replicate_input["prompt"] == "":
             raise ProviderInputRejected({"prompt": "prompt is required"})
         # By position (id, token_id, replicate_model, input, webhook, status, created_at): a
-        # class called with keywords builds a dict of them first.
+        # class called with keywords builds a dict of them first. A frozen input (what the
+        # service stores) is kept as it is; another is copied, as Replicate keeps its own.
+        kept = replicate_input if type(replicate_input) is FrozenDict else dict(replicate_input)
         prediction = FakePrediction(
-            f"fake{next(self._ids):08d}", token.token_id, replicate_model, dict(replicate_input),
+            f"fake{next(self._ids):08d}", token.token_id, replicate_model, kept,
             webhook, "starting", self._clock.now(),
         )
         self.predictions[prediction.id] = prediction

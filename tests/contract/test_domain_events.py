@@ -214,3 +214,29 @@ async def test_a_subscriber_may_read_what_was_committed(uow_factory) -> None:
     generation = await studio.create_generation("alice", REQUEST)
     await studio.apply_update(inference.complete(generation.prediction_id))
     assert seen == ["completed"]
+
+
+async def test_saving_takes_the_events_so_saving_again_tells_nothing_twice(uow_factory, recorder) -> None:
+    """The unit of work takes what an aggregate recorded when it saves it: the saved state
+    (what a memory store hands every reader) carries none, and saving it again, in the same
+    unit of work or a later one, tells nothing more."""
+    dispatcher = EventDispatcher()
+    studio, _ = make_studio(uow_factory, dispatcher)
+    await studio.ensure_user("alice")
+    dispatcher.subscribe(recorder)
+    ctx = studio.context
+    async with ctx.work() as uow:
+        account = await uow.ledger.account_for_update("alice")
+        granted, entry = account.grant(5, "grant:once", ctx.clock.now())
+        assert [type(e) for e in granted.events] == [CreditsGranted]
+        await uow.ledger.post(granted, entry)
+        assert granted.events == ()
+        await uow.ledger.save_account(granted)
+        await uow.commit()
+    async with ctx.work() as uow:
+        stored = await uow.ledger.account("alice")
+        assert stored is not None and stored.balance == 15 and stored.events == ()
+        await uow.ledger.save_account(granted)
+        await uow.commit()
+    [told] = recorder.events
+    assert (type(told), told.amount, told.balance) == (CreditsGranted, 5, 15)

@@ -24,12 +24,12 @@ async def advance(
     uow: UnitOfWork, generation: Generation, news: News, now: datetime
 ) -> Generation | None:
     """Apply `news` to a generation locked in `uow`, resolving its hold on an ending, and
-    save it (with any events `generation` carries); None when the news changes nothing."""
+    save it (with any events `generation` has recorded); None when the news changes nothing."""
     moved = generation.advance(news, now)
     if moved is None:
         return None
-    # The generation's row is locked already: first. What comes back is without the events
-    # just recorded, so a later change does not record them again.
+    # The generation's row is locked already: first. Saving took the events just recorded,
+    # so a later change does not record them again.
     saved = await uow.generations.save(moved)
     if saved.is_terminal:
         await resolve_hold(uow, hold_key_for(saved.id), saved.user_id, now, settle=saved.status is COMPLETED)
