@@ -119,17 +119,16 @@ class MemoryStore:
             "purchases": MemoryPurchaseRepository(self),
             "files": MemoryFileRepository(self),
         }
-        self._unit_state: dict[str, object] = {"_store": self, **self.repositories}
+        # What it commits, until its end: nothing (a tuple, so the copies share it).
+        self._unit_state: dict[str, object] = {"_store": self, "_committed": (), **self.repositories}
 
     def unit_of_work(self) -> MemoryUnitOfWork:
-        """A unit of work on this store: its state is a copy of the store's own (the store
-        and its repositories) and a fresh list for what it commits. Made without
+        """A unit of work on this store: its state is a copy of the store's own (the store,
+        its repositories, nothing committed yet). Made without
         `__init__`: filling a new instance's dict from a prepared one costs less than
         setting its attributes one by one."""
         uow = object.__new__(MemoryUnitOfWork)
-        state = self._unit_state.copy()
-        state["_committed"] = []
-        uow.__dict__ = state
+        uow.__dict__ = self._unit_state.copy()
         return uow
 
     __call__ = unit_of_work
@@ -449,7 +448,7 @@ class MemoryUnitOfWork:
 
     # Set by MemoryStore.unit_of_work, with the repositories above.
     _store: MemoryStore
-    _committed: list[Recorded]
+    _committed: Sequence[Recorded]
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         waiting = self._store.lock.take()
@@ -480,5 +479,5 @@ class MemoryUnitOfWork:
         self._store.events.rollback()
 
     def collect_events(self) -> list[DomainEvent]:
-        committed, self._committed = self._committed, []
+        committed, self._committed = self._committed, ()
         return list(map(made, committed))
