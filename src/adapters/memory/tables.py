@@ -47,14 +47,23 @@ class Table:
         else:
             rows[pk] = new
         keys_of = self._keys_of
-        if keys_of is None:
+        if keys_of is None or (old is None and new is None):
             return
-        before = self._unindexed if old is None else keys_of(old)
+        if old is None:  # a new row, the common write: only its keys to add
+            for index, now in zip(self._indexes, keys_of(new)):
+                if now is not None:
+                    found = index.get(now)
+                    if found is None:
+                        index[now] = {pk: None}
+                    else:
+                        found[pk] = None
+            return
+        before = keys_of(old)
         after = self._unindexed if new is None else keys_of(new)
         if before == after:
             return
         for index, was, now in zip(self._indexes, before, after):
-            if was == now:
+            if was is now or was == now:  # the same object, mostly: a copy shares its values
                 continue
             if was is not None:
                 bucket = index[was]
