@@ -13,8 +13,9 @@ it is handed out: a studio that nobody listens to (an embedder's, without logs o
 metrics) builds none, and one that is listened to builds each once. The generation and
 credit events are recorded by position (`at`, then the base class's fields, then their
 own, in order: the transitions every generation goes through, `Generation` and
-`CreditAccount._post`); everything else names the fields (`named`). The contract tests
-compare whole dispatched events, field by field, with what a lifecycle did.
+`CreditAccount._post`), and the contract tests compare whole dispatched events, field by
+field, with what a lifecycle did; everything else names the fields (`named`, which the
+type checker holds to the event's class as it would a call of it).
 
     GenerationEvent        generation_id, user_id, version, at
     ├── GenerationAccepted     credits held, stored as pending
@@ -49,11 +50,12 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
 A = TypeVar("A", bound="RecordsEvents")
+P = ParamSpec("P")
 
 
 @attrs.frozen(slots=False)
@@ -270,9 +272,10 @@ def made(recorded: Recorded) -> DomainEvent:
     return event
 
 
-def named(kind: Callable[..., DomainEvent], **fields: Any) -> Recorded:
-    """The record of an event whose fields are given by name."""
-    return (partial(kind, **fields),)
+def named(kind: Callable[P, DomainEvent], /, *args: P.args, **fields: P.kwargs) -> Recorded:
+    """The record of an event whose fields are given by name (type-checked against the
+    event's class, as a call of it would be)."""
+    return (partial(kind, *args, **fields),)
 
 
 class RecordsEvents:

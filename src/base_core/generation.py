@@ -384,12 +384,12 @@ class Generation(RecordsEvents):
         )
 
 
-# A new generation's state before what `accept` is given: every field at its default (None
-# where it has none), in the order `__init__` sets them. Copying it and storing the given
-# values costs less than building the 29 entries from nothing.
 # `with_recorded`, without its call, in the transitions every generation goes through.
 _set_recorded = object.__setattr__
 
+# A new generation's state before what `accept` is given: every field at its default (None
+# where it has none), in the order `__init__` sets them. Copying it and storing the given
+# values costs less than building the 28 entries from nothing.
 _PENDING_STATE: dict[str, Any] = {
     field.name: None if field.default is attrs.NOTHING else field.default
     for field in attrs.fields(Generation)

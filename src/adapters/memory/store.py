@@ -6,9 +6,9 @@ in one process. A unit of work takes the store's lock for its whole life (like S
 write transaction) and writes straight into the tables, undoing its writes unless it
 commits. The domain objects are frozen, so the store keeps and hands out the objects
 themselves: a caller cannot change what the store holds (saving one takes its record of
-events, base_core.events, so what is stored has recorded nothing). What the SQL schema guards with
-a primary key or a unique index, and the balance's CHECK, are guarded here too; foreign
-keys are the database's business and are not imitated.
+events, base_core.events, so what is stored has recorded nothing). What the SQL schema
+guards with a primary key or a unique index, and the balance's CHECK, are guarded here
+too; foreign keys are the database's business and are not imitated.
 """
 
 from __future__ import annotations
