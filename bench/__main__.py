@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 
-from bench import check, core, memory, overhead, report, scale
+import attrs
+
+from bench import check, core, instructions, memory, overhead, report, scale
 from bench.servers import Load
 
 
@@ -27,6 +30,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--streams", default=None, help="RSS at these open streams (100,1000,10000)")
     parser.add_argument("--lifecycles", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="memory: the second count")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="core: skip the callgrind count that judges the target (when "
+                             "valgrind is installed; bench/instructions.py)")
     parser.add_argument("--subscribers", type=int, default=1000, help="fan-out: streams")
     parser.add_argument("--only", default="core,overhead,upload,fanout,scale,streams,memory",
                         help="also: live (bench/live.py's figures, printed as JSON)")
@@ -68,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="base-bench-") as tmp:
         workdir = Path(tmp)
         core_result = core.run(lifecycles) if "core" in only else None
+        if core_result is not None and not args.no_instructions and shutil.which("valgrind"):
+            counted = instructions.per_lifecycle(instructions.WARMUP)[2]
+            core_result = attrs.evolve(core_result, instructions=counted)
         comparisons = []
         sizes = overhead.Sizes(load=load, rounds=rounds, history=500 if quick else 2000,
                                scenarios=tuple(args.scenarios.split(",")) if args.scenarios else None,

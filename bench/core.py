@@ -38,6 +38,8 @@ class CoreResult:
     lifecycles: int
     seconds: float
     cpu_seconds: float  # of this process: what other load on the machine doesn't inflate
+    # Per lifecycle, counted by callgrind (bench/instructions.py), when valgrind is there.
+    instructions: float | None = None
 
     @property
     def per_second(self) -> float:
