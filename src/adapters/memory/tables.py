@@ -47,25 +47,23 @@ class Table:
         else:
             rows[pk] = new
         keys_of = self._keys_of
-        if keys_of is None or (old is None and new is None):
+        if keys_of is None:
             return
-        if old is None:  # a new row, the common write: only its keys to add
-            for index, now in zip(self._indexes, keys_of(new)):
-                if now is not None:
-                    found = index.get(now)
-                    if found is None:
-                        index[now] = {pk: None}
-                    else:
-                        found[pk] = None
-            return
-        before = keys_of(old)
-        after = self._unindexed if new is None else keys_of(new)
-        if before == after:
-            return
+        if old is None:  # a new row, the common write: nothing to compare, only keys to add
+            if new is None:
+                return
+            before, after = self._unindexed, keys_of(new)
+        else:
+            before = keys_of(old)
+            after = self._unindexed if new is None else keys_of(new)
+            if before == after:
+                return
         for index, was, now in zip(self._indexes, before, after):
-            if was is now or was == now:  # the same object, mostly: a copy shares its values
+            if was is now:  # the same object, mostly: a copy shares its values
                 continue
             if was is not None:
+                if was == now:
+                    continue
                 bucket = index[was]
                 del bucket[pk]
                 if not bucket:
