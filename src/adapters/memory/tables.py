@@ -35,7 +35,7 @@ class Table:
         self.indexes: dict[str, dict[Hashable, dict[Any, None]]] = {name: {} for name in names}
         self._indexes = tuple(self.indexes.values())
         self._keys_of = keys_of
-        self._unindexed = (None,) * len(names)
+        self._unindexed: tuple[Hashable | None, ...] = (None,) * len(names)
 
     def write(self, pk: Any, new: Any, undo: Undo) -> None:
         """Store `new` (None deletes), noting in `undo` what it replaced."""
